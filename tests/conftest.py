@@ -1,0 +1,32 @@
+"""Shared fixtures: offline hub settings and tiny ARVideo configs (seconds per test on 2 CPU cores)."""
+
+import copy
+import os
+
+import pytest
+import torch
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_hf_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own HF_HOME so nothing reads or writes a user cache."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def tiny_config(**overrides):
+    """The `tiny` preset (8x64x64 clips, 4x8x8 tokens, 2x4x4 clusters) with overrides; a fresh object each call."""
+    from arvideo_hf import ARVideoConfig
+
+    return ARVideoConfig.from_preset("tiny", **copy.deepcopy(overrides))
+
+
+def clip(config, batch=2, seed=0):
+    """Random normalized clips `(B, T, C, H, W)` for `config`."""
+    generator = torch.Generator().manual_seed(seed)
+    size = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
+    return torch.randn(batch, config.num_frames, config.num_channels, size, size, generator=generator)
