@@ -608,8 +608,8 @@ def config_from_videomae(videomae_config: Any, **overrides: Any) -> ARVideoConfi
     fields = {name: getattr(videomae_config, name) for name in _VIDEOMAE_FIELDS if hasattr(videomae_config, name)}
     fields["qkv_bias"] = getattr(videomae_config, "qv_bias", True)
     if "cluster_size" not in overrides:
-        probe = ARVideoConfig(**{k: v for k, v in fields.items() if k in ("image_size", "patch_size", "num_frames", "tubelet_size")})
-        grid = probe.token_grid
+        sizes = {k: v for k, v in fields.items() if k in ("image_size", "patch_size", "num_frames", "tubelet_size")}
+        grid = ARVideoConfig(**sizes, cluster_size=[1, 1, 1]).token_grid
         fields["cluster_size"] = [max(d for d in range(1, min(k, n) + 1) if n % d == 0) for n, k in zip(grid, (2, 7, 7))]
     return ARVideoConfig(**{**fields, **overrides})
 
@@ -629,9 +629,11 @@ def state_dict_from_videomae(state_dict: dict[str, torch.Tensor], base_prefix: s
 
 def _from_videomae(cls: type[ARVideoPreTrainedModel], videomae: PreTrainedModel | str, **overrides: Any) -> ARVideoPreTrainedModel:
     if isinstance(videomae, (str, bytes)) or hasattr(videomae, "__fspath__"):
-        from transformers import AutoModel
+        from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
-        videomae = AutoModel.from_pretrained(videomae)
+        architectures = AutoConfig.from_pretrained(videomae).architectures or []
+        with_head = cls is ARVideoForVideoClassification and any("ForVideoClassification" in a for a in architectures)
+        videomae = (AutoModelForVideoClassification if with_head else AutoModel).from_pretrained(videomae)
     config = config_from_videomae(videomae.config, **overrides)
     model = cls(config)
     prefix = "" if cls is ARVideoModel else "arvideo."

@@ -9,6 +9,7 @@ which is deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -100,6 +101,14 @@ def segment_indices(
     return np.clip(indices, 0, num_video_frames - 1)
 
 
+class FrameSampler(Protocol):
+    """What a dataset needs from a sampler: frame indices for a video of `num_video_frames`."""
+
+    num_clips: int
+
+    def __call__(self, num_video_frames: int, rng: np.random.Generator | None, clip_index: int = 0) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class DenseSampler:
     """Callable form of [`dense_indices`] for a dataset: `sampler(n, rng, clip_index=0)`."""
@@ -129,4 +138,3 @@ class SegmentSampler:
         return segment_indices(num_video_frames, self.num_frames, rng, clip_index=clip_index, num_clips=self.num_clips)
 
 
-FrameSampler = DenseSampler | SegmentSampler

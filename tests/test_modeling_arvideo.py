@@ -1,0 +1,275 @@
+"""ARVideo models: round trips, parity with transformers' VideoMAE, no autoregressive leak, attention backends."""
+
+import copy
+
+import pytest
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForPreTraining,
+    AutoModelForVideoClassification,
+    VideoMAEConfig,
+    VideoMAEForVideoClassification,
+    VideoMAEModel,
+)
+
+from arvideo_hf import (
+    ARVideoConfig,
+    ARVideoForPreTraining,
+    ARVideoForPretraining,
+    ARVideoForVideoClassification,
+    ARVideoModel,
+    make_cluster_order,
+)
+from arvideo_hf.modeling_arvideo import get_sinusoid_encoding_table, patchify, unpatchify
+
+from .conftest import clip, tiny_config
+
+
+def fixed_inputs(config, batch=2, seed=0):
+    geometry = config.geometry
+    generator = torch.Generator().manual_seed(seed)
+    order = make_cluster_order(geometry, "random", batch, generator=generator)
+    noise = torch.rand(batch, geometry.num_tokens, generator=generator)
+    return clip(config, batch, seed), order, noise
+
+
+def test_pretraining_shapes_and_alias():
+    assert ARVideoForPreTraining is ARVideoForPretraining
+    config = tiny_config()
+    model = ARVideoForPretraining(config).eval()
+    pixels, order, noise = fixed_inputs(config)
+    out = model(pixels, cluster_order=order, noise=noise)
+    g = config.geometry  # C=8, S=32, V=7
+    assert out.logits.shape == (2, (g.num_clusters - 1) * g.cluster_tokens, 2 * 8 * 8 * 3)
+    assert out.input_index.shape == (2, (g.num_clusters - 1) * g.num_visible)
+    assert torch.equal(out.cluster_order, order) and out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert torch.allclose(out.loss, torch.nn.functional.mse_loss(out.logits, out.targets))
+
+
+def test_sinusoid_table_matches_videomae():
+    from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table as reference
+
+    assert torch.allclose(get_sinusoid_encoding_table(50, 24), reference(50, 24)[0], atol=1e-7)
+
+
+def test_patchify_round_trip_and_target_layout():
+    config = tiny_config()
+    frames = torch.randn(2, 8, 3, 64, 64)
+    tubelets = patchify(frames, 2, 8)
+    assert tubelets.shape == (2, 256, 128, 3)
+    assert torch.equal(unpatchify(tubelets, config.geometry.grid, 2, 8), frames)
+    # token 1 = (t=0, h=0, w=1): pixel rows 0..7, cols 8..15 of frames 0..1
+    assert torch.equal(tubelets[0, 1, :, 0].view(2, 8, 8), frames[0, 0:2, 0, 0:8, 8:16])
+
+
+def test_pixel_targets_match_videomae_formula():
+    config = tiny_config(norm_pix_loss=True)
+    model = ARVideoForPretraining(config)
+    pixels = clip(config)
+    mean = torch.tensor(config.image_mean)[:, None, None]
+    std = torch.tensor(config.image_std)[:, None, None]
+    tub = patchify(pixels * std + mean, 2, 8)
+    expected = (tub - tub.mean(-2, keepdim=True)) / (tub.var(-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    assert torch.allclose(model.pixel_targets(pixels), expected.flatten(2), atol=1e-6)
+    raw = ARVideoForPretraining(tiny_config(norm_pix_loss=False)).pixel_targets(pixels)
+    assert torch.allclose(raw, tub.flatten(2), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [ARVideoModel, ARVideoForPretraining, ARVideoForVideoClassification])
+def test_save_load_round_trip_is_bit_exact(tmp_path, cls):
+    config = tiny_config(num_labels=4)
+    model = cls(config).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
+    loaded = cls.from_pretrained(tmp_path).eval()
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    # non-persistent tables are rebuilt after meta-device loading, not left as garbage
+    base = loaded if cls is ARVideoModel else loaded.arvideo
+    assert torch.equal(base.embeddings.position_embeddings, get_sinusoid_encoding_table(256, 128))
+    pixels, order, noise = fixed_inputs(config)
+    kwargs = dict(cluster_order=order, noise=noise) if cls is ARVideoForPretraining else {}
+    with torch.no_grad():
+        out_a, out_b = model(pixels, **kwargs), loaded(pixels, **kwargs)
+    first = "loss" if cls is ARVideoForPretraining else ("logits" if cls is ARVideoForVideoClassification else "last_hidden_state")
+    assert torch.equal(out_a[first], out_b[first])
+
+
+def test_auto_classes_resolve(tmp_path):
+    config = tiny_config(num_labels=3)
+    ARVideoForPretraining(config).save_pretrained(tmp_path / "pre")
+    ARVideoForVideoClassification(config).save_pretrained(tmp_path / "cls")
+    assert isinstance(AutoConfig.from_pretrained(tmp_path / "pre"), ARVideoConfig)
+    assert type(AutoModelForPreTraining.from_pretrained(tmp_path / "pre")) is ARVideoForPretraining
+    assert type(AutoModelForVideoClassification.from_pretrained(tmp_path / "cls")) is ARVideoForVideoClassification
+    encoder = AutoModel.from_pretrained(tmp_path / "pre")  # the encoder alone out of a pretraining checkpoint
+    assert type(encoder) is ARVideoModel
+    full = ARVideoForPretraining.from_pretrained(tmp_path / "pre")
+    assert torch.equal(encoder.encoder.layer[0].attention.attention.query.weight, full.arvideo.encoder.layer[0].attention.attention.query.weight)
+
+
+def _videomae_config(**kw):
+    return VideoMAEConfig(
+        image_size=32, patch_size=8, num_frames=16, tubelet_size=2, hidden_size=64, num_hidden_layers=3,
+        num_attention_heads=4, intermediate_size=128, **kw,
+    )
+
+
+@pytest.mark.parametrize("use_mean_pooling", [True, False])
+def test_encoder_matches_videomae(use_mean_pooling):
+    torch.manual_seed(0)
+    reference = VideoMAEModel(_videomae_config(use_mean_pooling=use_mean_pooling)).eval()
+    with torch.no_grad():  # non-trivial biases and norms so a mis-mapped weight shows
+        for param in reference.parameters():
+            param.add_(torch.randn_like(param) * 0.02)
+    ours = ARVideoModel.from_videomae(reference).eval()
+    pixels = torch.randn(2, 16, 3, 32, 32)
+    with torch.no_grad():
+        expected = reference(pixels).last_hidden_state
+        actual = ours(pixels).last_hidden_state
+    assert actual.shape == expected.shape == (2, 128, 64)
+    assert (actual - expected).abs().max() < 1e-4
+
+
+def test_classifier_matches_videomae(tmp_path):
+    torch.manual_seed(1)
+    reference = VideoMAEForVideoClassification(_videomae_config(num_labels=5)).eval()
+    reference.save_pretrained(tmp_path)
+    ours = ARVideoForVideoClassification.from_videomae(str(tmp_path)).eval()  # from a folder
+    assert ours.config.num_labels == 5
+    pixels = torch.randn(2, 16, 3, 32, 32)
+    with torch.no_grad():
+        assert (ours(pixels).logits - reference(pixels).logits).abs().max() < 1e-4
+
+
+def test_no_leak_by_perturbation():
+    """Changing the cluster at step k changes no prediction for steps <= k; the last cluster changes nothing."""
+    config = tiny_config(decoder_self_attention=True)
+    model = ARVideoForPretraining(config).eval()
+    g = config.geometry
+    pixels, order, noise = fixed_inputs(config, batch=1, seed=3)
+    index = g.cluster_token_index()
+    with torch.no_grad():
+        base = model(pixels, cluster_order=order, noise=noise).logits[0]
+    for step in (0, 3, g.num_clusters - 1):
+        cluster_tokens = index[order[0, step]]
+        mask = torch.zeros(g.num_tokens, dtype=torch.bool)
+        mask[cluster_tokens] = True
+        from arvideo_hf.modeling_arvideo import unpatchify
+
+        token_mask = unpatchify(mask.view(1, -1, 1, 1).expand(1, -1, 2 * 8 * 8, 3).float(), g.grid, 2, 8)
+        perturbed = pixels + 5.0 * token_mask * torch.randn_like(pixels)
+        with torch.no_grad():
+            logits = model(perturbed, cluster_order=order, noise=noise).logits[0]
+        changed = (logits - base).abs().amax(-1).view(g.num_clusters - 1, g.cluster_tokens).amax(-1) > 1e-6
+        # prediction block j is step j+1: steps <= k are blocks < k
+        assert not changed[:step].any(), f"leak from step {step}"
+        if step < g.num_clusters - 1:
+            assert changed[step:].all(), "later steps should see the perturbed cluster"
+        else:
+            assert not changed.any()
+
+
+def test_batch_independence_and_determinism():
+    config = tiny_config()
+    model = ARVideoForPretraining(config).eval()
+    pixels, order, noise = fixed_inputs(config, batch=3)
+    with torch.no_grad():
+        full = model(pixels, cluster_order=order, noise=noise)
+        single = model(pixels[1:2], cluster_order=order[1:2], noise=noise[1:2])
+    assert torch.allclose(full.logits[1], single.logits[0], atol=1e-5)
+    per_sample = ((full.logits - full.targets) ** 2).mean(dim=(1, 2))
+    assert torch.allclose(per_sample[1], single.loss, atol=1e-5)
+    torch.manual_seed(7)
+    a = model(pixels)
+    torch.manual_seed(7)
+    b = model(pixels)
+    assert torch.equal(a.cluster_order, b.cluster_order) and torch.equal(a.loss, b.loss)
+    assert not torch.equal(model(pixels).input_index, a.input_index)  # fresh order/mask otherwise
+
+
+def test_configured_fixed_orders_are_used():
+    config = tiny_config(prediction_order="temporal_first")
+    out = ARVideoForPretraining(config)(clip(config))
+    assert torch.equal(out.cluster_order, make_cluster_order(config.geometry, "temporal_first", 2))
+
+
+@pytest.mark.parametrize("cls", [ARVideoModel, ARVideoForPretraining])
+def test_eager_and_sdpa_agree(cls):
+    config = tiny_config()
+    torch.manual_seed(0)
+    eager = cls._from_config(copy.deepcopy(config), attn_implementation="eager").eval()
+    sdpa = cls._from_config(copy.deepcopy(config), attn_implementation="sdpa").eval()
+    sdpa.load_state_dict(eager.state_dict())
+    assert eager.config._attn_implementation == "eager" and sdpa.config._attn_implementation == "sdpa"
+    pixels, order, noise = fixed_inputs(config)
+    kwargs = dict(cluster_order=order, noise=noise) if cls is ARVideoForPretraining else {}
+    with torch.no_grad():
+        a, b = eager(pixels, **kwargs), sdpa(pixels, **kwargs)
+    key = "logits" if cls is ARVideoForPretraining else "last_hidden_state"
+    assert (a[key] - b[key]).abs().max() < 1e-5
+
+
+def test_gradient_checkpointing_same_gradients():
+    config = tiny_config()
+    model = ARVideoForPretraining(config)
+    pixels, order, noise = fixed_inputs(config)
+    model(pixels, cluster_order=order, noise=noise).loss.backward()
+    reference = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    model.gradient_checkpointing_enable()
+    model.train()
+    assert model.arvideo.encoder.layer[0].gradient_checkpointing
+    model(pixels, cluster_order=order, noise=noise).loss.backward()
+    for name, grad in reference.items():
+        assert torch.allclose(dict(model.named_parameters())[name].grad, grad, atol=1e-6), name
+
+
+def test_outputs_hidden_states_and_attentions():
+    config = tiny_config()
+    model = ARVideoModel._from_config(config, attn_implementation="eager").eval()
+    out = model(clip(config), output_hidden_states=True, output_attentions=True)
+    assert len(out.hidden_states) == config.num_hidden_layers + 1 and len(out.attentions) == config.num_hidden_layers
+    assert out.attentions[0].shape == (2, 4, 256, 256)
+    pre = ARVideoForPretraining._from_config(tiny_config(), attn_implementation="eager").eval()
+    attn = pre(clip(config), output_attentions=True).attentions[0]
+    steps = torch.arange(7).repeat_interleave(7)
+    assert (attn[:, :, steps[:, None] < steps[None, :]] == 0).all()  # cluster-causal: no look-ahead
+
+
+def test_classification_losses():
+    config = tiny_config(num_labels=4)
+    model = ARVideoForVideoClassification(config)
+    pixels = clip(config)
+    hard = model(pixels, labels=torch.tensor([0, 3]))
+    soft = model(pixels, labels=torch.nn.functional.one_hot(torch.tensor([0, 3]), 4).float())
+    assert torch.allclose(hard.loss, soft.loss, atol=1e-5) and hard.logits.shape == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "shape,match",
+    [
+        ((8, 3, 64, 64), "Add a batch dimension"),
+        ((2, 3, 8, 64, 64), "channels-first"),
+        ((2, 6, 3, 64, 64), "num_frames=8"),
+        ((2, 8, 3, 32, 32), "does not match the model"),
+        ((2, 8, 1, 64, 64), "1 channels"),
+    ],
+)
+def test_wrong_input_shapes(shape, match):
+    model = ARVideoForPretraining(tiny_config())
+    with pytest.raises(ValueError, match=match):
+        model(torch.randn(*shape))
+
+
+def test_bad_order_and_noise_raise():
+    config = tiny_config()
+    model = ARVideoForPretraining(config)
+    with pytest.raises(ValueError, match="permutation"):
+        model(clip(config), cluster_order=torch.zeros(2, 8, dtype=torch.long))
+    with pytest.raises(ValueError, match="noise must have shape"):
+        model(clip(config), noise=torch.rand(2, 10))
+    with pytest.raises(ValueError, match="exactly 25 of the 32"):
+        model(clip(config), bool_masked_pos=torch.zeros(2, 256, dtype=torch.bool))
