@@ -1,0 +1,461 @@
+# Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
+"""Publishing ARVideo checkpoints to the Hugging Face Hub, and turning VideoMAE weights into publishable folders.
+
+A published repository loads with `AutoModel.from_pretrained("org/name")` (with `arvideo_hf` imported) and, without
+the package, with `trust_remote_code=True`. It holds exactly:
+
+- `config.json` with the full `auto_map` (`AUTO_MAP`),
+- `model.safetensors` (or safetensors shards and their index),
+- `preprocessor_config.json`: a transformers `VideoMAEImageProcessor` config (a default one built from the model's
+  image size, mean and std when the checkpoint has none),
+- `configuration_arvideo.py`, `modeling_arvideo.py`, `clustering.py`: copied from the installed package,
+- `README.md`: the model card (`arvideo_hf.zoo`), and `eval_results.json` when the checkpoint has one.
+
+`eval_results.json` (in the checkpoint folder) records a measurement of these weights:
+
+    {"top1": 80.3, "top5": 94.6, "num_videos": 19877, "views": "5x3", "dataset": "kinetics-400",
+     "split": "validation", "command": "python examples/evaluate.py ...", "pretrain_epochs": 800}
+
+`top1`, `dataset` are required; accuracies are percentages in [0, 100]; `views` is `clips x crops`; the others are
+optional (`split` defaults to the dataset's evaluation split). Its numbers go into the card's results table and into
+its `model-index`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from . import modeling_arvideo
+from .configuration_arvideo import ARVideoConfig, _pair
+from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel, ARVideoPreTrainedModel
+from .zoo import ZOO, Recipe, ZooEntry, ZooResult, config_mismatches, dataset_info, get_entry, render_model_card
+
+
+logger = logging.getLogger(__name__)
+
+AUTO_MAP: dict[str, str] = {
+    "AutoConfig": "configuration_arvideo.ARVideoConfig",
+    "AutoModel": "modeling_arvideo.ARVideoModel",
+    "AutoModelForPreTraining": "modeling_arvideo.ARVideoForPretraining",
+    "AutoModelForVideoClassification": "modeling_arvideo.ARVideoForVideoClassification",
+}
+REMOTE_CODE_FILES: tuple[str, ...] = ("configuration_arvideo.py", "modeling_arvideo.py", "clustering.py")
+EVAL_RESULTS_NAME = "eval_results.json"
+PREPROCESSOR_NAME = "preprocessor_config.json"
+_WEIGHTS_INDEX = "model.safetensors.index.json"
+
+
+# ------------------------------------------------------------------------------------------------- eval_results.json
+@dataclass(frozen=True)
+class EvalResults:
+    """A checkpoint's own measurement, read from `eval_results.json` (schema in the module docstring)."""
+
+    top1: float
+    dataset: str
+    top5: float | None = None
+    num_videos: int | None = None
+    views: str | None = None
+    split: str | None = None
+    command: str | None = None
+    pretrain_epochs: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = EVAL_RESULTS_NAME) -> "EvalResults":
+        """Validate and read the schema; raises `ValueError` naming the offending key."""
+        missing = [k for k in ("top1", "dataset") if k not in data]
+        if missing:
+            raise ValueError(f"{source}: missing required key(s) {missing}; see arvideo_hf.hub for the schema.")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(cls.__dataclass_fields__)}.")
+
+        def number(key: str) -> float | None:
+            value = data.get(key)
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 100.0:
+                raise ValueError(f"{source}: {key} must be a percentage in [0, 100], got {value!r}.")
+            return float(value)
+
+        top1, top5 = number("top1"), number("top5")
+        if top5 is not None and top5 < top1:
+            raise ValueError(f"{source}: top5 ({top5}) cannot be below top1 ({top1}).")
+        for key in ("num_videos", "pretrain_epochs"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"{source}: {key} must be a positive integer, got {value!r}.")
+        views = data.get("views")
+        if views is not None and not (isinstance(views, str) and re.fullmatch(r"\d+x\d+", views)):
+            raise ValueError(f"{source}: views must be 'CLIPSxCROPS' such as '5x3', got {views!r}.")
+        for key in ("dataset", "split", "command"):
+            value = data.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{source}: {key} must be a non-empty string, got {value!r}.")
+        return cls(
+            top1=top1, dataset=data["dataset"], top5=top5, num_videos=data.get("num_videos"), views=views,
+            split=data.get("split"), command=data.get("command"), pretrain_epochs=data.get("pretrain_epochs"),
+        )
+
+    def to_zoo_result(self) -> ZooResult:
+        """The card's view of this measurement (`source="measured"`)."""
+        reference = f"`{self.command}`" if self.command else f"{EVAL_RESULTS_NAME} of this checkpoint"
+        return ZooResult(
+            dataset=self.dataset, top1=self.top1, source="measured", reference=reference,
+            pretrain_epochs=self.pretrain_epochs, views=self.views, top5=self.top5, num_videos=self.num_videos,
+            split=self.split or dataset_info(self.dataset).split,
+        )
+
+
+def read_eval_results(checkpoint_dir: str | os.PathLike) -> EvalResults | None:
+    """`checkpoint_dir/eval_results.json` parsed and validated, or `None` when the checkpoint has none."""
+    path = Path(checkpoint_dir) / EVAL_RESULTS_NAME
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return EvalResults.from_dict(json.load(handle), source=str(path))
+
+
+# ------------------------------------------------------------------------------------------------- folder contents
+def default_image_processor(config: ARVideoConfig) -> Any:
+    """The VideoMAE image processor (PIL backend, no torchvision) matching `config`'s size, mean and std, for
+    checkpoints saved without one. It saves as `VideoMAEImageProcessor`, so `AutoImageProcessor` picks whichever
+    backend the loading machine has."""
+    from .processing import image_processor_for
+
+    return image_processor_for(config)
+
+
+def remote_code_files() -> list[Path]:
+    """The installed package's model code that a Hub repo must ship; fails if it imports a sibling not shipped."""
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    package_dir = Path(modeling_arvideo.__file__).resolve().parent
+    files = [package_dir / name for name in REMOTE_CODE_FILES]
+    needed = {Path(p).resolve() for p in get_relative_import_files(str(package_dir / "modeling_arvideo.py"))}
+    needed |= {Path(p).resolve() for p in get_relative_import_files(str(package_dir / "configuration_arvideo.py"))}
+    extra = sorted(p.name for p in needed - set(files))
+    if extra:
+        raise RuntimeError(f"the model code imports {extra}, which a Hub repo would lack; add them to REMOTE_CODE_FILES")
+    return files
+
+
+def _weight_files(checkpoint_dir: Path) -> list[Path]:
+    """Safetensors weights of a checkpoint: one file, or the shards named by the index."""
+    if (checkpoint_dir / "model.safetensors").is_file():
+        return [checkpoint_dir / "model.safetensors"]
+    index = checkpoint_dir / _WEIGHTS_INDEX
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        return [index] + [checkpoint_dir / shard for shard in shards]
+    return []
+
+
+def resolve_zoo_entry(
+    repo_id: str, config: ARVideoConfig, zoo_entry: str | ZooEntry | None, results: EvalResults | None
+) -> ZooEntry:
+    """The entry whose card a checkpoint gets: the named one (which must match the config), the one named like the
+    repo if the config matches it, else an entry describing the checkpoint alone (no recipe, no paper numbers)."""
+    if zoo_entry is not None:
+        entry = get_entry(zoo_entry) if isinstance(zoo_entry, str) else zoo_entry
+        mismatches = config_mismatches(entry, config)
+        if mismatches:
+            raise ValueError(
+                f"Checkpoint does not match zoo entry {entry.name!r}; {{field: (entry, checkpoint)}}: {mismatches}"
+            )
+        return entry
+    name = repo_id.rsplit("/", 1)[-1]
+    if name in ZOO:
+        mismatches = config_mismatches(ZOO[name], config)
+        if not mismatches:
+            return ZOO[name]
+        logger.warning("Repo name %r is a zoo entry but the checkpoint differs (%s); its card describes the "
+                       "checkpoint alone.", name, mismatches)
+    height = _pair(config.image_size)[0]
+    clips, crops = (int(v) for v in results.views.split("x")) if results and results.views else (None, None)
+    return ZooEntry(
+        name=name,
+        preset=None,
+        dataset=results.dataset if results else "unspecified",
+        recipe=Recipe(None, config.num_frames, None, height, clips, crops),
+        summary="An ARVideo checkpoint published with `arvideo_hf`; it is not one of the project's zoo entries.",
+    )
+
+
+def save_hub_folder(
+    checkpoint_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    repo_id: str,
+    zoo_entry: str | ZooEntry | None = None,
+) -> Path:
+    """Write exactly the files a Hub repo for `checkpoint_dir` needs into `output_dir` (which must be empty or new).
+
+    Only whitelisted files are taken from the checkpoint (never optimizer states or pickled training arguments).
+    A checkpoint saved without safetensors is loaded and re-saved as safetensors.
+    """
+    checkpoint_dir, output_dir = Path(checkpoint_dir), Path(output_dir)
+    if not (checkpoint_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{checkpoint_dir} has no config.json; pass a folder written by save_pretrained.")
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise FileExistsError(f"{output_dir} is not empty; the dry-run folder must hold only the files to upload.")
+    model_type = json.loads((checkpoint_dir / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if model_type != ARVideoConfig.model_type:
+        raise ValueError(
+            f"{checkpoint_dir} holds a {model_type!r} model, not 'arvideo'; convert VideoMAE weights first with "
+            "examples/convert_videomae.py."
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config = ARVideoConfig.from_pretrained(checkpoint_dir)
+    results = read_eval_results(checkpoint_dir)
+    entry = resolve_zoo_entry(repo_id, config, zoo_entry, results)
+    code_files = remote_code_files()
+
+    weights = _weight_files(checkpoint_dir)
+    if weights:
+        for path in weights:
+            shutil.copy2(path, output_dir / path.name)
+    else:  # e.g. pytorch_model.bin: load with the saved architecture and re-save as safetensors
+        architecture = (config.architectures or ["ARVideoModel"])[0]
+        model_class = getattr(modeling_arvideo, architecture, None)
+        if model_class is None:
+            raise ValueError(f"{checkpoint_dir}: no safetensors weights and unknown architecture {architecture!r}.")
+        model_class.from_pretrained(checkpoint_dir).save_pretrained(output_dir)
+    config.auto_map = dict(AUTO_MAP)
+    config.save_pretrained(output_dir)
+
+    if (checkpoint_dir / PREPROCESSOR_NAME).is_file():
+        shutil.copy2(checkpoint_dir / PREPROCESSOR_NAME, output_dir / PREPROCESSOR_NAME)
+    else:
+        default_image_processor(config).save_pretrained(output_dir)
+    for path in code_files:
+        shutil.copy2(path, output_dir / path.name)
+    if results is not None:
+        shutil.copy2(checkpoint_dir / EVAL_RESULTS_NAME, output_dir / EVAL_RESULTS_NAME)
+    measured = [results.to_zoo_result()] if results else []
+    card = render_model_card(entry, repo_id, config=config, measured=measured)
+    card.save(output_dir / "README.md")
+    return output_dir
+
+
+def push_checkpoint_to_hub(
+    checkpoint_dir: str | os.PathLike,
+    repo_id: str,
+    *,
+    zoo_entry: str | ZooEntry | None = None,
+    dry_run_dir: str | os.PathLike | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    token: str | bool | None = None,
+    api: Any | None = None,
+) -> str:
+    """Publish a checkpoint folder as `repo_id`; returns the commit URL, or the folder path for a dry run.
+
+    `dry_run_dir` writes exactly the folder that would be uploaded and contacts nothing. Otherwise the repo is created
+    if needed (`private` applies only then), `revision` is created as a branch if missing, and the folder is uploaded
+    in one commit. `token` defaults to huggingface_hub's (`HF_TOKEN` or `hf auth login`) and is never logged. `api`
+    replaces the `HfApi` client (another endpoint, or a test double).
+    """
+    if dry_run_dir is not None:
+        folder = save_hub_folder(checkpoint_dir, dry_run_dir, repo_id, zoo_entry)
+        logger.info("Dry run: wrote the %s upload to %s", repo_id, folder)
+        return str(folder)
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="arvideo-hub-") as staging:
+        folder = save_hub_folder(checkpoint_dir, Path(staging) / "repo", repo_id, zoo_entry)
+        api.create_repo(repo_id=repo_id, private=private, exist_ok=True, repo_type="model")
+        if revision is not None:
+            api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True, repo_type="model")
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            revision=revision,
+            repo_type="model",
+            commit_message=commit_message or f"Upload ARVideo checkpoint {Path(checkpoint_dir).name}",
+        )
+    url = str(getattr(commit, "commit_url", commit))
+    logger.info("Uploaded %s to %s", checkpoint_dir, url)
+    return url
+
+
+def install_in_hub_cache(
+    folder: str | os.PathLike, repo_id: str, cache_dir: str | os.PathLike | None = None, revision: str = "main"
+) -> Path:
+    """Place a repo folder in a Hub cache (`HF_HUB_CACHE` layout) so `from_pretrained(repo_id)` finds it offline
+    (`HF_HUB_OFFLINE=1`): air-gapped machines, and tests. The snapshot name is a hash of the files; returns it."""
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    digest = hashlib.sha1()
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    commit = digest.hexdigest()
+    repo_dir = Path(cache_dir or HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo_dir / "snapshots" / commit
+    if snapshot.exists():
+        shutil.rmtree(snapshot)
+    shutil.copytree(folder, snapshot)
+    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
+    (repo_dir / "refs" / revision).write_text(commit)
+    return snapshot
+
+
+# ------------------------------------------------------------------------------------- VideoMAE -> ARVideo checkpoints
+@dataclass(frozen=True)
+class ConversionReport:
+    """What `convert_videomae_checkpoint` wrote and how closely it reproduces the source model."""
+
+    output_dir: Path
+    model_class: str
+    compared: str
+    max_abs_diff: float
+
+
+def save_publishable_checkpoint(
+    model: ARVideoPreTrainedModel, output_dir: str | os.PathLike, image_processor: Any | None = None
+) -> Path:
+    """`save_pretrained` plus an image processor config (the model's default one when none is given)."""
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    (image_processor or default_image_processor(model.config)).save_pretrained(output_dir)
+    return output_dir
+
+
+def official_videomae_forward(
+    state_dict: Mapping[str, torch.Tensor], config: ARVideoConfig, pixel_values: torch.Tensor
+) -> torch.Tensor:
+    """The official VideoMAE ViT (fused qkv with q/v biases, timm names) written out in plain torch, as the reference
+    for converted `.pth` files: logits when the state dict has a `head`, else the final token sequence."""
+    sd = {k[len("encoder."):] if k.startswith("encoder.") else k: v.float() for k, v in state_dict.items()}
+    heads, eps = config.num_attention_heads, config.layer_norm_eps
+    x = F.conv3d(pixel_values.permute(0, 2, 1, 3, 4), sd["patch_embed.proj.weight"], sd["patch_embed.proj.bias"],
+                 stride=sd["patch_embed.proj.weight"].shape[2:])
+    x = x.flatten(2).transpose(1, 2)
+    x = x + modeling_arvideo.get_sinusoid_encoding_table(x.shape[1], x.shape[2]).to(x)
+    depth = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))
+    for i in range(depth):
+        p = f"blocks.{i}."
+        h = F.layer_norm(x, x.shape[-1:], sd[p + "norm1.weight"], sd[p + "norm1.bias"], eps)
+        bias = sd.get(p + "attn.qkv.bias")
+        if bias is None and p + "attn.q_bias" in sd:
+            bias = torch.cat([sd[p + "attn.q_bias"], torch.zeros_like(sd[p + "attn.v_bias"]), sd[p + "attn.v_bias"]])
+        qkv = F.linear(h, sd[p + "attn.qkv.weight"], bias).reshape(x.shape[0], x.shape[1], 3, heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        attn = ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)).softmax(-1)
+        h = F.linear((attn @ v).transpose(1, 2).reshape_as(x), sd[p + "attn.proj.weight"], sd[p + "attn.proj.bias"])
+        x = x + h * sd[p + "gamma_1"] if p + "gamma_1" in sd else x + h
+        h = F.layer_norm(x, x.shape[-1:], sd[p + "norm2.weight"], sd[p + "norm2.bias"], eps)
+        h = F.gelu(F.linear(h, sd[p + "mlp.fc1.weight"], sd[p + "mlp.fc1.bias"]))
+        h = F.linear(h, sd[p + "mlp.fc2.weight"], sd[p + "mlp.fc2.bias"])
+        x = x + h * sd[p + "gamma_2"] if p + "gamma_2" in sd else x + h
+    if "norm.weight" in sd and "encoder.norm.weight" not in state_dict:  # finetuning models without mean pooling
+        x = F.layer_norm(x, x.shape[-1:], sd["norm.weight"], sd["norm.bias"], eps)
+    if "head.weight" not in sd:
+        return x
+    pooled = x[:, 0]
+    if "fc_norm.weight" in sd:
+        pooled = F.layer_norm(x.mean(1), x.shape[-1:], sd["fc_norm.weight"], sd["fc_norm.bias"], eps)
+    return F.linear(pooled, sd["head.weight"], sd["head.bias"])
+
+
+def convert_videomae_checkpoint(
+    source: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    task: Literal["auto", "encoder", "classification"] = "auto",
+    id2label: Mapping[int, str] | None = None,
+    seed: int = 0,
+    **config_overrides: Any,
+) -> ConversionReport:
+    """Convert an official VideoMAE `.pth` or a transformers VideoMAE folder into an ARVideo checkpoint folder ready for
+    `push_checkpoint_to_hub`, and measure the max |difference| against the source model on a random clip.
+
+    `task="auto"` keeps a classification head when the source has one. `.pth` files need what their weights do not
+    encode (`image_size`, `num_frames`, `num_attention_heads` when not width/64) as `config_overrides`.
+    """
+    source = Path(source)
+    if id2label is not None:
+        labels = {int(k): v for k, v in id2label.items()}
+        config_overrides.update(id2label=labels, label2id={v: k for k, v in labels.items()})
+    image_processor = None
+    if source.is_file():
+        from .conversion import load_official_checkpoint, unwrap_state_dict
+
+        state_dict = unwrap_state_dict(torch.load(source, map_location="cpu", weights_only=True))
+        with_head = "head.weight" in state_dict if task == "auto" else task == "classification"
+        if with_head and "head.weight" not in state_dict:
+            raise ValueError(f"{source} has no classification head; use task='encoder' or 'auto'.")
+        model_class = ARVideoForVideoClassification if with_head else ARVideoModel
+        model = load_official_checkpoint(source, model_class, **config_overrides)
+
+        def reference(pixels: torch.Tensor) -> torch.Tensor:
+            weights = state_dict if with_head else {k: v for k, v in state_dict.items() if not k.startswith("head.")}
+            return official_videomae_forward(weights, model.config, pixels)
+    else:
+        from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+
+        architectures = AutoConfig.from_pretrained(source).architectures or []
+        has_head = any("ForVideoClassification" in a for a in architectures)
+        with_head = has_head if task == "auto" else task == "classification"
+        if with_head and not has_head:
+            raise ValueError(f"{source} has no classification head; use task='encoder' or 'auto'.")
+        videomae = (AutoModelForVideoClassification if with_head else AutoModel).from_pretrained(source).eval()
+        model_class = ARVideoForVideoClassification if with_head else ARVideoModel
+        model = model_class.from_videomae(videomae, **config_overrides)
+        if (source / PREPROCESSOR_NAME).is_file():
+            from transformers import AutoImageProcessor
+
+            image_processor = AutoImageProcessor.from_pretrained(source)
+
+        def reference(pixels: torch.Tensor) -> torch.Tensor:
+            out = videomae(pixel_values=pixels)
+            return out.logits if with_head else out.last_hidden_state
+    model.eval()
+    config = model.config
+    height, width = _pair(config.image_size)
+    generator = torch.Generator().manual_seed(seed)
+    pixels = torch.randn(1, config.num_frames, config.num_channels, height, width, generator=generator)
+    with torch.no_grad():
+        ours = model(pixels)
+        ours = ours.logits if with_head else ours.last_hidden_state
+        diff = (ours - reference(pixels)).abs().max().item()
+    if not math.isfinite(diff):
+        raise RuntimeError("the converted model produced non-finite outputs")
+    save_publishable_checkpoint(model, output_dir, image_processor)
+    compared = "logits" if with_head else "last_hidden_state"
+    return ConversionReport(Path(output_dir), type(model).__name__, compared, diff)
+
+
+__all__ = [
+    "AUTO_MAP",
+    "ConversionReport",
+    "EVAL_RESULTS_NAME",
+    "EvalResults",
+    "REMOTE_CODE_FILES",
+    "convert_videomae_checkpoint",
+    "default_image_processor",
+    "install_in_hub_cache",
+    "official_videomae_forward",
+    "push_checkpoint_to_hub",
+    "read_eval_results",
+    "remote_code_files",
+    "resolve_zoo_entry",
+    "save_hub_folder",
+    "save_publishable_checkpoint",
+]

@@ -1,0 +1,150 @@
+"""The model zoo: provenance of every number, committed cards in sync with the template, card metadata."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard
+
+from arvideo_hf.zoo import (
+    NOT_MEASURED,
+    PAPER_RESULTS,
+    ZOO,
+    Recipe,
+    ZooEntry,
+    ZooResult,
+    config_mismatches,
+    count_parameters,
+    dataset_info,
+    get_entry,
+    main,
+    render_model_card,
+    stale_cards,
+)
+
+from .conftest import tiny_config
+
+
+CARDS = Path(__file__).resolve().parents[1] / "model_cards"
+# SPEC.md section 10, the only numbers the paper gives for ARVideo itself: (dataset, pretraining epochs) -> top-1
+SPEC_PAPER_TOP1 = {("k400", 800): 80.1, ("k400", 1600): 81.2, ("ssv2", 800): 69.8, ("ssv2", 2400): 70.9}
+
+
+def test_committed_cards_are_up_to_date():
+    stale = stale_cards(CARDS)
+    assert not stale, f"stale model cards {stale}: run `python -m arvideo_hf.zoo write-cards model_cards/`"
+    assert sorted(p.name for p in CARDS.glob("*.md")) == sorted(f"{name}.md" for name in ZOO)
+
+
+def test_check_command_flags_edited_and_extra_cards(tmp_path, capsys):
+    assert main(["write-cards", str(tmp_path)]) == 0
+    assert main(["write-cards", str(tmp_path), "--check"]) == 0
+    card = tmp_path / "arvideo-vitb-k400.md"
+    card.write_text(card.read_text().replace("80.1", "80.9"))
+    assert main(["write-cards", str(tmp_path), "--check"]) == 1
+    assert "arvideo-vitb-k400.md" in capsys.readouterr().err
+    main(["write-cards", str(tmp_path)])
+    shutil.copy(card, tmp_path / "arvideo-vitb-k999.md")
+    assert stale_cards(tmp_path) == ["arvideo-vitb-k999.md"]
+
+
+def test_zoo_has_the_issue_entries():
+    assert {"arvideo-tiny-demo", "arvideo-vits-k400", "arvideo-vitb-k400", "arvideo-vitb-ssv2", "arvideo-vitl-k400"} <= set(ZOO)
+    assert get_entry("org/arvideo-vitb-ssv2") is ZOO["arvideo-vitb-ssv2"]
+    with pytest.raises(KeyError, match="known entries"):
+        get_entry("arvideo-vitb-k401")
+
+
+def test_paper_numbers_are_exactly_the_papers_and_only_on_vit_b():
+    paper = {(r.dataset, r.pretrain_epochs): r.top1 for results in PAPER_RESULTS.values() for r in results}
+    assert paper == SPEC_PAPER_TOP1
+    for entry in ZOO.values():
+        for result in entry.paper_results:
+            assert entry.preset == "base" and result.dataset == entry.dataset
+            assert SPEC_PAPER_TOP1[(result.dataset, result.pretrain_epochs)] == result.top1
+        for result in entry.measured_results:  # when measurements land, each names the command that produced it
+            assert "python" in result.reference or "make" in result.reference
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_number_in_a_card_has_a_source(name):
+    """Each results row of the committed card is a known result with its source label, or says it is not measured."""
+    entry, text = ZOO[name], (CARDS / f"{name}.md").read_text()
+    table = text.split("## Results", 1)[1].split("## Limitations", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| Source")]
+    known = {(r.source_label, r.top1) for r in entry.results}
+    assert len(rows) == max(len(entry.results), 1)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[4] == "–":
+            assert not entry.results and NOT_MEASURED in row
+        else:
+            assert (cells[0], float(cells[4])) in known, row
+    if not entry.measured_results:
+        assert NOT_MEASURED in text
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_card_metadata(name):
+    entry, card = ZOO[name], ModelCard.load(CARDS / f"{name}.md")
+    assert card.data.pipeline_tag == "video-classification" and card.data.library_name == "transformers"
+    assert card.data.license == "apache-2.0" and "custom_code" in card.data.tags
+    assert card.data.eval_results is None  # nothing measured yet: paper numbers never enter model-index
+    for section in ("## How to use", "trust_remote_code=True", "## Training recipe", "## Evaluation protocol",
+                    "## Results", "## Limitations", "## Citation", "arXiv:2405.15160"):
+        assert section in card.text, section
+    assert f'"arvideo-hf/{name}"' in card.text
+    size, frames = entry.recipe.image_size, entry.recipe.num_frames
+    assert f"`(batch, {frames}, 3, {size}, {size})`" in card.text
+
+
+def test_measured_results_enter_model_index():
+    entry = ZOO["arvideo-vitb-ssv2"]
+    measured = [ZooResult("ssv2", 68.4, "measured", "`python examples/evaluate.py x`", views="2x3", top5=91.0, num_videos=24777)]
+    card = ModelCard(str(render_model_card(entry, "me/arvideo-vitb-ssv2", measured=measured)))
+    results = {r.metric_type: r for r in card.data.eval_results}
+    assert results["accuracy"].metric_value == 68.4 and results["top_5_accuracy"].metric_value == 91.0
+    assert results["accuracy"].dataset_type == "something-something-v2" and results["accuracy"].task_type == "video-classification"
+    assert card.data.model_name == "arvideo-vitb-ssv2"
+    assert "measured (this project)" in card.text and "paper-reported" in card.text and NOT_MEASURED not in card.text
+
+
+def test_entry_configs_match_their_presets():
+    assert count_parameters(ZOO["arvideo-vitb-k400"].config()) == pytest.approx(86.5e6, rel=0.01)  # paper: 87M
+    for entry in ZOO.values():
+        config = entry.config()
+        assert (config.num_frames, config.image_size) == (entry.recipe.num_frames, entry.recipe.image_size)
+        assert config.num_labels == entry.dataset_info.num_labels
+        assert not config_mismatches(entry, config)
+    mismatches = config_mismatches(ZOO["arvideo-tiny-demo"], tiny_config(num_labels=6, hidden_size=64))
+    assert mismatches == {"hidden_size": (128, 64)}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(top1=101.0), r"\[0, 100\]"),
+        (dict(views="5 by 3"), "views"),
+        (dict(source="blog"), "'paper' or 'measured'"),
+        (dict(reference="  "), "reference"),
+    ],
+)
+def test_result_validation(kwargs, message):
+    fields = {**dict(dataset="k400", top1=80.0, source="measured", reference="python x.py"), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        ZooResult(**fields)
+
+
+def test_paper_results_must_cite_a_paper_table():
+    with pytest.raises(ValueError, match="must cite"):
+        ZooEntry("x", "base", "k400", Recipe(800, 16, 4, 224, 5, 3), "x",
+                 results=(ZooResult("k400", 80.1, "paper", "a blog post"),))
+
+
+def test_dataset_aliases():
+    assert dataset_info("Kinetics-400").key == dataset_info("k400").key == "k400"
+    assert dataset_info("something-something-v2").num_labels == 174
+    custom = dataset_info("UCF 101")
+    assert (custom.key, custom.name, custom.num_labels) == ("ucf-101", "UCF 101", None)
+    assert re.fullmatch(r"[a-z0-9-]+", custom.hub_type)
