@@ -110,3 +110,12 @@ def test_block_causal_mask():
     expected = torch.tensor([[1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0], [1, 1, 1], [1, 1, 1]], dtype=torch.bool)
     assert torch.equal(allowed, expected)
     assert mask.min() == torch.finfo(torch.float32).min
+
+
+def test_fit_cluster_size():
+    from arvideo_hf.clustering import fit_cluster_size
+
+    assert fit_cluster_size((8, 14, 14)) == [2, 7, 7]
+    assert fit_cluster_size((8, 4, 4)) == [2, 4, 4]
+    assert fit_cluster_size((2, 4, 4)) == [2, 2, 4]  # 2x4x4 would be one cluster of the whole clip
+    assert fit_cluster_size((1, 1, 2)) == [1, 1, 1]

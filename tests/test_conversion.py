@@ -50,3 +50,10 @@ def test_pretraining_prefix_and_norm():
                "decoder.blocks.0.norm1.weight": torch.ones(4), "mask_token": torch.zeros(1, 1, 4)}
     converted = convert_official_state_dict(weights)
     assert set(converted) == {"arvideo.embeddings.patch_embeddings.projection.weight", "encoder_norm.weight"}
+
+
+def test_layer_scale_checkpoint_is_rejected():
+    import pytest
+
+    with pytest.raises(ValueError, match="layer-scale"):
+        convert_official_state_dict({"blocks.0.gamma_1": torch.ones(8)})

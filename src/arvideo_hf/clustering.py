@@ -89,6 +89,16 @@ class ClusterGeometry:
         return ids.permute(0, 2, 4, 1, 3, 5).reshape(self.num_clusters, self.cluster_tokens)
 
 
+def fit_cluster_size(grid: tuple[int, int, int], preferred: tuple[int, int, int] = (2, 7, 7)) -> list[int]:
+    """The largest cluster shape <= `preferred` per axis that tiles `grid` and still gives at least 2 clusters
+    (used when importing a VideoMAE model whose token grid the paper's 2x7x7 does not divide)."""
+    sizes = [max(d for d in range(1, min(k, n) + 1) if n % d == 0) for n, k in zip(grid, preferred)]
+    while all(n == k for n, k in zip(grid, sizes)) and max(sizes) > 1:  # one cluster: shrink the largest axis
+        axis = sizes.index(max(sizes))
+        sizes[axis] = max(d for d in range(1, sizes[axis]) if grid[axis] % d == 0)
+    return sizes
+
+
 def make_cluster_order(
     geometry: ClusterGeometry,
     order: str,
@@ -182,6 +192,7 @@ __all__ = [
     "SequencePlan",
     "block_causal_mask",
     "check_cluster_order",
+    "fit_cluster_size",
     "make_cluster_order",
     "noise_from_bool_masked_pos",
     "plan_sequence",

@@ -66,6 +66,9 @@ class ARVideoConfig(PreTrainedConfig):
             The cross-attention decoder used only for pretraining.
         decoder_self_attention (`bool`, defaults to `False`):
             Adds block-causal self-attention among decoder queries (paper Table 10 ablation).
+        decoder_chunk_size (`int`, *optional*):
+            Decode and score this many queries at a time with activation recomputation during training: same loss
+            and gradients, a fraction of the decoder's activation memory, `logits` returned detached.
         norm_pix_loss (`bool`, defaults to `True`):
             Regress per-tubelet normalized pixels (VideoMAE's target) instead of raw pixels.
         image_mean, image_std (`list[float]`):
@@ -106,6 +109,7 @@ class ARVideoConfig(PreTrainedConfig):
     decoder_num_attention_heads: int = 8
     decoder_intermediate_size: int = 2048
     decoder_self_attention: bool = False
+    decoder_chunk_size: int | None = None
     norm_pix_loss: bool = True
     image_mean: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_MEAN
     image_std: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_STD
@@ -175,6 +179,8 @@ class ARVideoConfig(PreTrainedConfig):
                 f"image_mean/image_std need one value per channel (num_channels={self.num_channels}), "
                 f"got {len(self.image_mean)}/{len(self.image_std)}."
             )
+        if self.decoder_chunk_size is not None and self.decoder_chunk_size < 1:
+            raise ValueError(f"decoder_chunk_size must be a positive number of queries or None, got {self.decoder_chunk_size}.")
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
 

@@ -50,8 +50,13 @@ def convert_official_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str
                         converted[f"{layer}attention.attention.{part}.bias"] = bias
             elif rest in ("attn.q_bias", "attn.v_bias"):
                 converted[f"{layer}attention.attention.{'query' if rest == 'attn.q_bias' else 'value'}.bias"] = value
+            elif rest.startswith("gamma_"):
+                raise ValueError(
+                    f"{key}: layer-scale (gamma) weights are not part of the VideoMAE/ARVideo ViT; this checkpoint "
+                    "comes from another architecture (e.g. a layer-scale ViT) and cannot be converted."
+                )
             else:
-                module, leaf = rest.rsplit(".", 1)
+                module, _, leaf = rest.rpartition(".")
                 if module in _BLOCK_RENAMES:
                     converted[f"{layer}{_BLOCK_RENAMES[module]}.{leaf}"] = value
         elif name.startswith("norm.") and key.startswith("encoder."):

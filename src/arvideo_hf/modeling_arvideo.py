@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 from transformers import initialization as init
 from transformers.activations import ACT2FN
@@ -25,7 +26,14 @@ from transformers.utils import ModelOutput, logging
 from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import capture_outputs
 
-from .clustering import ClusterGeometry, block_causal_mask, make_cluster_order, noise_from_bool_masked_pos, plan_sequence
+from .clustering import (
+    ClusterGeometry,
+    block_causal_mask,
+    fit_cluster_size,
+    make_cluster_order,
+    noise_from_bool_masked_pos,
+    plan_sequence,
+)
 from .configuration_arvideo import ARVideoConfig
 
 
@@ -202,18 +210,26 @@ class ARVideoSelfAttention(nn.Module):
         self.key = nn.Linear(hidden_size, hidden_size, bias=False)
         self.value = nn.Linear(hidden_size, hidden_size, bias=config.qkv_bias)
 
+    def project_key_value(self, key_value_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values `(B, heads, L, head_dim)`; the decoder computes them once per step and reuses them."""
+        batch, kv_len = key_value_states.shape[:2]
+        keys = self.key(key_value_states).view(batch, kv_len, -1, self.attention_head_size).transpose(1, 2)
+        values = self.value(key_value_states).view(batch, kv_len, -1, self.attention_head_size).transpose(1, 2)
+        return keys, values
+
     def forward(
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        key_value_states: torch.Tensor | None = None,
+        key_value_states: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs: Any,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        key_value_states = hidden_states if key_value_states is None else key_value_states
-        batch, q_len, kv_len = hidden_states.shape[0], hidden_states.shape[1], key_value_states.shape[1]
+        batch, q_len = hidden_states.shape[:2]
         queries = self.query(hidden_states).view(batch, q_len, -1, self.attention_head_size).transpose(1, 2)
-        keys = self.key(key_value_states).view(batch, kv_len, -1, self.attention_head_size).transpose(1, 2)
-        values = self.value(key_value_states).view(batch, kv_len, -1, self.attention_head_size).transpose(1, 2)
+        if isinstance(key_value_states, tuple):
+            keys, values = key_value_states
+        else:
+            keys, values = self.project_key_value(hidden_states if key_value_states is None else key_value_states)
         if attention_mask is not None:
             attention_mask = attention_mask.to(queries.dtype)
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
@@ -428,13 +444,13 @@ class ARVideoDecoderLayer(GradientCheckpointingLayer):
     def forward(
         self,
         queries: torch.Tensor,
-        key_value_states: torch.Tensor,
+        key_value: tuple[torch.Tensor, torch.Tensor],
         cross_attention_mask: torch.Tensor,
         self_attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if self.self_attention is not None:
             queries = queries + self.self_attention(self.layernorm_self(queries), self_attention_mask)
-        queries = queries + self.cross_attention(self.layernorm_cross(queries), cross_attention_mask, key_value_states)
+        queries = queries + self.cross_attention(self.layernorm_cross(queries), cross_attention_mask, key_value)
         return queries + self.output(self.intermediate(self.layernorm_after(queries)))
 
 
@@ -448,16 +464,50 @@ class ARVideoDecoder(nn.Module):
         self.head = nn.Linear(config.decoder_hidden_size, config.tubelet_size * _pair(config.patch_size)[0] ** 2 * config.num_channels)
         self.gradient_checkpointing = False
 
+    def project_key_values(self, key_value_states: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each layer's cross-attention keys/values, computed once and shared by every query (chunk)."""
+        return [layer.cross_attention.attention.project_key_value(key_value_states) for layer in self.layers]
+
     def forward(
         self,
         queries: torch.Tensor,
-        key_value_states: torch.Tensor,
+        key_values: list[tuple[torch.Tensor, torch.Tensor]],
         cross_attention_mask: torch.Tensor,
         self_attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        for layer in self.layers:
-            queries = layer(queries, key_value_states, cross_attention_mask, self_attention_mask)
+        for layer, key_value in zip(self.layers, key_values):
+            queries = layer(queries, key_value, cross_attention_mask, self_attention_mask)
         return self.head(self.norm(queries))
+
+    def chunked_squared_error(
+        self,
+        queries: torch.Tensor,
+        key_values: list[tuple[torch.Tensor, torch.Tensor]],
+        cross_attention_mask: torch.Tensor,
+        targets: torch.Tensor,
+        chunk_size: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum of squared errors and (detached) predictions, decoding `chunk_size` queries at a time under
+        activation recomputation: without decoder self-attention queries are independent, so only one chunk's
+        activations are ever alive. Loss and gradients equal the unchunked path."""
+        total, predictions = queries.new_zeros((), dtype=torch.float32), []
+        for start in range(0, queries.shape[1], chunk_size):
+            end = min(start + chunk_size, queries.shape[1])
+            chunk_error, chunk_logits = torch.utils.checkpoint.checkpoint(
+                self._chunk_error,
+                queries[:, start:end],
+                key_values,
+                cross_attention_mask[..., start:end, :],
+                targets[:, start:end],
+                use_reentrant=False,
+            )
+            total = total + chunk_error
+            predictions.append(chunk_logits.detach())
+        return total, torch.cat(predictions, dim=1)
+
+    def _chunk_error(self, queries, key_values, cross_attention_mask, targets):
+        logits = self(queries, key_values, cross_attention_mask)
+        return ((logits.float() - targets) ** 2).sum(), logits
 
 
 class ARVideoForPretraining(ARVideoPreTrainedModel):
@@ -530,16 +580,22 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         key_value_states = self.encoder_to_decoder(self.encoder_norm(encoder_outputs.last_hidden_state))
         # 3. Decoder: one query per token of steps 1..C-1; the queries of step i read encoder steps < i only.
         queries = self.query_token + self.decoder_position_embeddings.to(key_value_states.dtype)[plan.target_index]
+        key_values = self.decoder.project_key_values(key_value_states)
         cross_mask = block_causal_mask(steps, geometry.cluster_tokens, geometry.num_visible, dtype, device)
-        self_mask = None
-        if self.config.decoder_self_attention:
-            self_mask = block_causal_mask(steps, geometry.cluster_tokens, geometry.cluster_tokens, dtype, device)
-        logits = self.decoder(queries, key_value_states, cross_mask, self_mask)
-        # 4. Loss: MSE against every token of each predicted cluster (visible ones too: no query ever saw them).
         with torch.no_grad():
             targets = self.pixel_targets(pixel_values)
             targets = targets.gather(1, plan.target_index.unsqueeze(-1).expand(-1, -1, targets.shape[-1]))
-        loss = F.mse_loss(logits.float(), targets)
+        # 4. Loss: MSE against every token of each predicted cluster (visible ones too: no query ever saw them).
+        chunk = self.config.decoder_chunk_size
+        if chunk and not self.config.decoder_self_attention and torch.is_grad_enabled():
+            squared_error, logits = self.decoder.chunked_squared_error(queries, key_values, cross_mask, targets, chunk)
+            loss = squared_error / targets.numel()
+        else:
+            self_mask = None
+            if self.config.decoder_self_attention:
+                self_mask = block_causal_mask(steps, geometry.cluster_tokens, geometry.cluster_tokens, dtype, device)
+            logits = self.decoder(queries, key_values, cross_mask, self_mask)
+            loss = F.mse_loss(logits.float(), targets)
         return ARVideoForPreTrainingOutput(
             loss=loss,
             logits=logits,
@@ -610,7 +666,7 @@ def config_from_videomae(videomae_config: Any, **overrides: Any) -> ARVideoConfi
     if "cluster_size" not in overrides:
         sizes = {k: v for k, v in fields.items() if k in ("image_size", "patch_size", "num_frames", "tubelet_size")}
         grid = ARVideoConfig(**sizes, cluster_size=[1, 1, 1]).token_grid
-        fields["cluster_size"] = [max(d for d in range(1, min(k, n) + 1) if n % d == 0) for n, k in zip(grid, (2, 7, 7))]
+        fields["cluster_size"] = fit_cluster_size(grid)
     return ARVideoConfig(**{**fields, **overrides})
 
 
