@@ -30,3 +30,11 @@ def clip(config, batch=2, seed=0):
     generator = torch.Generator().manual_seed(seed)
     size = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
     return torch.randn(batch, config.num_frames, config.num_channels, size, size, generator=generator)
+
+
+@pytest.fixture(scope="session")
+def small_demo_root(tmp_path_factory):
+    """A 12-train / 6-test build of the embedded demo set, shared by the training tests."""
+    from arvideo_hf.data import build_demo_dataset
+
+    return build_demo_dataset(tmp_path_factory.mktemp("demo"), seed=0, num_train=12, num_test=6)

@@ -371,6 +371,8 @@ class ARVideoPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = False
     _supports_attention_backend = True
     _can_record_outputs = {"hidden_states": ARVideoLayer, "attentions": ARVideoSelfAttention}
+    # The pretraining head is expected to be left behind when an encoder or classifier loads a pretraining checkpoint.
+    _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^encoder_norm\.", r"^encoder_to_decoder\.", r"^query_token$"]
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)

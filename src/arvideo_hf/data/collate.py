@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..clustering import ClusterGeometry, make_cluster_order
+from .transforms import _pair
 
 
 __all__ = ["stack_pixel_values", "PretrainingCollator", "ClassificationCollator"]
@@ -35,10 +36,6 @@ def stack_pixel_values(samples: Sequence[dict[str, Any]]) -> tuple[torch.Tensor,
     raise ValueError(f"pixel_values must be (T, C, H, W) or (k, T, C, H, W), got {tuple(clips[0].shape)}")
 
 
-def _as_pair(value: int | Sequence[int]) -> tuple[int, int]:
-    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
 class PretrainingCollator:
     """`{"pixel_values": (B, T, C, H, W), "cluster_order": (B, C) long, "noise": (B, N) float}`.
 
@@ -54,7 +51,7 @@ class PretrainingCollator:
     def __init__(self, config: Any, *, order: str | None = None, seed: int = 0) -> None:
         self.geometry = ClusterGeometry.from_config(config)
         self.order = order if order is not None else config.prediction_order
-        self.clip_shape = (int(config.num_frames), int(config.num_channels), *_as_pair(config.image_size))
+        self.clip_shape = (int(config.num_frames), int(config.num_channels), *_pair(config.image_size))
         self.seed = int(seed)
         self.epoch = 0
         self._unindexed_batches = 0

@@ -205,7 +205,8 @@ class VideoClipDataset(Dataset):
         return clips[0] if self.repeated_aug == 1 else torch.stack(clips)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        current = int(index)
+        index = int(index) + (len(self) if index < 0 else 0)
+        current = index
         for attempt in range(self.max_retries + 1):
             if not self.bad_log.is_bad(current):
                 try:
@@ -221,7 +222,7 @@ class VideoClipDataset(Dataset):
                     return item
             if len(self) == 1:
                 break
-            current = self._replacement(int(index), attempt)
+            current = self._replacement(index, attempt)
         raise TooManyBadVideosError(
             f"sample {index}: no decodable replacement within {self.max_retries} retries; "
             f"{self.num_bad} of {len(self)} videos are bad, e.g. {self.bad_paths()[:5]}"

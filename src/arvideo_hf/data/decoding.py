@@ -94,6 +94,8 @@ def _as_index_array(indices: Sequence[int] | np.ndarray, path: str) -> np.ndarra
 
 
 class _DecordReader:
+    name = "decord"
+
     def __init__(self, path: str, num_threads: int) -> None:
         decord = _import_decord()
         if decord is None:
@@ -124,6 +126,10 @@ class _DecordReader:
 
 
 class _PyAVReader:
+    """Sequential decoding from the start: slower than decord for late clips of long videos."""
+
+    name = "pyav"
+
     def __init__(self, path: str, num_threads: int) -> None:
         av = _import_av()
         if av is None:
@@ -205,9 +211,8 @@ class VideoHandle:
             except VideoDecodeError as err:
                 self._errors.append(f"{name}: {err.reason}")
             except Exception as err:  # backends raise assorted RuntimeError/ValueError subclasses
-                self._errors.append(f"{name}: {type(err).__name__}: {_short(err)}")
+                self._errors.append(f"{name}: {type(err).__name__}: {_short(err, self.path)}")
             else:
-                reader.name = name
                 return reader
         raise VideoDecodeError(self.path, "; ".join(self._errors) or "undecodable")
 
@@ -219,7 +224,7 @@ class VideoHandle:
             except VideoDecodeError as err:
                 self._errors.append(f"{self._reader.name}: {err.reason}")
             except Exception as err:
-                self._errors.append(f"{self._reader.name}: {type(err).__name__}: {_short(err)}")
+                self._errors.append(f"{self._reader.name}: {type(err).__name__}: {_short(err, self.path)}")
             logger.debug("%s failed on %s, trying the next backend", self._reader.name, self.path)
             position = self._candidates.index(self._reader.name) + 1
             self._reader.close()
@@ -257,8 +262,9 @@ class VideoHandle:
         self.close()
 
 
-def _short(err: BaseException, limit: int = 200) -> str:
-    text = str(err).strip().splitlines()
+def _short(err: BaseException, path: str, limit: int = 200) -> str:
+    """First line of a backend's error message, without the (already reported) file path."""
+    text = str(err).replace(path, "<file>").strip().splitlines()
     return (text[0] if text else "")[:limit]
 
 

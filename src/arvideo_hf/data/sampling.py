@@ -104,8 +104,6 @@ def segment_indices(
 class FrameSampler(Protocol):
     """What a dataset needs from a sampler: frame indices for a video of `num_video_frames`."""
 
-    num_clips: int
-
     def __call__(self, num_video_frames: int, rng: np.random.Generator | None, clip_index: int = 0) -> np.ndarray: ...
 
 

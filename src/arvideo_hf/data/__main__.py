@@ -1,0 +1,171 @@
+"""Command line: `arvideo-data check LIST --root DIR` and `arvideo-data build-demo`.
+
+`check` reads a Kinetics-style list, opens every video with the same decoding path the datasets
+use, decodes its first, middle and last frame (every frame with `--full`), and reports bad lines,
+bad files, frame counts and resolutions. The exit status is 1 when anything is bad, so it can gate
+a training job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .decoding import VideoDecodeError, open_video
+from .sources import read_kinetics_list
+
+
+logger = logging.getLogger("arvideo_hf.data")
+
+
+@dataclass
+class FileCheck:
+    """The outcome of checking one video file."""
+
+    path: str
+    ok: bool
+    num_frames: int = 0
+    height: int = 0
+    width: int = 0
+    error: str = ""
+
+
+def check_video(path: str, full: bool = False) -> FileCheck:
+    """Open `path` and decode its first, middle and last frames (all frames when `full`)."""
+    try:
+        with open_video(path) as video:
+            count = video.num_frames
+            indices = np.arange(count) if full else np.unique([0, count // 2, count - 1])
+            frames = video.get_frames(indices)
+    except VideoDecodeError as err:
+        return FileCheck(path, False, error=err.reason)
+    return FileCheck(path, True, count, int(frames.shape[1]), int(frames.shape[2]))
+
+
+def _check_all(paths: Sequence[str], full: bool, num_workers: int) -> Iterator[FileCheck]:
+    if num_workers <= 0:
+        yield from (check_video(path, full) for path in paths)
+        return
+    with ProcessPoolExecutor(num_workers) as pool:
+        yield from pool.map(check_video, paths, [full] * len(paths), chunksize=8)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm  # noqa: PLC0415 - optional dependency
+
+    labels = {"auto": None, "yes": True, "no": False}[args.labels]
+    source = read_kinetics_list(args.list, args.root, labels=labels)
+    paths = [record.path for record in source.records]
+    checks = list(
+        tqdm(_check_all(paths, args.full, args.num_workers), total=len(paths), desc="checking", unit="video",
+             disable=args.quiet or None)
+    )
+    good = [check for check in checks if check.ok]
+    bad = [check for check in checks if not check.ok]
+    short = [check for check in good if check.num_frames < args.min_frames]
+    frame_counts = np.array([check.num_frames for check in good], dtype=np.int64)
+    resolutions = Counter(f"{check.width}x{check.height}" for check in good)
+    labels_seen = Counter(record.label for record in source.records if record.label is not None)
+    summary = {
+        "list": os.fspath(args.list),
+        "root": None if args.root is None else os.fspath(args.root),
+        "records": len(source.records),
+        "bad_lines": [str(line) for line in source.bad_lines],
+        "ok": len(good),
+        "bad_files": [asdict(check) for check in bad],
+        "short_files": [asdict(check) for check in short],
+        "frames": None if not len(frame_counts) else {
+            "min": int(frame_counts.min()), "median": float(np.median(frame_counts)), "max": int(frame_counts.max()),
+        },
+        "resolutions": dict(resolutions.most_common()),
+        "classes": len(labels_seen),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_report(summary, args.min_frames)
+    return 1 if source.bad_lines or bad or short else 0
+
+
+def _print_report(summary: dict, min_frames: int) -> None:
+    print(f"list:        {summary['list']}" + (f" (root {summary['root']})" if summary["root"] else ""))
+    print(f"records:     {summary['records']} ({summary['classes']} classes)")
+    print(f"bad lines:   {len(summary['bad_lines'])}")
+    for line in summary["bad_lines"][:20]:
+        print(f"  {line}")
+    print(f"decodable:   {summary['ok']} / {summary['records']}")
+    if summary["frames"]:
+        frames = summary["frames"]
+        print(f"frames:      min {frames['min']}  median {frames['median']:g}  max {frames['max']}")
+    print("resolutions (WxH: videos):")
+    for resolution, count in list(summary["resolutions"].items())[:15]:
+        print(f"  {resolution}: {count}")
+    if len(summary["resolutions"]) > 15:
+        print(f"  ... {len(summary['resolutions']) - 15} more")
+    print(f"bad files:   {len(summary['bad_files'])}")
+    for check in summary["bad_files"][:20]:
+        print(f"  {check['path']}: {check['error']}")
+    if min_frames:
+        print(f"shorter than {min_frames} frames: {len(summary['short_files'])}")
+        for check in summary["short_files"][:20]:
+            print(f"  {check['path']}: {check['num_frames']} frames")
+
+
+def run_build_demo(args: argparse.Namespace) -> int:
+    from .demo import build_demo_dataset  # noqa: PLC0415 - needs the optional demo dependencies
+
+    root = build_demo_dataset(args.root, seed=args.seed, num_train=args.num_train, num_test=args.num_test,
+                              force=args.force)
+    print(root)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arvideo-data", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="validate a `path label` list file and its videos")
+    check.add_argument("list", help="list file: one `path [label]` per line")
+    check.add_argument("--root", default=None, help="directory the list's paths are relative to")
+    check.add_argument("--labels", choices=("auto", "yes", "no"), default="auto",
+                       help="whether lines carry labels (auto: decided by the first line)")
+    check.add_argument("--full", action="store_true", help="decode every frame, not just first/middle/last")
+    check.add_argument("--min-frames", type=int, default=0, help="also fail on videos with fewer frames")
+    check.add_argument("--num-workers", type=int, default=min(8, os.cpu_count() or 1),
+                       help="decoding processes (0: in this process)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(run=run_check)
+
+    demo = commands.add_parser("build-demo", help="build the embedded demo dataset (no download)")
+    demo.add_argument("--root", default=None, help="output directory (default: $ARVIDEO_DEMO_DIR or the cache)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--num-train", type=int, default=300)
+    demo.add_argument("--num-test", type=int, default=90)
+    demo.add_argument("--force", action="store_true", help="rebuild even if a finished build exists")
+    demo.set_defaults(run=run_build_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `arvideo-data` and `python -m arvideo_hf.data`; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (OSError, ValueError) as err:  # unreadable list file, malformed annotations
+        logger.error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

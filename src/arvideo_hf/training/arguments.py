@@ -1,0 +1,114 @@
+"""Pretraining arguments as a dataclass (command line, YAML or JSON through `HfArgumentParser`) and run presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from transformers import HfArgumentParser
+
+
+# Run presets: the model preset plus the recipe that suits it. Explicit arguments always win.
+RUN_PRESETS: dict[str, dict[str, Any]] = {
+    # Minutes on 2 CPU cores on the embedded demo set.
+    "tiny": dict(
+        model_preset="tiny", epochs=12, per_device_batch_size=8, learning_rate=1e-3, min_lr=1e-5, warmup_epochs=1.0,
+        sampling_rate=2, num_workers=1, save_steps=100, logging_steps=10,
+    ),
+    # The paper's recipe (SPEC.md section 9): base lr 1.5e-4 x batch/256, 40 warmup epochs, cosine to 1e-5.
+    "small": dict(model_preset="small", epochs=800, per_device_batch_size=32, base_lr=1.5e-4, min_lr=1e-5,
+                  warmup_epochs=40.0, sampling_rate=4, num_workers=8, save_steps=2000, logging_steps=50),
+    "base": dict(model_preset="base", epochs=800, per_device_batch_size=32, base_lr=1.5e-4, min_lr=1e-5,
+                 warmup_epochs=40.0, sampling_rate=4, num_workers=8, save_steps=2000, logging_steps=50),
+    "large": dict(model_preset="large", epochs=800, per_device_batch_size=16, base_lr=1.5e-4, min_lr=1e-5,
+                  warmup_epochs=40.0, sampling_rate=4, num_workers=8, save_steps=2000, logging_steps=50),
+}
+_ALIASES = {"demo": "tiny", "vit-s": "small", "vit-b": "base", "vit-l": "large"}
+
+
+@dataclass
+class PretrainArguments:
+    """Everything `examples/pretrain.py` takes. `None` means "from the run preset"."""
+
+    preset: str = field(default="tiny", metadata={"help": "Run preset: tiny (demo), small, base, large."})
+    output_dir: str = field(default="outputs/pretrain-demo", metadata={"help": "Checkpoints, models, logs."})
+    method: str = field(
+        default="arvideo", metadata={"help": "arvideo, or videomae (transformers VideoMAEForPreTraining, 90% tube masks)."}
+    )
+    # model
+    model_preset: str | None = field(default=None, metadata={"help": "ARVideoConfig preset (default: the run's)."})
+    config_overrides: str | None = field(default=None, metadata={"help": 'JSON, e.g. \'{"drop_path_rate": 0.1}\'.'})
+    cluster_size: list[int] | None = field(default=None, metadata={"help": "K_T K_H K_W, e.g. 1 1 1 (TokenGPT)."})
+    prediction_order: str | None = field(default=None, metadata={"help": "random, spatial_first, temporal_first."})
+    mask_ratio: float | None = field(
+        default=None, metadata={"help": "In-cluster mask ratio (ARVideo 0.8); tube mask ratio with --method videomae (0.9)."}
+    )
+    attn_implementation: str = field(default="sdpa", metadata={"help": "eager or sdpa."})
+    gradient_checkpointing: bool = field(default=False)
+    # data
+    train_list: str | None = field(default=None, metadata={"help": "Kinetics-style list (path [label] per line)."})
+    data_root: str | None = field(default=None, metadata={"help": "Root for relative paths in the list."})
+    demo_root: str | None = field(default=None, metadata={"help": "Where the demo set is built when no list is given."})
+    sampling_rate: int | None = field(default=None, metadata={"help": "Frame stride (4 for K400, 2 for SSv2)."})
+    repeated_aug: int = field(default=1, metadata={"help": "Augmented clips per decoded video."})
+    num_workers: int | None = field(default=None)
+    max_bad_fraction: float = field(default=0.1, metadata={"help": "Stop when more videos than this fail."})
+    # schedule
+    epochs: int | None = field(default=None)
+    max_steps: int | None = field(default=None, metadata={"help": "Optimizer steps; overrides epochs."})
+    max_seconds: float | None = field(default=None, metadata={"help": "Wall-clock budget; stops and saves after."})
+    per_device_batch_size: int | None = field(default=None)
+    gradient_accumulation_steps: int = field(default=1)
+    base_lr: float | None = field(default=None, metadata={"help": "Scaled by total batch / 256."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Absolute peak lr; overrides base_lr."})
+    min_lr: float | None = field(default=None)
+    warmup_epochs: float | None = field(default=None)
+    weight_decay: float = field(default=0.05)
+    adam_beta1: float = field(default=0.9)
+    adam_beta2: float = field(default=0.95)
+    max_grad_norm: float | None = field(default=None, metadata={"help": "Clip gradients to this norm."})
+    mixed_precision: str | None = field(default=None, metadata={"help": "no, bf16, fp16 (else accelerate's)."})
+    seed: int = field(default=0)
+    # checkpoints and logs
+    save_steps: int | None = field(default=None)
+    save_total_limit: int = field(default=2)
+    resume: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder."})
+    logging_steps: int | None = field(default=None)
+    report_to: str = field(default="auto", metadata={"help": "auto (tensorboard if installed), none, or a tracker."})
+
+    def __post_init__(self) -> None:
+        key = _ALIASES.get(self.preset.lower(), self.preset.lower())
+        if key not in RUN_PRESETS:
+            raise ValueError(f"Unknown run preset {self.preset!r}; choose one of {sorted(RUN_PRESETS)}.")
+        self.preset = key
+        for name, value in RUN_PRESETS[key].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.base_lr is None and self.learning_rate is None:
+            self.base_lr = 1.5e-4
+        if self.method not in ("arvideo", "videomae"):
+            raise ValueError(f"method must be arvideo or videomae, got {self.method!r}.")
+        if self.per_device_batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError("per_device_batch_size and gradient_accumulation_steps must be >= 1.")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def parse_pretrain_args(argv: list[str] | None = None) -> PretrainArguments:
+    """Parse the command line, or a single `.yaml`/`.yml`/`.json` file of arguments."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser(PretrainArguments)
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        (args,) = parser.parse_yaml_file(argv[0])
+    elif len(argv) == 1 and argv[0].endswith(".json"):
+        (args,) = parser.parse_json_file(argv[0])
+    else:
+        (args,) = parser.parse_args_into_dataclasses(args=argv)
+    return args
+
+
+__all__ = ["PretrainArguments", "RUN_PRESETS", "parse_pretrain_args"]

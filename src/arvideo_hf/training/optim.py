@@ -1,0 +1,91 @@
+"""AdamW parameter groups and learning-rate scaling shared by pretraining and finetuning (SPEC.md section 9)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+# Parameters that get no weight decay: norms, biases, position tables and learned query/mask/cls tokens.
+NO_DECAY_NAMES = ("position_embeddings", "query_token", "mask_token", "cls_token")
+
+
+def is_no_decay(name: str, param: nn.Parameter) -> bool:
+    """True for biases, norm weights (every 1-D tensor) and the named tables/tokens."""
+    return param.ndim <= 1 or name.endswith(".bias") or any(key in name for key in NO_DECAY_NAMES)
+
+
+def build_param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two AdamW groups: `weight_decay` on matrices, none on norms, biases, position tables and query tokens."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if is_no_decay(name, param) else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def scaled_lr(base_lr: float, total_batch_size: int) -> float:
+    """The linear scaling rule of MAE/VideoMAE: `base_lr * total_batch / 256`."""
+    return base_lr * total_batch_size / 256
+
+
+__all__ = ["NO_DECAY_NAMES", "build_param_groups", "is_no_decay", "scaled_lr"]
+
+
+# --------------------------------------------------------------------------------------- layer-wise lr decay (finetuning)
+def layer_depth(name: str, num_layers: int) -> int:
+    """Depth of a classifier parameter for layer-wise lr decay (BEiT/VideoMAE): the embeddings (and any
+    position/cls table) 0, encoder layer `i` `i + 1`, everything after the encoder (final norm, `fc_norm`, head)
+    `num_layers + 1`."""
+    parts = name.split(".")
+    if "embeddings" in parts or any(key in name for key in NO_DECAY_NAMES):
+        return 0
+    for i, part in enumerate(parts[:-1]):
+        if part == "layer" and i > 0 and parts[i - 1] == "encoder" and parts[i + 1].isdigit():
+            return int(parts[i + 1]) + 1
+    return num_layers + 1
+
+
+def build_layer_decay_param_groups(
+    model: nn.Module,
+    weight_decay: float,
+    layer_decay: float,
+    learning_rate: float,
+    num_layers: int | None = None,
+) -> list[dict]:
+    """AdamW groups for finetuning with layer-wise lr decay (SPEC.md section 9).
+
+    A parameter at depth `d` (see `layer_depth`) gets `lr = learning_rate * layer_decay ** (L + 1 - d)`, so the head
+    trains at the full rate and the embeddings at `layer_decay ** (L + 1)` of it. Norms, biases and tables get no
+    weight decay (`is_no_decay`). One group per (depth, decay) pair, deepest first (so a trainer that logs the first
+    group's lr logs the head's); each group also carries `lr_scale`, `depth` and `param_names`. The `lr` entries are
+    the peak rates: a `LambdaLR` schedule (warmup, cosine) scales each group from its own.
+    """
+    if num_layers is None:
+        num_layers = model.config.num_hidden_layers
+    if not 0.0 < layer_decay <= 1.0:
+        raise ValueError(f"layer_decay must be in (0, 1], got {layer_decay}.")
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        depth = layer_depth(name, num_layers)
+        no_decay = is_no_decay(name, param)
+        if (depth, no_decay) not in groups:
+            scale = layer_decay ** (num_layers + 1 - depth)
+            groups[depth, no_decay] = {
+                "params": [],
+                "param_names": [],
+                "weight_decay": 0.0 if no_decay else weight_decay,
+                "lr": learning_rate * scale,
+                "lr_scale": scale,
+                "depth": depth,
+            }
+        groups[depth, no_decay]["params"].append(param)
+        groups[depth, no_decay]["param_names"].append(name)
+    return [groups[key] for key in sorted(groups, key=lambda key: (-key[0], key[1]))]
+
+
+__all__ += ["build_layer_decay_param_groups", "layer_depth"]

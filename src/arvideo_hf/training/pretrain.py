@@ -1,0 +1,434 @@
+"""ARVideo pretraining with accelerate: one loop from a 2-core laptop to multi-node GPUs (SPEC.md section 9).
+
+`--method videomae` trains transformers' `VideoMAEForPreTraining` (90% tube masking, its decoder) as a baseline in the
+same loop: same data, augmentation, schedule, budget and seeding, with a same-size encoder exported for finetuning.
+
+Every source of randomness is a function of (seed, epoch, sample index): augmentation in the dataset, cluster orders
+and masks in the collator, the shuffle in accelerate's seedable sampler. A run resumed from a checkpoint therefore
+replays exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import (
+    PreTrainedModel,
+    VideoMAEConfig,
+    VideoMAEForPreTraining,
+    VideoMAEModel,
+    get_cosine_with_min_lr_schedule_with_warmup,
+)
+from transformers.utils import logging
+
+from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ARVideoConfig
+from ..data import PretrainingCollator, VideoClipDataset, build_demo_dataset, read_kinetics_list
+from ..data.collate import stack_pixel_values
+from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel
+from ..processing import image_processor_for
+from .arguments import PretrainArguments
+from .optim import build_param_groups, scaled_lr
+
+
+logger = logging.get_logger(__name__)
+CHECKPOINT_PREFIX = "step_"
+STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
+
+
+@dataclass
+class TrainState:
+    """Counters saved with every checkpoint, so a resumed run continues where it stopped."""
+
+    global_step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0  # optimizer steps already taken in `epoch`
+    clips_seen: int = 0
+    elapsed_seconds: float = 0.0
+
+
+def build_config(args: PretrainArguments) -> ARVideoConfig:
+    """The model config: the preset, then `config_overrides`, then the explicit ablation switches."""
+    overrides: dict[str, Any] = json.loads(args.config_overrides) if args.config_overrides else {}
+    for name in ("cluster_size", "prediction_order", "mask_ratio"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    return ARVideoConfig.from_preset(args.model_preset, **overrides)
+
+
+# ------------------------------------------------------------------------------------------- VideoMAE baseline
+VIDEOMAE_MASK_RATIO = 0.9
+# VideoMAE's pretraining decoders by encoder width (ViT-S/B/L/H: 4 layers of 192/384/512/640). Any other width (the
+# tiny preset, custom sizes) gets the ARVideo config's own decoder, so the two baselines stay comparable.
+VIDEOMAE_DECODERS: dict[int, dict[str, int]] = {
+    384: dict(decoder_hidden_size=192, decoder_num_hidden_layers=4, decoder_num_attention_heads=3,
+              decoder_intermediate_size=768),
+    768: dict(decoder_hidden_size=384, decoder_num_hidden_layers=4, decoder_num_attention_heads=6,
+              decoder_intermediate_size=1536),
+    1024: dict(decoder_hidden_size=512, decoder_num_hidden_layers=4, decoder_num_attention_heads=8,
+               decoder_intermediate_size=2048),
+    1280: dict(decoder_hidden_size=640, decoder_num_hidden_layers=4, decoder_num_attention_heads=8,
+               decoder_intermediate_size=2560),
+}
+
+
+def videomae_config_from(config: ARVideoConfig) -> VideoMAEConfig:
+    """A `VideoMAEConfig` with the same ViT encoder as `config` and VideoMAE's decoder for that width.
+
+    The encoder keeps its final LayerNorm during pretraining (`use_mean_pooling=False`, as in VideoMAE's pretraining
+    encoder); `export_videomae_encoder` drops it, as ARVideo drops its `encoder_norm`.
+    """
+    if not isinstance(config.image_size, int) or not isinstance(config.patch_size, int):
+        raise ValueError("The VideoMAE baseline needs square clips and patches (int image_size and patch_size).")
+    if tuple(config.image_mean) != IMAGENET_DEFAULT_MEAN or tuple(config.image_std) != IMAGENET_DEFAULT_STD:
+        raise ValueError("VideoMAEForPreTraining un-normalizes with ImageNet mean/std; keep the default image_mean/std.")
+    decoder = VIDEOMAE_DECODERS.get(config.hidden_size) or dict(
+        decoder_hidden_size=config.decoder_hidden_size,
+        decoder_num_hidden_layers=config.decoder_num_hidden_layers,
+        decoder_num_attention_heads=config.decoder_num_attention_heads,
+        decoder_intermediate_size=config.decoder_intermediate_size,
+    )
+    return VideoMAEConfig(
+        image_size=config.image_size, patch_size=config.patch_size, num_channels=config.num_channels,
+        num_frames=config.num_frames, tubelet_size=config.tubelet_size, hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size, hidden_act=config.hidden_act,
+        hidden_dropout_prob=config.hidden_dropout_prob, attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+        initializer_range=config.initializer_range, layer_norm_eps=config.layer_norm_eps, qkv_bias=config.qkv_bias,
+        use_mean_pooling=False, norm_pix_loss=config.norm_pix_loss, **decoder,
+    )
+
+
+class TubeMaskingCollator(PretrainingCollator):
+    """VideoMAE's tube masking: `{"pixel_values": (B, T, C, H, W), "bool_masked_pos": (B, N) bool}` (True = masked).
+
+    Each clip masks the same `int(mask_ratio * H' * W')` spatial positions in every time step. Draws are seeded from
+    `(seed, epoch, sample indices)` exactly like [`PretrainingCollator`] (call `set_epoch` the same way).
+    """
+
+    def __init__(self, config: ARVideoConfig, *, mask_ratio: float = VIDEOMAE_MASK_RATIO, seed: int = 0) -> None:
+        super().__init__(config, seed=seed)
+        time_steps, height, width = self.geometry.grid
+        self.num_masked = int(mask_ratio * height * width)
+        if not 0 <= self.num_masked < height * width:
+            raise ValueError(f"tube mask_ratio={mask_ratio} must leave at least one of {height * width} positions.")
+        self.mask_ratio = float(mask_ratio)
+
+    def __call__(self, samples: Any) -> dict[str, torch.Tensor]:
+        pixel_values, _ = stack_pixel_values(samples)
+        if tuple(pixel_values.shape[1:]) != self.clip_shape:
+            raise ValueError(f"clips have shape {tuple(pixel_values.shape[1:])}, the config expects {self.clip_shape}")
+        time_steps, height, width = self.geometry.grid
+        noise = torch.rand(pixel_values.shape[0], height * width, generator=self.generator(samples))
+        frame_mask = noise.argsort(dim=1).argsort(dim=1) < self.num_masked  # rank below num_masked: masked
+        return {"pixel_values": pixel_values, "bool_masked_pos": frame_mask.repeat(1, time_steps)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mask_ratio={self.mask_ratio}, grid={self.geometry.grid}, seed={self.seed})"
+
+
+def export_videomae_encoder(model: VideoMAEForPreTraining, config: ARVideoConfig | None = None) -> ARVideoModel:
+    """The pretrained VideoMAE encoder as an `ARVideoModel` (final pretraining norm dropped); `config`, when given,
+    supplies the ARVideo-only fields (clusters, order, mask ratio, decoder, mean/std) of the exported config."""
+    encoder_config = VideoMAEConfig.from_dict({**model.config.to_dict(), "use_mean_pooling": True})
+    encoder = VideoMAEModel(encoder_config)
+    state = {k: v for k, v in model.videomae.state_dict().items() if not k.startswith("layernorm.")}
+    encoder.load_state_dict(state, strict=True)
+    keep = ("cluster_size", "prediction_order", "mask_ratio", "drop_path_rate", "image_mean", "image_std",
+            "decoder_hidden_size", "decoder_num_hidden_layers", "decoder_num_attention_heads",
+            "decoder_intermediate_size", "norm_pix_loss")
+    overrides = {name: getattr(config, name) for name in keep} if config is not None else {}
+    return ARVideoModel.from_videomae(encoder, **overrides)
+
+
+def build_model_and_collator(args: PretrainArguments, config: ARVideoConfig) -> tuple[PreTrainedModel, PretrainingCollator]:
+    """`ARVideoForPretraining` with its cluster collator, or (`--method videomae`) VideoMAE with tube masks."""
+    if args.method == "videomae":
+        model = VideoMAEForPreTraining._from_config(videomae_config_from(config), attn_implementation=args.attn_implementation)
+        mask_ratio = args.mask_ratio if args.mask_ratio is not None else VIDEOMAE_MASK_RATIO
+        return model, TubeMaskingCollator(config, mask_ratio=mask_ratio, seed=args.seed)
+    model = ARVideoForPretraining._from_config(config, attn_implementation=args.attn_implementation)
+    return model, PretrainingCollator(config, seed=args.seed)
+
+
+def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> VideoClipDataset:
+    """The user's list file, or the embedded demo set (built on first use) when no data is given."""
+    if args.train_list is None:
+        root = build_demo_dataset(args.demo_root)
+        source = read_kinetics_list(root / "train.txt", root=root)
+    else:
+        source = read_kinetics_list(args.train_list, root=args.data_root, labels=False)
+    return VideoClipDataset.for_pretraining(
+        source,
+        config,
+        stride=args.sampling_rate,
+        repeated_aug=args.repeated_aug,
+        seed=args.seed,
+        max_bad_fraction=args.max_bad_fraction,
+    )
+
+
+def find_checkpoint(output_dir: str | os.PathLike, resume: str) -> Path | None:
+    """`resume="latest"`: the newest complete checkpoint under `output_dir/checkpoints` (None if there is none)."""
+    if resume != "latest":
+        path = Path(resume)
+        if not (path / STATE_FILE).exists():
+            raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE}); use --resume latest.")
+        return path
+    folder = Path(output_dir) / "checkpoints"
+    complete = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).exists())
+    return complete[-1] if complete else None
+
+
+def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainState, keep: int) -> Path:
+    """`accelerator.save_state` into a temporary folder, then the state file, then an atomic rename."""
+    folder = output_dir / "checkpoints"
+    final = folder / f"{CHECKPOINT_PREFIX}{state.global_step:08d}"
+    partial = folder / f".partial-{final.name}"
+    if accelerator.is_main_process:
+        shutil.rmtree(partial, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (partial / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(partial, final)
+        for old in sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p != final)[: -keep + 1 or None]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def truncate_metrics(metrics_path: Path, last_step: int) -> None:
+    """Keep only the log records up to `last_step`, so a resumed run's log has each step once."""
+    if metrics_path.exists():
+        lines = [line for line in metrics_path.read_text().splitlines() if line.strip()]
+        kept = [line for line in lines if json.loads(line)["step"] <= last_step]
+        metrics_path.write_text("".join(line + "\n" for line in kept))
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory, or this process's peak resident set size on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _trackers(report_to: str) -> list[str] | None:
+    if report_to == "none":
+        return None
+    if report_to == "auto":
+        try:
+            import tensorboard  # noqa: F401
+
+            return ["tensorboard"]
+        except ImportError:
+            return None
+    return [report_to]
+
+
+def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
+    """Pretrain, checkpoint every `save_steps`, save the final pretraining model, encoder and processor."""
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=_trackers(args.report_to),
+        project_dir=str(output_dir),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(args.seed)
+    config = build_config(args)
+    with accelerator.main_process_first():  # the demo set is built once, by the main process
+        dataset = build_train_dataset(args, config)
+    model, collator = build_model_and_collator(args, config)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    dataloader = DataLoader(
+        dataset,
+        batch_size=args.per_device_batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.num_workers,
+        collate_fn=collator,
+        pin_memory=torch.cuda.is_available(),
+    )
+    total_batch = args.per_device_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
+    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_batch)
+    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_batch)
+    optimizer = torch.optim.AdamW(
+        build_param_groups(model, args.weight_decay), lr=peak_lr, betas=(args.adam_beta1, args.adam_beta2)
+    )
+    model, optimizer, dataloader = accelerator.prepare(model, optimizer, dataloader)
+    steps_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"{len(dataset)} videos give no full batch of {total_batch}; lower per_device_batch_size or add data."
+        )
+    total_steps = args.max_steps or args.epochs * steps_per_epoch
+    num_epochs = math.ceil(total_steps / steps_per_epoch)
+    # Stepped once per optimizer step by us (not prepared, which would step it once per process).
+    scheduler = get_cosine_with_min_lr_schedule_with_warmup(
+        optimizer, int(args.warmup_epochs * steps_per_epoch), total_steps, min_lr=min_lr
+    )
+    accelerator.register_for_checkpointing(scheduler)
+
+    state = TrainState()
+    checkpoint = find_checkpoint(output_dir, args.resume) if args.resume else None
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
+        logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
+        if accelerator.is_main_process:  # drop log lines written after that checkpoint
+            truncate_metrics(output_dir / "metrics.jsonl", state.global_step)
+    elif args.resume and args.resume != "latest":
+        raise FileNotFoundError(args.resume)
+
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "training_args.json").write_text(args.to_json())
+    accelerator.init_trackers("arvideo-pretrain", config={k: str(v) for k, v in vars(args).items()})
+    logger.warning(
+        f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: {num_epochs} epochs x "
+        f"{steps_per_epoch} steps, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
+    )
+    metrics_path = output_dir / "metrics.jsonl"
+    progress = tqdm(total=total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process,
+                    desc="pretrain", dynamic_ncols=True)
+    window_loss, window_clips, window_start = torch.zeros((), device=accelerator.device), 0, time.perf_counter()
+    run_start = time.perf_counter() - state.elapsed_seconds
+    stop = state.global_step >= total_steps
+    model.train()
+    for epoch in range(state.epoch, num_epochs):
+        if stop:
+            break
+        if epoch != state.epoch:
+            state.epoch, state.step_in_epoch = epoch, 0
+        dataset.set_epoch(epoch)
+        collator.set_epoch(epoch)
+        dataloader.set_epoch(epoch)
+        skip = state.step_in_epoch * args.gradient_accumulation_steps
+        for batch in accelerator.skip_first_batches(dataloader, skip) if skip else dataloader:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            window_loss += loss.detach() / args.gradient_accumulation_steps
+            batch_clips = batch["pixel_values"].shape[0] * accelerator.num_processes
+            window_clips += batch_clips
+            state.clips_seen += batch_clips
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            state.global_step += 1
+            state.step_in_epoch += 1
+            progress.update(1)
+            stop = state.global_step >= total_steps or (
+                args.max_seconds is not None and time.perf_counter() - run_start >= args.max_seconds
+            )
+            if state.global_step % args.logging_steps == 0 or stop:
+                steps_in_window = (state.global_step - 1) % args.logging_steps + 1
+                record = {
+                    "step": state.global_step,
+                    "epoch": round(epoch + state.step_in_epoch / steps_per_epoch, 4),
+                    "loss": accelerator.reduce(window_loss, reduction="mean").item() / steps_in_window,
+                    "lr": scheduler.get_last_lr()[0],
+                    "clips_per_s": window_clips / max(time.perf_counter() - window_start, 1e-9),
+                    "peak_memory_mb": peak_memory_mb(accelerator.device),
+                }
+                accelerator.log(record, step=state.global_step)
+                if accelerator.is_main_process:
+                    with metrics_path.open("a") as handle:
+                        handle.write(json.dumps(record) + "\n")
+                progress.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
+                window_loss.zero_()
+                window_clips, window_start = 0, time.perf_counter()
+            if state.global_step % args.save_steps == 0 or stop:
+                state.elapsed_seconds = time.perf_counter() - run_start
+                save_checkpoint(accelerator, output_dir, state, args.save_total_limit)
+            if stop:
+                break
+    progress.close()
+
+    bad = int(accelerator.reduce(torch.tensor(dataset.num_bad, device=accelerator.device), reduction="sum").item())
+    summary = {
+        "steps": state.global_step,
+        "clips_seen": state.clips_seen,
+        "wall_seconds": round(time.perf_counter() - run_start, 1),
+        "clips_per_s": round(state.clips_seen / max(time.perf_counter() - run_start, 1e-9), 2),
+        "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
+        "bad_videos": bad,
+        "processes": accelerator.num_processes,
+        "method": args.method,
+    }
+    if bad:
+        logger.warning(f"{bad} videos could not be decoded and were replaced; first: {dataset.bad_paths()[:5]}")
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_final_models(accelerator.unwrap_model(model), output_dir, config)
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        plot_loss_curve(metrics_path, output_dir / "loss_curve.png", title=f"{args.method} pretraining loss")
+        logger.warning(f"Done: {json.dumps(summary)}; models in {output_dir}")
+    accelerator.end_training()
+    return summary
+
+
+def save_final_models(model: PreTrainedModel, output_dir: Path, config: ARVideoConfig | None = None) -> None:
+    """`pretrain_model/` (encoder + decoder) and `encoder/` (an `ARVideoModel`, ready for finetuning), each with its
+    processor. A VideoMAE model is saved as is, its encoder converted with `ARVideoModel.from_videomae` (`config`
+    gives the exported encoder's geometry fields)."""
+    encoder = export_videomae_encoder(model, config) if isinstance(model, VideoMAEForPreTraining) else model.arvideo
+    processor = image_processor_for(encoder.config)
+    for folder, module in (("pretrain_model", model), ("encoder", encoder)):
+        module.save_pretrained(output_dir / folder)
+        processor.save_pretrained(output_dir / folder)
+
+
+def plot_loss_curve(metrics_path: Path, image_path: Path, title: str = "ARVideo pretraining loss") -> None:
+    """Loss (log scale) and learning rate against step, from the run's `metrics.jsonl`."""
+    if not metrics_path.exists():
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    steps = [r["step"] for r in records]
+    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax_loss.plot(steps, [r["loss"] for r in records])
+    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title=title)
+    ax_lr.plot(steps, [r["lr"] for r in records], color="tab:orange")
+    ax_lr.set(xlabel="step", ylabel="learning rate", title="schedule")
+    fig.tight_layout()
+    fig.savefig(image_path, dpi=100)
+    plt.close(fig)
+
+
+__all__ = [
+    "TrainState",
+    "TubeMaskingCollator",
+    "build_config",
+    "build_model_and_collator",
+    "build_train_dataset",
+    "export_videomae_encoder",
+    "find_checkpoint",
+    "run_pretraining",
+    "videomae_config_from",
+]

@@ -1,0 +1,122 @@
+"""Pretraining loop: runs on the demo set, resumes exactly after a crash, and runs as real 2-process DDP on CPU."""
+
+import json
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState, GradientState
+from safetensors.torch import load_file
+from transformers import AutoModel
+
+from arvideo_hf.training import parse_pretrain_args, run_pretraining
+from arvideo_hf.training import pretrain as pretrain_module
+
+
+SMALL = '{"num_hidden_layers": 2, "decoder_num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128}'
+
+
+def args_for(output_dir, demo_root, *extra):
+    return parse_pretrain_args([
+        "--output_dir", str(output_dir), "--demo_root", str(demo_root), "--config_overrides", SMALL,
+        "--per_device_batch_size", "2", "--num_workers", "0", "--logging_steps", "1", "--report_to", "none",
+        *extra,
+    ])
+
+
+def fresh_accelerate_state():
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def test_run_writes_models_logs_and_falls(tmp_path, small_demo_root):
+    fresh_accelerate_state()
+    summary = run_pretraining(args_for(tmp_path, small_demo_root, "--max_steps", "12", "--learning_rate", "3e-3"))
+    assert summary["steps"] == 12 and summary["clips_seen"] == 24 and summary["bad_videos"] == 0
+    for name in ("pretrain_model/model.safetensors", "encoder/model.safetensors", "encoder/preprocessor_config.json",
+                 "training_args.json", "loss_curve.png", "summary.json"):
+        assert (tmp_path / name).exists(), name
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 13))
+    assert sum(r["loss"] for r in records[-4:]) < sum(r["loss"] for r in records[:4])  # it learns something
+    encoder = AutoModel.from_pretrained(tmp_path / "encoder")
+    assert type(encoder).__name__ == "ARVideoModel" and encoder.config.hidden_size == 64
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path, small_demo_root, monkeypatch):
+    extra = ("--max_steps", "8", "--save_steps", "3", "--gradient_accumulation_steps", "2", "--warmup_epochs", "0.5")
+    fresh_accelerate_state()
+    run_pretraining(args_for(tmp_path / "straight", small_demo_root, *extra))
+
+    real_save = pretrain_module.save_checkpoint
+
+    def crash_after_step_3(accelerator, output_dir, state, keep):
+        path = real_save(accelerator, output_dir, state, keep)
+        if state.global_step == 3:
+            raise KeyboardInterrupt("simulated kill")
+        return path
+
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", crash_after_step_3)
+    fresh_accelerate_state()
+    with pytest.raises(KeyboardInterrupt):
+        run_pretraining(args_for(tmp_path / "resumed", small_demo_root, *extra))
+    # a half-written checkpoint must be ignored by --resume latest
+    (tmp_path / "resumed" / "checkpoints" / "step_00000006").mkdir()
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", real_save)
+    fresh_accelerate_state()
+    summary = run_pretraining(args_for(tmp_path / "resumed", small_demo_root, *extra, "--resume", "latest"))
+    assert summary["steps"] == 8
+    straight = load_file(tmp_path / "straight" / "pretrain_model" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "pretrain_model" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.allclose(straight[key], resumed[key], atol=1e-6), key
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path, small_demo_root):
+    fresh_accelerate_state()
+    summary = run_pretraining(args_for(tmp_path, small_demo_root, "--max_steps", "1", "--resume", "latest"))
+    assert summary["steps"] == 1
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
+        fresh_accelerate_state()
+        run_pretraining(args_for(tmp_path / "b", small_demo_root, "--max_steps", "1", "--resume", str(tmp_path)))
+
+
+def test_two_process_cpu_ddp(tmp_path, small_demo_root):
+    """Real gloo DDP with two processes, launched exactly as the README documents."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = Path(__file__).resolve().parents[1] / "examples" / "pretrain.py"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(port), str(script),
+        "--output_dir", str(tmp_path), "--demo_root", str(small_demo_root), "--config_overrides", SMALL,
+        "--per_device_batch_size", "2", "--num_workers", "0", "--max_steps", "3", "--save_steps", "3",
+        "--report_to", "none",
+    ]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["clips_seen"] == 3 * 2 * 2
+    assert (tmp_path / "checkpoints" / "step_00000003" / "trainer_state.json").exists()
+
+
+def test_yaml_arguments_and_presets(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("preset: base\noutput_dir: out\nmask_ratio: 0.75\n")
+    args = parse_pretrain_args([str(path)])
+    assert (args.model_preset, args.mask_ratio, args.sampling_rate, args.base_lr) == ("base", 0.75, 4, 1.5e-4)
+    with pytest.raises(ValueError, match="Unknown run preset"):
+        parse_pretrain_args(["--preset", "gigantic"])
+    config = pretrain_module.build_config(parse_pretrain_args(["--cluster_size", "1", "1", "1"]))
+    assert config.cluster_size == [1, 1, 1]
