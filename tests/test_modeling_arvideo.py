@@ -219,7 +219,7 @@ def test_gradient_checkpointing_same_gradients():
     model(pixels, cluster_order=order, noise=noise).loss.backward()
     reference = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad()
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()  # the transformers 5 name of gradient_checkpointing_enable
     model.train()
     assert model.arvideo.encoder.layer[0].gradient_checkpointing
     model(pixels, cluster_order=order, noise=noise).loss.backward()
