@@ -172,6 +172,16 @@ def _config_value(config: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def _config_defaults(config: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` completed with the clip size and normalization of a VideoMAE/ARVideo config."""
+    return {
+        "size": _config_value(config, "image_size", 224),
+        "mean": _config_value(config, "image_mean", IMAGENET_DEFAULT_MEAN),
+        "std": _config_value(config, "image_std", IMAGENET_DEFAULT_STD),
+        **kwargs,
+    }
+
+
 class PretrainingTransform:
     """Multi-scale crop, bilinear resize to `size`, optional horizontal flip, normalize.
 
@@ -197,10 +207,7 @@ class PretrainingTransform:
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> "PretrainingTransform":
         """Size and mean/std from a VideoMAE/ARVideo config (`image_size`, `image_mean`, `image_std`)."""
-        kwargs.setdefault("size", _config_value(config, "image_size", 224))
-        kwargs.setdefault("mean", _config_value(config, "image_mean", IMAGENET_DEFAULT_MEAN))
-        kwargs.setdefault("std", _config_value(config, "image_std", IMAGENET_DEFAULT_STD))
-        return cls(**kwargs)
+        return cls(**_config_defaults(config, kwargs))
 
     def __call__(self, frames: np.ndarray | torch.Tensor, rng: RandomSource) -> torch.Tensor:
         rng = as_numpy_rng(rng)
@@ -246,10 +253,7 @@ class EvalTransform:
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> "EvalTransform":
         """Size and mean/std from a VideoMAE/ARVideo config (`image_size`, `image_mean`, `image_std`)."""
-        kwargs.setdefault("size", _config_value(config, "image_size", 224))
-        kwargs.setdefault("mean", _config_value(config, "image_mean", IMAGENET_DEFAULT_MEAN))
-        kwargs.setdefault("std", _config_value(config, "image_std", IMAGENET_DEFAULT_STD))
-        return cls(**kwargs)
+        return cls(**_config_defaults(config, kwargs))
 
     def resized_shape(self, height: int, width: int) -> tuple[int, int]:
         """Output size of the short-side resize (long side truncated, as in transformers)."""
