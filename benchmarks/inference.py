@@ -21,7 +21,7 @@ from transformers import VideoMAEConfig, VideoMAEModel
 
 from arvideo_hf import ARVideoConfig, ARVideoModel
 
-from pretrain_cost import machine
+from arvideo_hf.environment import describe_machine
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     )
     torch.manual_seed(0)
     clips = torch.randn(args.batch_size, preset.num_frames, 3, preset.image_size, preset.image_size)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     results = {}
     for attn in args.attn:
         videomae = VideoMAEModel._from_config(copy.deepcopy(base), attn_implementation=attn).eval()
@@ -64,7 +64,7 @@ def main() -> None:
         print(f"{attn:6s} ARVideo {r['arvideo_clips_per_s']:.2f} clips/s, VideoMAE {r['videomae_clips_per_s']:.2f} "
               f"clips/s, ratio {r['throughput_ratio']:.3f}, max |diff| {r['max_abs_diff']:.2e}")
     print(json.dumps({"benchmark": "inference", "model": args.model, "batch_size": args.batch_size,
-                      "machine": machine(), "results": results}))
+                      "machine": describe_machine(), "results": results}))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import argparse
 import copy
 import gc
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -38,21 +37,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining
+from arvideo_hf.environment import describe_machine
 
 
 VIDEOMAE_DECODERS = {"tiny": (64, 2, 256), "small": (192, 3, 768), "base": (384, 6, 1536), "large": (512, 8, 2048)}
-
-
-def machine() -> str:
-    """CPU model, cores, torch version and accelerator, printed with every number."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}, {device}"
 
 
 def videomae_config(arvideo: ARVideoConfig, preset: str) -> VideoMAEConfig:
@@ -174,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     small, large = args.batch_sizes
     results: dict[str, dict] = {}
     for attn in args.attn:
@@ -214,7 +202,7 @@ def main() -> None:
         "model": args.model,
         "batch_sizes": args.batch_sizes,
         "repeats": args.repeats,
-        "machine": machine(),
+        "machine": describe_machine(),
         "results": results,
         "time_ratio": best_ar_time[1]["step_s_per_clip"] / best_vm_time,
         "time_ratio_config": best_ar_time[0],

@@ -157,8 +157,6 @@ def test_no_leak_by_perturbation():
         cluster_tokens = index[order[0, step]]
         mask = torch.zeros(g.num_tokens, dtype=torch.bool)
         mask[cluster_tokens] = True
-        from arvideo_hf.modeling_arvideo import unpatchify
-
         token_mask = unpatchify(mask.view(1, -1, 1, 1).expand(1, -1, 2 * 8 * 8, 3).float(), g.grid, 2, 8)
         perturbed = pixels + 5.0 * token_mask * torch.randn_like(pixels)
         with torch.no_grad():

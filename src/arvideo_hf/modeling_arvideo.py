@@ -8,7 +8,6 @@ ships this file with `configuration_arvideo.py` and `clustering.py` loads with `
 from __future__ import annotations
 
 import collections.abc
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
