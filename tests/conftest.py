@@ -38,3 +38,38 @@ def small_demo_root(tmp_path_factory):
     from arvideo_hf.data import build_demo_dataset
 
     return build_demo_dataset(tmp_path_factory.mktemp("demo"), seed=0, num_train=12, num_test=6)
+
+
+# ------------------------------------------------------------------ finetuning / evaluation / pipeline fixtures
+SMALL_ENCODER = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+DEMO_LABELS = ("move_down", "move_left", "move_right", "move_up", "rotate_ccw", "rotate_cw")
+
+
+@pytest.fixture(scope="session")
+def small_encoder_dir(tmp_path_factory):
+    """A 2-layer, 32-wide ARVideo encoder folder (8x64x64 clips) with its preprocessor config, as pretraining saves it."""
+    from arvideo_hf import ARVideoModel
+    from arvideo_hf.processing import image_processor_for
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("small_encoder")
+    encoder = ARVideoModel(tiny_config(**SMALL_ENCODER))
+    encoder.save_pretrained(folder)
+    image_processor_for(encoder.config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_classifier_dir(tmp_path_factory):
+    """A 2-layer ARVideo classifier over the demo's 6 labels, saved with its image processor (a finetuned folder)."""
+    from arvideo_hf import ARVideoForVideoClassification
+    from arvideo_hf.processing import image_processor_for
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("small_classifier")
+    id2label = dict(enumerate(DEMO_LABELS))
+    config = tiny_config(**SMALL_ENCODER, id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    model = ARVideoForVideoClassification(config)
+    model.save_pretrained(folder)
+    image_processor_for(config).save_pretrained(folder)
+    return folder

@@ -1,0 +1,374 @@
+# Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
+"""Multi-view video classification testing (SPEC.md section 9), single- or multi-process through accelerate.
+
+Every test video is seen as `num_clips` evenly spaced temporal clips x `num_crops` spatial crops (5x3 for
+Kinetics-like data, 2x3 for SSv2-like data); each view is classified, softmaxed, and the probabilities are averaged.
+Results are gathered across processes with `accelerator.gather_for_metrics` (which drops the samples that
+padding duplicated at the end of an uneven split), then checked by video index: every video is counted exactly once.
+
+Outputs: `eval_results.json` (the `arvideo_hf.hub` schema, read by model cards), `eval_details.json` (per-class
+accuracy, confusion matrix, per-video predictions) and `confusion_matrix.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser
+
+from ..hub import EVAL_RESULTS_NAME, EvalResults
+from .metrics import compute_topk, confusion_matrix, per_class_accuracy
+
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NUM_CLIPS = {"dense": 5, "segment": 2}
+
+
+def average_view_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """`(B, V, K)` logits of `V` views per video -> `(B, K)`: softmax each view, then average (not the reverse)."""
+    if logits.dim() != 3:
+        raise ValueError(f"expected (videos, views, classes) logits, got shape {tuple(logits.shape)}")
+    return logits.float().softmax(dim=-1).mean(dim=1)
+
+
+class MultiViewDataset(Dataset):
+    """All test views of each video: item `i` is `{"pixel_values": (clips*crops, T, C, H, W), "labels", "index"}`.
+
+    Views are ordered clip-major (clip 0 crop 0, clip 0 crop 1, ...). The frames of all clips are decoded in one
+    pass. `transform(frames, None, crop_index=k)` must give crop `k` (see `data.EvalTransform`).
+    """
+
+    def __init__(
+        self,
+        records: Any,
+        sampler: Any,
+        transform: Any,
+        *,
+        num_clips: int,
+        num_crops: int,
+        backend: str = "auto",
+        num_threads: int = 1,
+    ) -> None:
+        from ..data import VideoSource
+
+        if isinstance(records, VideoSource):
+            self.id2label = records.id2label
+            records = records.records
+        else:
+            self.id2label = None
+        self.records = list(records)
+        if any(record.label is None for record in self.records):
+            raise ValueError("evaluation needs a label on every test video.")
+        self.sampler, self.transform = sampler, transform
+        self.num_clips, self.num_crops = int(num_clips), int(num_crops)
+        self.backend, self.num_threads = backend, num_threads
+
+    @classmethod
+    def from_config(
+        cls,
+        records: Any,
+        config: Any,
+        *,
+        num_clips: int | None = None,
+        num_crops: int = 3,
+        sampling: str = "dense",
+        stride: int = 4,
+        image_processor: Any | None = None,
+        **kwargs: Any,
+    ) -> "MultiViewDataset":
+        """Samplers and crops for `config` (`num_frames`, `image_size`, mean/std); an `image_processor` (e.g. the
+        checkpoint's `preprocessor_config.json`) overrides size, short-side resize and mean/std."""
+        from ..data import DenseSampler, EvalTransform, SegmentSampler
+
+        num_clips = DEFAULT_NUM_CLIPS[sampling] if num_clips is None else num_clips
+        if sampling == "dense":
+            sampler: Any = DenseSampler(config.num_frames, stride, num_clips=num_clips)
+        elif sampling == "segment":
+            sampler = SegmentSampler(config.num_frames, num_clips=num_clips)
+        else:
+            raise ValueError(f"sampling must be 'dense' or 'segment', got {sampling!r}")
+        transform_kwargs: dict[str, Any] = {"spatial_crops": num_crops}
+        if image_processor is not None:
+            crop = image_processor.crop_size
+            transform_kwargs.update(
+                size=(crop["height"], crop["width"]),
+                resize_short=image_processor.size.get("shortest_edge"),
+                mean=list(image_processor.image_mean),
+                std=list(image_processor.image_std),
+            )
+        transform = EvalTransform.from_config(config, **transform_kwargs)
+        return cls(records, sampler, transform, num_clips=num_clips, num_crops=num_crops, **kwargs)
+
+    @property
+    def views(self) -> str:
+        """`"CLIPSxCROPS"`, as `eval_results.json` records it."""
+        return f"{self.num_clips}x{self.num_crops}"
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from ..data import open_video
+
+        record = self.records[index]
+        with open_video(record.path, backend=self.backend, num_threads=self.num_threads) as video:
+            clips = [self.sampler(video.num_frames, None, clip_index=c) for c in range(self.num_clips)]
+            wanted = np.unique(np.concatenate(clips))
+            frames = video.get_frames(wanted)
+        position = {int(frame): i for i, frame in enumerate(wanted)}
+        views = []
+        for indices in clips:
+            clip = frames[[position[int(i)] for i in indices]]
+            views.extend(self.transform(clip, None, crop_index=k) for k in range(self.num_crops))
+        return {"pixel_values": torch.stack(views), "labels": torch.tensor(record.label), "index": torch.tensor(index)}
+
+
+def collate_views(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """`{"pixel_values": (B, V, T, C, H, W), "labels": (B,), "index": (B,)}`."""
+    return {key: torch.stack([sample[key] for sample in samples]) for key in ("pixel_values", "labels", "index")}
+
+
+@dataclass
+class MultiViewPredictions:
+    """Per-video averaged probabilities `(N, K)`, labels and dataset indices, sorted by index, each video once."""
+
+    probabilities: np.ndarray
+    labels: np.ndarray
+    indices: np.ndarray
+
+
+@torch.no_grad()
+def predict_views(
+    model: torch.nn.Module,
+    dataset: MultiViewDataset,
+    accelerator: Any | None = None,
+    *,
+    batch_size: int = 4,
+    num_workers: int = 0,
+    view_chunk: int | None = None,
+    progress: bool = True,
+) -> MultiViewPredictions:
+    """Run every view of every video (split across processes), average softmaxes per video, gather everything.
+
+    `batch_size` counts videos per process; `view_chunk` caps the clips per forward pass (default: all views of
+    the batch). Returns the same `MultiViewPredictions` on every process.
+    """
+    from accelerate import Accelerator
+
+    accelerator = accelerator or Accelerator()
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_views
+    )
+    loader = accelerator.prepare(loader)  # shards videos over processes; no DDP wrapper needed for inference
+    model = model.to(accelerator.device).eval()
+    probabilities, labels, indices = [], [], []
+    show = progress and accelerator.is_local_main_process
+    for batch in tqdm(loader, desc=f"eval {dataset.views} views", disable=not show):
+        videos, views = batch["pixel_values"].shape[:2]
+        clips = batch["pixel_values"].flatten(0, 1)
+        chunk = view_chunk or clips.shape[0]
+        logits = torch.cat([model(pixel_values=clips[i : i + chunk]).logits for i in range(0, clips.shape[0], chunk)])
+        probs = average_view_probabilities(logits.view(videos, views, -1))
+        probs, batch_labels, batch_index = accelerator.gather_for_metrics((probs, batch["labels"], batch["index"]))
+        probabilities.append(probs.cpu())
+        labels.append(batch_labels.cpu())
+        indices.append(batch_index.cpu())
+    return _dedupe(
+        torch.cat(probabilities).numpy(), torch.cat(labels).numpy(), torch.cat(indices).numpy(), len(dataset)
+    )
+
+
+def _dedupe(
+    probabilities: np.ndarray, labels: np.ndarray, indices: np.ndarray, num_videos: int
+) -> MultiViewPredictions:
+    """Keep the first result of each video index and check that every video of the dataset is there exactly once."""
+    unique, first = np.unique(indices, return_index=True)
+    if len(unique) != len(indices):
+        logger.warning("Dropped %d duplicated results after gathering.", len(indices) - len(unique))
+    if len(unique) != num_videos or (num_videos and (unique[0] != 0 or unique[-1] != num_videos - 1)):
+        raise RuntimeError(f"gathered results for {len(unique)} distinct videos, expected {num_videos}")
+    return MultiViewPredictions(probabilities[first], labels[first], unique)
+
+
+def summarize(predictions: MultiViewPredictions, id2label: dict[int, str]) -> dict[str, Any]:
+    """Top-1/top-5 (percent), mean class accuracy, per-class accuracy and the confusion matrix."""
+    num_classes = predictions.probabilities.shape[1]
+    topk = compute_topk(predictions.probabilities, predictions.labels, (1, 5))
+    matrix = confusion_matrix(predictions.probabilities.argmax(1), predictions.labels, num_classes)
+    per_class = per_class_accuracy(matrix)
+    names = [id2label.get(i, str(i)) for i in range(num_classes)]
+    return {
+        "top1": topk["top1"],
+        "top5": topk["top5"],
+        "mean_class_accuracy": float(np.nanmean(per_class)) if len(per_class) else 0.0,
+        "per_class_accuracy": {name: (None if np.isnan(acc) else float(acc)) for name, acc in zip(names, per_class)},
+        "confusion_matrix": matrix.tolist(),
+        "class_names": names,
+        "num_videos": int(len(predictions.labels)),
+    }
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray | list, class_names: Sequence[str], path: str | os.PathLike, title: str = ""
+) -> None:
+    """Row-normalized confusion matrix (rows: true class), with counts written in the cells for up to 30 classes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(matrix)
+    rows = matrix.sum(axis=1, keepdims=True)
+    normalized = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
+    size = max(5.0, 0.45 * len(class_names) + 2.5)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(normalized, cmap="Blues", vmin=0.0, vmax=1.0)
+    if len(class_names) <= 30:
+        ticks = np.arange(len(class_names))
+        ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+        ax.set_yticks(ticks, class_names)
+        for (row, col), count in np.ndenumerate(matrix):
+            if count:
+                color = "white" if normalized[row, col] > 0.5 else "black"
+                ax.text(col, row, str(count), ha="center", va="center", color=color, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title(title or "confusion matrix", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------------- the script
+@dataclass
+class EvaluateArguments:
+    """What `examples/evaluate.py` takes."""
+
+    model_name_or_path: str = field(metadata={"help": "A finetuned classifier folder (ARVideo or VideoMAE)."})
+    test_list: str | None = field(default=None, metadata={"help": "'path label' list (default: the demo test)."})
+    data_root: str | None = field(default=None, metadata={"help": "Root of relative paths in the list."})
+    class_names: str | None = field(default=None, metadata={"help": "labels.txt/id2label.json (default: model's)."})
+    demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no --test_list)."})
+    dataset: str | None = field(default=None, metadata={"help": "Dataset name for eval_results.json."})
+    split: str = field(default="test", metadata={"help": "Split name for eval_results.json."})
+    sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (SSv2)."})
+    sampling_rate: int | None = field(default=None, metadata={"help": "Dense frame stride (default 4; demo 2)."})
+    num_clips: int | None = field(default=None, metadata={"help": "Temporal clips (default 5 dense, 2 segment)."})
+    num_crops: int = field(default=3, metadata={"help": "Spatial crops: 3 or 1."})
+    batch_size: int = field(default=4, metadata={"help": "Videos per process per forward (x clips x crops)."})
+    view_chunk: int | None = field(default=None, metadata={"help": "Max clips per forward pass (memory cap)."})
+    num_workers: int = field(default=2)
+    output_dir: str | None = field(default=None, metadata={"help": "Where results go (default: the model folder)."})
+    backend: str = field(default="auto", metadata={"help": "Video decoding: auto, decord or pyav."})
+
+
+def parse_evaluate_args(argv: list[str] | None = None) -> EvaluateArguments:
+    parser = HfArgumentParser(EvaluateArguments)
+    (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
+    return args
+
+
+def run_evaluation(
+    args: EvaluateArguments, accelerator: Any | None = None, command: str | None = None
+) -> dict[str, Any]:
+    """Evaluate a classifier folder with multi-view testing; the main process writes the result files.
+
+    Returns the summary (top1/top5 in percent, per-class accuracy, ...) on every process.
+    """
+    from accelerate import Accelerator
+    from transformers import AutoImageProcessor, AutoModelForVideoClassification
+
+    import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
+    from ..data import read_kinetics_list
+    from .finetune import locate_demo_dataset
+
+    started = time.perf_counter()
+    accelerator = accelerator or Accelerator()
+    model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path)
+    try:
+        image_processor = AutoImageProcessor.from_pretrained(args.model_name_or_path)
+    except (OSError, ValueError):
+        image_processor = None  # the transform then follows the model config
+    if args.test_list is None:
+        with accelerator.main_process_first():
+            root = locate_demo_dataset(args.demo_root)
+        source = read_kinetics_list(root / "test.txt", root=root, label_names=root / "labels.txt")
+        dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or 2
+    else:
+        source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names)
+        dataset_name, stride = args.dataset or Path(args.test_list).stem, args.sampling_rate or 4
+    dataset = MultiViewDataset.from_config(
+        source, model.config, num_clips=args.num_clips, num_crops=args.num_crops, sampling=args.sampling,
+        stride=stride, image_processor=image_processor, backend=args.backend,
+    )
+    predictions = predict_views(
+        model, dataset, accelerator, batch_size=args.batch_size, num_workers=args.num_workers,
+        view_chunk=args.view_chunk,
+    )
+    id2label = {int(k): v for k, v in (source.id2label or model.config.id2label).items()}
+    summary = summarize(predictions, id2label)
+    summary.update(views=dataset.views, dataset=dataset_name, split=args.split,
+                   wall_seconds=round(time.perf_counter() - started, 1), processes=accelerator.num_processes)
+    if accelerator.is_main_process:
+        command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
+        write_results(summary, predictions, dataset, Path(args.output_dir or args.model_name_or_path), command)
+    accelerator.wait_for_everyone()
+    return summary
+
+
+def write_results(
+    summary: dict[str, Any],
+    predictions: MultiViewPredictions,
+    dataset: MultiViewDataset,
+    output_dir: Path,
+    command: str,
+) -> None:
+    """`eval_results.json` (validated against the hub schema), `eval_details.json` and `confusion_matrix.png`."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results = {
+        "top1": round(summary["top1"], 2), "top5": round(summary["top5"], 2), "num_videos": summary["num_videos"],
+        "views": summary["views"], "dataset": summary["dataset"], "split": summary["split"], "command": command,
+    }
+    EvalResults.from_dict(results)  # raises if the schema changed under us
+    (output_dir / EVAL_RESULTS_NAME).write_text(json.dumps(results, indent=2) + "\n")
+    names = summary["class_names"]
+    videos = [
+        {"path": dataset.records[i].path, "label": names[label], "prediction": names[int(probs.argmax())],
+         "top5": [names[j] for j in np.argsort(-probs, kind="stable")[:5]], "confidence": round(float(probs.max()), 4)}
+        for i, label, probs in zip(
+            predictions.indices.tolist(), predictions.labels.tolist(), predictions.probabilities
+        )
+    ]
+    details = {**summary, "command": command, "videos": videos}
+    (output_dir / "eval_details.json").write_text(json.dumps(details, indent=2) + "\n")
+    plot_confusion_matrix(
+        summary["confusion_matrix"], names, output_dir / "confusion_matrix.png",
+        title=f"{summary['dataset']} {summary['split']}: top-1 {summary['top1']:.1f}% ({summary['views']} views)",
+    )
+
+
+__all__ = [
+    "EvaluateArguments",
+    "MultiViewDataset",
+    "MultiViewPredictions",
+    "average_view_probabilities",
+    "collate_views",
+    "parse_evaluate_args",
+    "plot_confusion_matrix",
+    "predict_views",
+    "run_evaluation",
+    "summarize",
+    "write_results",
+]

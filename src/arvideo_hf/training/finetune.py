@@ -1,0 +1,380 @@
+# Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
+"""Finetuning an ARVideo (or VideoMAE) encoder for video classification with `transformers.Trainer`.
+
+The recipe is VideoMAE's (SPEC.md section 9) and is the default: AdamW with layer-wise lr decay 0.75, drop path 0.1,
+label smoothing 0.1 folded into mixup 0.8 / cutmix 1.0 soft targets, RandAugment m7-n4, random resized crop, flip
+(off for direction-sensitive labels such as SSv2 and the demo set), random erasing 0.25, warmup then cosine, base lr
+scaled by batch / 256. The saved folder holds the classifier, its `preprocessor_config.json` and `id2label`, so
+`from_pretrained` and `pipeline("video-classification")` work on it directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers.trainer_utils import SaveStrategy, SchedulerType
+
+from ..configuration_arvideo import ARVideoConfig
+from ..modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
+from ..processing import image_processor_for
+from .metrics import compute_metrics
+from .optim import build_layer_decay_param_groups, scaled_lr
+
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneArguments:
+    """Model, data and recipe arguments of `examples/finetune.py` (Trainer's own come from `TrainingArguments`)."""
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "ARVideo checkpoint (pretraining output, its encoder/, a classifier) or a VideoMAE folder."},
+    )
+    init: str = field(default="pretrained", metadata={"help": "pretrained, or random (same architecture)."})
+    model_preset: str = field(default="tiny", metadata={"help": "Preset for --init random without a model."})
+    attn_implementation: str = field(default="sdpa", metadata={"help": "eager or sdpa."})
+    # data
+    train_list: str | None = field(default=None, metadata={"help": "'path label' list (default: the demo set)."})
+    validation_list: str | None = field(default=None, metadata={"help": "Evaluated with --eval_strategy epoch/steps."})
+    data_root: str | None = field(default=None, metadata={"help": "Root of relative paths in the lists."})
+    class_names: str | None = field(default=None, metadata={"help": "labels.txt or id2label.json naming the classes."})
+    demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no --train_list)."})
+    sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (TSN, for SSv2)."})
+    sampling_rate: int | None = field(default=None, metadata={"help": "Frame stride of dense clips (4 K400; demo 2)."})
+    repeated_aug: int = field(default=1, metadata={"help": "Augmented clips per decoded video (VideoMAE K400: 2)."})
+    # recipe (SPEC.md section 9)
+    base_lr: float = field(
+        default=1e-3, metadata={"help": "Peak lr = base_lr x clips per step / 256; 0 uses --learning_rate as given."}
+    )
+    layer_decay: float = field(default=0.75, metadata={"help": "Layer-wise lr decay (1 disables it)."})
+    drop_path: float = field(default=0.1, metadata={"help": "Stochastic depth rate of the encoder."})
+    warmup_epochs: float = field(default=5.0, metadata={"help": "Linear warmup (ignored when --warmup_steps > 0)."})
+    label_smoothing: float = field(default=0.1)
+    mixup: float = field(default=0.8, metadata={"help": "Mixup alpha (0 disables)."})
+    cutmix: float = field(default=1.0, metadata={"help": "Cutmix alpha (0 disables)."})
+    mixup_prob: float = field(default=1.0, metadata={"help": "Probability of mixing a batch."})
+    mixup_switch_prob: float = field(default=0.5, metadata={"help": "Probability of cutmix when both are on."})
+    rand_augment: str = field(default="rand-m7-n4", metadata={"help": "RandAugment 'rand-m<M>-n<N>', or 'none'."})
+    min_crop_scale: float = field(default=0.08, metadata={"help": "Smallest area of the random resized crop."})
+    flip: bool | None = field(default=None, metadata={"help": "Horizontal flip (default on, off for the demo set)."})
+    erase_prob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
+
+    def __post_init__(self) -> None:
+        if self.init not in ("pretrained", "random"):
+            raise ValueError(f"--init must be 'pretrained' or 'random', got {self.init!r}.")
+        if self.init == "pretrained" and self.model_name_or_path is None:
+            raise ValueError("--init pretrained needs --model_name_or_path (or use --init random --model_preset).")
+        if self.sampling not in ("dense", "segment"):
+            raise ValueError(f"--sampling must be 'dense' or 'segment', got {self.sampling!r}.")
+
+    @property
+    def uses_demo(self) -> bool:
+        return self.train_list is None
+
+
+@dataclass
+class ARVideoTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the finetuning recipe's defaults (AdamW weight decay 0.05, cosine, 2 workers)."""
+
+    output_dir: str | None = field(default="outputs/finetune", metadata={"help": "Model, logs and checkpoints."})
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (none on norms/biases)."})
+    lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Schedule after warmup."})
+    dataloader_num_workers: int = field(default=2)
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep our collator's keys as they are."})
+    save_strategy: SaveStrategy | str = field(default="epoch")
+    save_total_limit: int | None = field(default=2)
+    logging_steps: float = field(default=10)
+
+
+def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, ARVideoTrainingArguments]:
+    """Command line, or a single `.json`/`.yaml` file holding both argument groups."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser((FinetuneArguments, ARVideoTrainingArguments))
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(argv[0])
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(argv[0])
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+# ---------------------------------------------------------------------------------------------------------- model
+def _model_type(path: str | os.PathLike) -> str | None:
+    config_file = Path(path) / "config.json"
+    return json.loads(config_file.read_text()).get("model_type") if config_file.is_file() else None
+
+
+def load_encoder(model_name_or_path: str | os.PathLike) -> ARVideoModel:
+    """The encoder of any checkpoint: an imported VideoMAE folder, or an ARVideo encoder/pretraining/classifier
+    folder (decoder and head weights are dropped). Raises when encoder weights are missing from the checkpoint."""
+    if _model_type(model_name_or_path) == "videomae":
+        return ARVideoModel.from_videomae(str(model_name_or_path))
+    encoder, info = ARVideoModel.from_pretrained(model_name_or_path, output_loading_info=True)
+    if info["missing_keys"]:
+        raise ValueError(
+            f"{model_name_or_path} lacks encoder weights {sorted(info['missing_keys'])[:5]}...; pass a folder written "
+            "by pretraining (OUTPUT/encoder or OUTPUT/pretrain_model), a classifier, or a VideoMAE model."
+        )
+    return encoder
+
+
+def build_classifier(
+    model_name_or_path: str | os.PathLike | None,
+    id2label: dict[int, str],
+    *,
+    init: str = "pretrained",
+    model_preset: str = "tiny",
+    drop_path: float = 0.1,
+    attn_implementation: str = "sdpa",
+) -> ARVideoForVideoClassification:
+    """`ARVideoForVideoClassification` with a fresh `fc_norm` and head for `id2label`, and the checkpoint's encoder
+    weights (`init="pretrained"`) or the same architecture randomly initialized (`init="random"`, the baseline)."""
+    encoder = None
+    if init == "pretrained":
+        if model_name_or_path is None:
+            raise ValueError("init='pretrained' needs model_name_or_path.")
+        encoder = load_encoder(model_name_or_path)
+        config = encoder.config
+    elif model_name_or_path is not None:
+        if _model_type(model_name_or_path) == "videomae":
+            from transformers import AutoConfig
+
+            from ..modeling_arvideo import config_from_videomae
+
+            config = config_from_videomae(AutoConfig.from_pretrained(model_name_or_path))
+        else:
+            config = ARVideoConfig.from_pretrained(model_name_or_path)
+    else:
+        config = ARVideoConfig.from_preset(model_preset)
+    config = ARVideoConfig.from_dict(config.to_dict())  # a copy: the encoder keeps its own
+    config.id2label = {int(i): str(name) for i, name in id2label.items()}
+    config.label2id = {name: i for i, name in config.id2label.items()}
+    config.num_labels = len(id2label)
+    config.drop_path_rate = drop_path
+    config.architectures = ["ARVideoForVideoClassification"]
+    model = ARVideoForVideoClassification._from_config(config, attn_implementation=attn_implementation)
+    if encoder is not None:
+        model.arvideo.load_state_dict(encoder.state_dict())
+    return model
+
+
+# ----------------------------------------------------------------------------------------------------------- data
+def locate_demo_dataset(demo_root: str | os.PathLike | None = None) -> Path:
+    """The demo set's folder: a complete build there is used as it is (whatever its size, e.g. a small test build);
+    otherwise the default build is made (`build_demo_dataset` would rebuild any build of another size)."""
+    from ..data import build_demo_dataset, default_demo_root
+
+    root = Path(demo_root).expanduser() if demo_root is not None else default_demo_root()
+    if (root / ".complete.json").is_file() and (root / "train.txt").is_file():
+        return root
+    return build_demo_dataset(root)
+
+
+def read_sources(args: FinetuneArguments) -> tuple[Any, Any | None, dict[int, str]]:
+    """Train and validation (`None` without `--validation_list`) `VideoSource`s, and `id2label`."""
+    from ..data import read_kinetics_list
+
+    if args.uses_demo:  # the demo set has no validation split: its test split is for the final test only
+        root = locate_demo_dataset(args.demo_root)
+        train = read_kinetics_list(root / "train.txt", root=root, label_names=root / "labels.txt")
+        validation = None
+    else:
+        train = read_kinetics_list(args.train_list, root=args.data_root, labels=True, label_names=args.class_names)
+        validation = (
+            read_kinetics_list(args.validation_list, root=args.data_root, labels=True, label_names=args.class_names)
+            if args.validation_list
+            else None
+        )
+    id2label = train.id2label
+    if id2label is None:
+        num_classes = max(r.label for source in (train, validation) if source for r in source.records) + 1
+        id2label = {i: str(i) for i in range(num_classes)}
+    return train, validation, id2label
+
+
+def default_sampling_rate(args: FinetuneArguments) -> int:
+    """The frame stride: explicit, else 2 on the demo set (its pretraining stride) and 4 (Kinetics) otherwise."""
+    return args.sampling_rate if args.sampling_rate is not None else (2 if args.uses_demo else 4)
+
+
+def build_datasets(args: FinetuneArguments, config: ARVideoConfig, train_source: Any, validation_source: Any | None):
+    """Augmented training clips and single-view (center clip, center crop) validation clips."""
+    from ..data import DenseSampler, SegmentSampler, VideoClipDataset
+    from ..data.finetune_transforms import FinetuneTransform
+
+    stride = default_sampling_rate(args)
+    flip = args.flip if args.flip is not None else not args.uses_demo
+    transform = FinetuneTransform.from_config(
+        config,
+        rand_augment=args.rand_augment,
+        scale=(args.min_crop_scale, 1.0),
+        flip_prob=0.5 if flip else 0.0,
+        erase_prob=args.erase_prob,
+    )
+    dense = args.sampling == "dense"
+    sampler = DenseSampler(config.num_frames, stride) if dense else SegmentSampler(config.num_frames)
+    # seed=None: clips come from torch's generator, which Trainer seeds and DataLoader reseeds per worker and epoch.
+    train = VideoClipDataset(train_source, sampler, transform, train=True, repeated_aug=args.repeated_aug, seed=None)
+    validation = None
+    if validation_source is not None:
+        validation = VideoClipDataset.for_evaluation(validation_source, config, sampling=args.sampling, stride=stride)
+    return train, validation
+
+
+# -------------------------------------------------------------------------------------------------------- trainer
+class ARVideoTrainer(Trainer):
+    """`Trainer` with AdamW over layer-wise lr decay groups (`optim.build_layer_decay_param_groups`), and a separate
+    collator for evaluation (training batches are mixed into soft targets; evaluation needs the hard labels)."""
+
+    def __init__(
+        self, *args: Any, layer_decay: float = 0.75, eval_data_collator: Any | None = None, **kwargs: Any
+    ) -> None:
+        self.layer_decay = layer_decay
+        self.eval_data_collator = eval_data_collator
+        super().__init__(*args, **kwargs)
+        # The model averages its loss over the batch itself: Trainer must not pass `num_items_in_batch` down (the
+        # forward's **kwargs would otherwise make it look like a loss-kwargs model) and must scale for accumulation.
+        self.model_accepts_loss_kwargs = False
+
+    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            model = self.model if model is None else model
+            groups = build_layer_decay_param_groups(
+                model, self.args.weight_decay, self.layer_decay, self.args.learning_rate
+            )
+            self.optimizer = torch.optim.AdamW(
+                groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
+                eps=self.args.adam_epsilon,
+            )
+        return self.optimizer
+
+    @contextlib.contextmanager
+    def _eval_collator(self) -> Iterator[None]:
+        training_collator = self.data_collator
+        if self.eval_data_collator is not None:
+            self.data_collator = self.eval_data_collator
+        try:
+            yield
+        finally:
+            self.data_collator = training_collator
+
+    def get_eval_dataloader(self, eval_dataset: Any = None) -> DataLoader:
+        with self._eval_collator():
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset: Any) -> DataLoader:
+        with self._eval_collator():
+            return super().get_test_dataloader(test_dataset)
+
+
+def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
+    """Optimizer steps per epoch (repeated augmentation enlarges each batch, not the number of batches)."""
+    per_step = training_args.per_device_train_batch_size * training_args.world_size
+    batches = num_videos // per_step if training_args.dataloader_drop_last else math.ceil(num_videos / per_step)
+    return max(batches // training_args.gradient_accumulation_steps, 1)
+
+
+def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
+    """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics."""
+    from ..data.finetune_transforms import MixupCollator
+    from ..data import ClassificationCollator
+
+    started = time.perf_counter()
+    # `--push_to_hub --hub_model_id org/name` publishes with hub.push_checkpoint_to_hub (model card, remote code,
+    # eval results) once training is done, instead of Trainer's own uploads.
+    push_repo = None
+    if training_args.push_to_hub:
+        push_repo = training_args.hub_model_id or Path(training_args.output_dir).name
+    training_args.push_to_hub = False
+    train_source, validation_source, id2label = read_sources(args)
+    model = build_classifier(
+        args.model_name_or_path, id2label, init=args.init, model_preset=args.model_preset, drop_path=args.drop_path,
+        attn_implementation=args.attn_implementation,
+    )
+    train_dataset, eval_dataset = build_datasets(args, model.config, train_source, validation_source)
+
+    per_device, accumulation = training_args.per_device_train_batch_size, training_args.gradient_accumulation_steps
+    total_batch = per_device * training_args.world_size * accumulation
+    if args.base_lr > 0:
+        training_args.learning_rate = scaled_lr(args.base_lr, total_batch * args.repeated_aug)
+    steps_per_epoch = _steps_per_epoch(len(train_dataset), training_args)
+    if training_args.warmup_steps == 0 and args.warmup_epochs > 0:
+        training_args.warmup_steps = int(round(args.warmup_epochs * steps_per_epoch))
+    if eval_dataset is None and training_args.eval_strategy != "no":
+        logger.warning("No validation data: evaluation during training is turned off.")
+        training_args.eval_strategy = "no"
+
+    trainer = ARVideoTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=MixupCollator(
+            model.config.num_labels, mixup_alpha=args.mixup, cutmix_alpha=args.cutmix, prob=args.mixup_prob,
+            switch_prob=args.mixup_switch_prob, label_smoothing=args.label_smoothing,
+        ),
+        eval_data_collator=ClassificationCollator(),
+        compute_metrics=compute_metrics,
+        layer_decay=args.layer_decay,
+    )
+    logger.warning(
+        f"Finetuning ({args.init} init) on {len(train_dataset)} videos, {len(id2label)} classes: "
+        f"{training_args.num_train_epochs:g} epochs x {steps_per_epoch} steps, batch {total_batch}, "
+        f"peak lr {training_args.learning_rate:.3g} (layer decay {args.layer_decay}), "
+        f"warmup {training_args.warmup_steps} steps."
+    )
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    metrics: dict[str, Any] = dict(train_result.metrics)
+    if eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    save_classifier(trainer, training_args.output_dir)
+    metrics["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if trainer.is_world_process_zero():
+        trainer.save_metrics("all", metrics)
+        (Path(training_args.output_dir) / "finetune_args.json").write_text(
+            json.dumps(dataclasses.asdict(args), indent=2, sort_keys=True)
+        )
+        if push_repo:
+            from ..hub import push_checkpoint_to_hub
+
+            metrics["hub_url"] = push_checkpoint_to_hub(
+                training_args.output_dir, push_repo, private=bool(training_args.hub_private_repo),
+                token=training_args.hub_token,
+            )
+    return metrics
+
+
+def save_classifier(trainer: Trainer, output_dir: str | os.PathLike) -> None:
+    """The final model, with the VideoMAE image processor that `pipeline`/`AutoImageProcessor` load."""
+    trainer.save_model(str(output_dir))
+    if trainer.is_world_process_zero():
+        image_processor_for(trainer.model.config).save_pretrained(output_dir)
+
+
+__all__ = [
+    "ARVideoTrainer",
+    "ARVideoTrainingArguments",
+    "FinetuneArguments",
+    "build_classifier",
+    "build_datasets",
+    "load_encoder",
+    "locate_demo_dataset",
+    "parse_finetune_args",
+    "read_sources",
+    "run_finetuning",
+    "save_classifier",
+]
