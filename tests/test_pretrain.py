@@ -120,3 +120,46 @@ def test_yaml_arguments_and_presets(tmp_path):
         parse_pretrain_args(["--preset", "gigantic"])
     config = pretrain_module.build_config(parse_pretrain_args(["--cluster_size", "1", "1", "1"]))
     assert config.cluster_size == [1, 1, 1]
+
+
+def test_videomae_baseline_same_pipeline(tmp_path, small_demo_root):
+    """--method videomae: transformers' VideoMAEForPreTraining in the same loop, encoder exported as ARVideoModel."""
+    from transformers import VideoMAEForPreTraining
+
+    fresh_accelerate_state()
+    summary = run_pretraining(args_for(tmp_path, small_demo_root, "--method", "videomae", "--max_steps", "4"))
+    assert summary["method"] == "videomae" and summary["steps"] == 4 and summary["clips_seen"] == 8
+    pretrain_model = VideoMAEForPreTraining.from_pretrained(tmp_path / "pretrain_model")
+    assert pretrain_model.config.hidden_size == 64 and pretrain_model.config.decoder_hidden_size == 128
+    encoder = AutoModel.from_pretrained(tmp_path / "encoder")
+    assert type(encoder).__name__ == "ARVideoModel" and encoder.config.cluster_size == [2, 4, 4]
+    clip = torch.randn(1, 8, 3, 64, 64)
+    with torch.no_grad():  # same weights: the exported encoder equals VideoMAE's encoder before its pretraining norm
+        expected = pretrain_model.videomae.encoder(pretrain_model.videomae.embeddings(clip, None)).last_hidden_state
+        assert torch.allclose(encoder.eval()(clip).last_hidden_state, expected, atol=1e-5)
+
+
+def test_tube_masking_collator_is_seeded_like_arvideo():
+    from arvideo_hf import ARVideoConfig
+
+    config = ARVideoConfig.from_preset("tiny")
+    samples = [{"pixel_values": torch.zeros(8, 3, 64, 64), "index": i} for i in range(3)]
+    collator = pretrain_module.TubeMaskingCollator(config, mask_ratio=0.9, seed=5)
+    batch = collator(samples)
+    mask = batch["bool_masked_pos"]
+    assert mask.shape == (3, 256) and mask.dtype == torch.bool
+    assert (mask.sum(1) == 4 * 57).all()  # int(0.9 * 64) positions per time step, 4 time steps
+    assert (mask.view(3, 4, 64) == mask.view(3, 4, 64)[:, :1]).all()  # tubes: the same positions at every step
+    assert torch.equal(collator(samples)["bool_masked_pos"], mask)
+    collator.set_epoch(1)
+    assert not torch.equal(collator(samples)["bool_masked_pos"], mask)
+    base = pretrain_module.videomae_config_from(ARVideoConfig.from_preset("base"))
+    assert (base.decoder_hidden_size, base.decoder_num_hidden_layers, base.use_mean_pooling) == (384, 4, False)
+    with pytest.raises(ValueError, match="method must be"):
+        parse_pretrain_args(["--method", "bert"])
+
+
+def test_existing_small_demo_is_used_as_is(small_demo_root):
+    """A complete demo build passed as --demo_root is read as it is, never rebuilt to the default 300 videos."""
+    assert pretrain_module.open_demo_dataset(small_demo_root) == small_demo_root
+    assert len((small_demo_root / "train.txt").read_text().splitlines()) == 12

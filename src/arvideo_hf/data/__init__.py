@@ -33,7 +33,7 @@ from .decoding import (
     open_video,
     probe_video,
 )
-from .demo import DEMO_CLASSES, build_demo_dataset, default_demo_root
+from .demo import DEMO_CLASSES, build_demo_dataset, default_demo_root, open_demo_dataset
 from .sampling import DenseSampler, FrameSampler, SegmentSampler, clip_starts, dense_indices, segment_indices
 from .sources import (
     AnnotationError,
@@ -83,6 +83,7 @@ __all__ = [
     "as_numpy_rng",
     "available_backends",
     "build_demo_dataset",
+    "open_demo_dataset",
     "clip_starts",
     "decode_frames",
     "default_demo_root",

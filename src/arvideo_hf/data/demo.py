@@ -45,6 +45,7 @@ __all__ = [
     "DemoSpec",
     "build_demo_dataset",
     "default_demo_root",
+    "open_demo_dataset",
     "render_demo_video",
     "load_backgrounds",
     "load_digits",
@@ -271,6 +272,17 @@ def build_demo_dataset(
         _build(root, spec)
         (root / MARKER).write_text(json.dumps(asdict(spec), indent=2) + "\n")
     return root
+
+
+def open_demo_dataset(root: str | os.PathLike | None = None) -> Path:
+    """The demo set to read: a complete build of this version under `root` is used as it is, whatever its size
+    (e.g. a small test build); otherwise the default build is made there. Training, features and the study call
+    this; [`build_demo_dataset`] instead rebuilds anything that differs from the parameters it is given."""
+    root = Path(root).expanduser() if root is not None else default_demo_root()
+    marker = _read_marker(root)
+    if marker is not None and marker.get("version") == DEMO_VERSION:
+        return root
+    return build_demo_dataset(root)
 
 
 def _build(root: Path, spec: DemoSpec) -> None:

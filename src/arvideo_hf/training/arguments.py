@@ -36,7 +36,7 @@ class PretrainArguments:
     preset: str = field(default="tiny", metadata={"help": "Run preset: tiny (demo), small, base, large."})
     output_dir: str = field(default="outputs/pretrain-demo", metadata={"help": "Checkpoints, models, logs."})
     method: str = field(
-        default="arvideo", metadata={"help": "arvideo, or videomae (transformers VideoMAEForPreTraining, 90% tube masks)."}
+        default="arvideo", metadata={"help": "arvideo, or videomae (transformers' VideoMAEForPreTraining, tube masks)."}
     )
     # model
     model_preset: str | None = field(default=None, metadata={"help": "ARVideoConfig preset (default: the run's)."})
@@ -44,7 +44,7 @@ class PretrainArguments:
     cluster_size: list[int] | None = field(default=None, metadata={"help": "K_T K_H K_W, e.g. 1 1 1 (TokenGPT)."})
     prediction_order: str | None = field(default=None, metadata={"help": "random, spatial_first, temporal_first."})
     mask_ratio: float | None = field(
-        default=None, metadata={"help": "In-cluster mask ratio (ARVideo 0.8); tube mask ratio with --method videomae (0.9)."}
+        default=None, metadata={"help": "In-cluster mask ratio (ARVideo 0.8); tube mask ratio for videomae (0.9)."}
     )
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager or sdpa."})
     gradient_checkpointing: bool = field(default=False)

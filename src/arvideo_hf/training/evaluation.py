@@ -292,7 +292,7 @@ def run_evaluation(
 
     import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
     from ..data import read_kinetics_list
-    from .finetune import locate_demo_dataset
+    from ..data import open_demo_dataset
 
     started = time.perf_counter()
     accelerator = accelerator or Accelerator()
@@ -303,7 +303,7 @@ def run_evaluation(
         image_processor = None  # the transform then follows the model config
     if args.test_list is None:
         with accelerator.main_process_first():
-            root = locate_demo_dataset(args.demo_root)
+            root = open_demo_dataset(args.demo_root)
         source = read_kinetics_list(root / "test.txt", root=root, label_names=root / "labels.txt")
         dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or 2
     else:

@@ -145,10 +145,10 @@ def build_feature_dataset(
 ) -> Any:
     """Center clips of a list (labels optional) or of a demo split, for `config`'s clip size."""
     from ..data import VideoClipDataset, read_kinetics_list
-    from .finetune import locate_demo_dataset
+    from ..data import open_demo_dataset
 
     if video_list is None:
-        root = locate_demo_dataset(demo_root)
+        root = open_demo_dataset(demo_root)
         source = read_kinetics_list(root / f"{demo_split}.txt", root=root, label_names=root / "labels.txt")
         stride = sampling_rate or 2
     else:

@@ -173,23 +173,12 @@ def build_classifier(
 
 
 # ----------------------------------------------------------------------------------------------------------- data
-def locate_demo_dataset(demo_root: str | os.PathLike | None = None) -> Path:
-    """The demo set's folder: a complete build there is used as it is (whatever its size, e.g. a small test build);
-    otherwise the default build is made (`build_demo_dataset` would rebuild any build of another size)."""
-    from ..data import build_demo_dataset, default_demo_root
-
-    root = Path(demo_root).expanduser() if demo_root is not None else default_demo_root()
-    if (root / ".complete.json").is_file() and (root / "train.txt").is_file():
-        return root
-    return build_demo_dataset(root)
-
-
 def read_sources(args: FinetuneArguments) -> tuple[Any, Any | None, dict[int, str]]:
     """Train and validation (`None` without `--validation_list`) `VideoSource`s, and `id2label`."""
-    from ..data import read_kinetics_list
+    from ..data import open_demo_dataset, read_kinetics_list
 
     if args.uses_demo:  # the demo set has no validation split: its test split is for the final test only
-        root = locate_demo_dataset(args.demo_root)
+        root = open_demo_dataset(args.demo_root)
         train = read_kinetics_list(root / "train.txt", root=root, label_names=root / "labels.txt")
         validation = None
     else:
@@ -372,7 +361,6 @@ __all__ = [
     "build_classifier",
     "build_datasets",
     "load_encoder",
-    "locate_demo_dataset",
     "parse_finetune_args",
     "read_sources",
     "run_finetuning",

@@ -35,7 +35,7 @@ from transformers import (
 from transformers.utils import logging
 
 from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ARVideoConfig
-from ..data import PretrainingCollator, VideoClipDataset, build_demo_dataset, read_kinetics_list
+from ..data import PretrainingCollator, VideoClipDataset, open_demo_dataset, read_kinetics_list
 from ..data.collate import stack_pixel_values
 from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel
 from ..processing import image_processor_for
@@ -93,7 +93,7 @@ def videomae_config_from(config: ARVideoConfig) -> VideoMAEConfig:
     if not isinstance(config.image_size, int) or not isinstance(config.patch_size, int):
         raise ValueError("The VideoMAE baseline needs square clips and patches (int image_size and patch_size).")
     if tuple(config.image_mean) != IMAGENET_DEFAULT_MEAN or tuple(config.image_std) != IMAGENET_DEFAULT_STD:
-        raise ValueError("VideoMAEForPreTraining un-normalizes with ImageNet mean/std; keep the default image_mean/std.")
+        raise ValueError("VideoMAEForPreTraining un-normalizes with ImageNet mean/std; keep the default mean/std.")
     decoder = VIDEOMAE_DECODERS.get(config.hidden_size) or dict(
         decoder_hidden_size=config.decoder_hidden_size,
         decoder_num_hidden_layers=config.decoder_num_hidden_layers,
@@ -105,7 +105,8 @@ def videomae_config_from(config: ARVideoConfig) -> VideoMAEConfig:
         num_frames=config.num_frames, tubelet_size=config.tubelet_size, hidden_size=config.hidden_size,
         num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
         intermediate_size=config.intermediate_size, hidden_act=config.hidden_act,
-        hidden_dropout_prob=config.hidden_dropout_prob, attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+        hidden_dropout_prob=config.hidden_dropout_prob,
+        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
         initializer_range=config.initializer_range, layer_norm_eps=config.layer_norm_eps, qkv_bias=config.qkv_bias,
         use_mean_pooling=False, norm_pix_loss=config.norm_pix_loss, **decoder,
     )
@@ -153,10 +154,13 @@ def export_videomae_encoder(model: VideoMAEForPreTraining, config: ARVideoConfig
     return ARVideoModel.from_videomae(encoder, **overrides)
 
 
-def build_model_and_collator(args: PretrainArguments, config: ARVideoConfig) -> tuple[PreTrainedModel, PretrainingCollator]:
+def build_model_and_collator(
+    args: PretrainArguments, config: ARVideoConfig
+) -> tuple[PreTrainedModel, PretrainingCollator]:
     """`ARVideoForPretraining` with its cluster collator, or (`--method videomae`) VideoMAE with tube masks."""
     if args.method == "videomae":
-        model = VideoMAEForPreTraining._from_config(videomae_config_from(config), attn_implementation=args.attn_implementation)
+        videomae_config = videomae_config_from(config)
+        model = VideoMAEForPreTraining._from_config(videomae_config, attn_implementation=args.attn_implementation)
         mask_ratio = args.mask_ratio if args.mask_ratio is not None else VIDEOMAE_MASK_RATIO
         return model, TubeMaskingCollator(config, mask_ratio=mask_ratio, seed=args.seed)
     model = ARVideoForPretraining._from_config(config, attn_implementation=args.attn_implementation)
@@ -166,7 +170,7 @@ def build_model_and_collator(args: PretrainArguments, config: ARVideoConfig) -> 
 def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> VideoClipDataset:
     """The user's list file, or the embedded demo set (built on first use) when no data is given."""
     if args.train_list is None:
-        root = build_demo_dataset(args.demo_root)
+        root = open_demo_dataset(args.demo_root)
         source = read_kinetics_list(root / "train.txt", root=root)
     else:
         source = read_kinetics_list(args.train_list, root=args.data_root, labels=False)

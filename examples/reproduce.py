@@ -1,0 +1,14 @@
+#!/usr/bin/env python
+"""Small-scale reproduction of the paper's comparisons (see README "Does it reproduce?"). Resumable: rerun the same
+command after an interruption and finished runs are skipped.
+
+    python examples/reproduce.py                                     # the demo study: tables in reproduce/
+    python examples/reproduce.py --runs arvideo videomae random --seeds 0 --pretrain_steps 30
+    python examples/reproduce.py --preset base --train_list train.txt --test_list val.txt --data_root videos/
+"""
+
+from arvideo_hf.training.reproduce import parse_reproduce_args, run_study
+
+
+if __name__ == "__main__":
+    run_study(parse_reproduce_args())
