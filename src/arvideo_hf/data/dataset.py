@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from .decoding import Backend, VideoDecodeError, open_video
 from .sampling import DenseSampler, FrameSampler, SegmentSampler
-from .sources import VideoRecord, VideoSource
+from .sources import VideoRecord, VideoSource, unpack_records
 from .transforms import EvalTransform, PretrainingTransform
 
 
@@ -106,12 +106,8 @@ class VideoClipDataset(Dataset):
         backend: Backend = "auto",
         num_threads: int = 1,
     ) -> None:
-        if isinstance(records, VideoSource):
-            self.id2label = records.id2label
-            records = records.records
-        else:
-            self.id2label = None
-        self.records: list[VideoRecord] = list(records)
+        self.records: list[VideoRecord]
+        self.records, self.id2label = unpack_records(records)
         if not self.records:
             raise ValueError("VideoClipDataset needs at least one record")
         if repeated_aug < 1:

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,13 @@ class VideoSource:
             return len(self.id2label)
         labels = [record.label for record in self.records if record.label is not None]
         return max(labels) + 1 if labels else None
+
+
+def unpack_records(records: Sequence[VideoRecord] | VideoSource) -> tuple[list[VideoRecord], dict[int, str] | None]:
+    """Records and `id2label` (None for a bare list) from whatever a reader or a user passed to a dataset."""
+    if isinstance(records, VideoSource):
+        return list(records.records), records.id2label
+    return list(records), None
 
 
 def _resolve(root: str | os.PathLike | None, path: str) -> str:

@@ -62,14 +62,9 @@ class MultiViewDataset(Dataset):
         backend: str = "auto",
         num_threads: int = 1,
     ) -> None:
-        from ..data import VideoSource
+        from ..data.sources import unpack_records
 
-        if isinstance(records, VideoSource):
-            self.id2label = records.id2label
-            records = records.records
-        else:
-            self.id2label = None
-        self.records = list(records)
+        self.records, self.id2label = unpack_records(records)
         if any(record.label is None for record in self.records):
             raise ValueError("evaluation needs a label on every test video.")
         self.sampler, self.transform = sampler, transform

@@ -654,15 +654,9 @@ def reproduce_command(args: ReproduceArguments) -> str:
 def environment_info(args: ReproduceArguments, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     import transformers
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    device = f"{os.cpu_count()} CPU cores ({cpu}), no GPU"
+    from ..environment import cpu_model
+
+    device = f"{os.cpu_count()} CPU cores ({cpu_model()}), no GPU"
     if torch.cuda.is_available():
         device = torch.cuda.get_device_name(0)
     return {"machine": device, "torch": torch.__version__, "transformers": transformers.__version__,
