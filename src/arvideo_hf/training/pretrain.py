@@ -260,7 +260,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         dataset = build_train_dataset(args, config)
     model, collator = build_model_and_collator(args, config)
     if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        model.activation_checkpointing_enable()  # transformers 5 name of gradient checkpointing
     dataloader = DataLoader(
         dataset,
         batch_size=args.per_device_batch_size,
