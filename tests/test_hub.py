@@ -24,13 +24,14 @@ from arvideo_hf.hub import (
     AUTO_MAP,
     EvalResults,
     convert_videomae_checkpoint,
-    default_image_processor,
     install_in_hub_cache,
     official_videomae_forward,
     push_checkpoint_to_hub,
     read_eval_results,
     save_hub_folder,
 )
+
+from arvideo_hf.processing import image_processor_for
 
 from .conftest import clip, tiny_config
 from .test_conversion import official_state_dict
@@ -199,9 +200,9 @@ def test_push_uploads_the_dry_run_folder(published, caplog, capsys):
     assert "hf_SECRET" not in caplog.text + "".join(capsys.readouterr())
 
 
-def test_default_image_processor_round_trip(tmp_path):
+def test_image_processor_round_trip(tmp_path):
     config = tiny_config(image_mean=[0.5, 0.5, 0.5], image_std=[0.25, 0.25, 0.25])
-    default_image_processor(config).save_pretrained(tmp_path)
+    image_processor_for(config).save_pretrained(tmp_path)
     processor = AutoImageProcessor.from_pretrained(tmp_path)
     frames = [np.full((80, 100, 3), 191, dtype=np.uint8)] * config.num_frames
     pixels = processor(frames, return_tensors="pt").pixel_values
@@ -332,7 +333,7 @@ def _perturbed(model):
 def test_convert_transformers_videomae_folder(tmp_path, capsys):
     source = tmp_path / "videomae"
     _perturbed(VideoMAEForVideoClassification(_videomae_config(num_labels=3))).save_pretrained(source)
-    default_image_processor(tiny_config(image_size=32, patch_size=8, cluster_size=[2, 2, 2])).save_pretrained(source)
+    image_processor_for(tiny_config(image_size=32, patch_size=8, cluster_size=[2, 2, 2])).save_pretrained(source)
     convert = load_example("convert_videomae")
     assert convert.main([str(source), str(tmp_path / "cls")]) == 0
     printed = capsys.readouterr().out

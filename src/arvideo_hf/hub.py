@@ -43,6 +43,7 @@ from . import modeling_arvideo
 from .configuration_arvideo import ARVideoConfig, _pair
 from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel, ARVideoPreTrainedModel
 from .zoo import ZOO, Recipe, ZooEntry, ZooResult, config_mismatches, dataset_info, get_entry, render_model_card
+from .processing import image_processor_for
 
 
 logger = logging.getLogger(__name__)
@@ -130,15 +131,6 @@ def read_eval_results(checkpoint_dir: str | os.PathLike) -> EvalResults | None:
 
 
 # ------------------------------------------------------------------------------------------------- folder contents
-def default_image_processor(config: ARVideoConfig) -> Any:
-    """The VideoMAE image processor (PIL backend, no torchvision) matching `config`'s size, mean and std, for
-    checkpoints saved without one. It saves as `VideoMAEImageProcessor`, so `AutoImageProcessor` picks whichever
-    backend the loading machine has."""
-    from .processing import image_processor_for
-
-    return image_processor_for(config)
-
-
 def remote_code_files() -> list[Path]:
     """The installed package's model code that a Hub repo must ship; fails if it imports a sibling not shipped."""
     from transformers.dynamic_module_utils import get_relative_import_files
@@ -239,7 +231,7 @@ def save_hub_folder(
     if (checkpoint_dir / PREPROCESSOR_NAME).is_file():
         shutil.copy2(checkpoint_dir / PREPROCESSOR_NAME, output_dir / PREPROCESSOR_NAME)
     else:
-        default_image_processor(config).save_pretrained(output_dir)
+        image_processor_for(config).save_pretrained(output_dir)
     for path in code_files:
         shutil.copy2(path, output_dir / path.name)
     if results is not None:
@@ -334,7 +326,7 @@ def save_publishable_checkpoint(
     """`save_pretrained` plus an image processor config (the model's default one when none is given)."""
     output_dir = Path(output_dir)
     model.save_pretrained(output_dir)
-    (image_processor or default_image_processor(model.config)).save_pretrained(output_dir)
+    (image_processor or image_processor_for(model.config)).save_pretrained(output_dir)
     return output_dir
 
 
@@ -449,7 +441,6 @@ __all__ = [
     "EvalResults",
     "REMOTE_CODE_FILES",
     "convert_videomae_checkpoint",
-    "default_image_processor",
     "install_in_hub_cache",
     "official_videomae_forward",
     "push_checkpoint_to_hub",

@@ -96,6 +96,14 @@ def unpatchify(tubelets: torch.Tensor, grid: tuple[int, int, int], tubelet_size:
     return frames.reshape(batch, gt * t, -1, gh * p, gw * p)
 
 
+def unnormalized_tubelets(pixel_values: torch.Tensor, config: Any) -> torch.Tensor:
+    """Undo the processor's normalization (`config.image_mean`/`image_std`) and cut tubelets `(B, N, t*p*p, C)`:
+    the pixels that the pretraining targets are made of."""
+    mean = torch.tensor(config.image_mean, device=pixel_values.device, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(config.image_std, device=pixel_values.device, dtype=torch.float32)[:, None, None]
+    return patchify(pixel_values.float() * std + mean, config.tubelet_size, _pair(config.patch_size)[0])
+
+
 class ARVideoPatchEmbeddings(nn.Module):
     """Tubelet embedding: `Conv3d(C, D, kernel=stride=(t, p, p))` over `(B, T, C, H, W)` clips."""
 
@@ -535,11 +543,8 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
     def pixel_targets(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Regression targets `(B, N, t*p*p*C)`: undo the input normalization, cut tubelets, and (norm_pix_loss)
         normalize each tubelet per channel over its t*p*p pixels (mean, unbiased std + 1e-6)."""
-        config = self.config
-        mean = torch.tensor(config.image_mean, device=pixel_values.device, dtype=torch.float32)[:, None, None]
-        std = torch.tensor(config.image_std, device=pixel_values.device, dtype=torch.float32)[:, None, None]
-        tubelets = patchify(pixel_values.float() * std + mean, config.tubelet_size, _pair(config.patch_size)[0])
-        if config.norm_pix_loss:
+        tubelets = unnormalized_tubelets(pixel_values, self.config)
+        if self.config.norm_pix_loss:
             tubelets = (tubelets - tubelets.mean(dim=-2, keepdim=True)) / (
                 tubelets.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
             )
@@ -715,5 +720,6 @@ __all__ = [
     "get_sinusoid_encoding_table",
     "patchify",
     "state_dict_from_videomae",
+    "unnormalized_tubelets",
     "unpatchify",
 ]

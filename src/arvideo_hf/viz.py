@@ -33,7 +33,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("arvideo_hf.viz needs matplotlib: pip install 'arvideo_hf[train]' (or pip install matplotlib)") from err
 
 from .clustering import ClusterGeometry, make_cluster_order
-from .modeling_arvideo import patchify, unpatchify
+from .modeling_arvideo import unnormalized_tubelets, unpatchify
 
 
 PathLike = str | os.PathLike
@@ -206,9 +206,7 @@ def load_video_clip(path: PathLike, config: Any) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------ pixels and targets
 def tubelet_pixels(pixel_values: torch.Tensor, config: Any) -> torch.Tensor:
     """Un-normalized pixels cut into tubelets `(B, N, t*p*p, C)`: what `pixel_targets` normalizes per tubelet."""
-    mean, std = _mean_std(config)
-    mean, std = mean.to(pixel_values.device)[:, None, None], std.to(pixel_values.device)[:, None, None]
-    return patchify(pixel_values.float() * std + mean, config.tubelet_size, _pair(config.patch_size)[0])
+    return unnormalized_tubelets(pixel_values, config)
 
 
 def unnormalize_tubelets(normalized: torch.Tensor, reference: torch.Tensor, eps: float = NORM_PIX_EPS) -> torch.Tensor:
