@@ -289,3 +289,80 @@ def test_chunked_decoder_same_loss_and_gradients():
     grads = dict(chunked.named_parameters())
     for name, param in reference.named_parameters():
         assert torch.allclose(param.grad, grads[name].grad, atol=1e-6, rtol=1e-4), name
+
+
+# ------------------------------------------------------------------------------------------------ initialization
+def _uniform_bound(fan_in, fan_out):
+    return (6.0 / (fan_in + fan_out)) ** 0.5
+
+
+def test_fresh_weights_follow_the_official_mae_initialization():
+    """MAE/VideoMAE code: the tubelet embedding initialized like a linear layer over its flattened fan-in, linear
+    layers xavier-uniform (q/k/v as one fused qkv matrix), zero biases, identity LayerNorms, query token N(0, .02)."""
+    torch.manual_seed(0)
+    config = tiny_config(hidden_size=128, num_hidden_layers=1, decoder_num_hidden_layers=1)
+    model = ARVideoForPretraining(config)
+    patch = model.arvideo.embeddings.patch_embeddings.projection
+    bound = _uniform_bound(patch.weight[0].numel(), config.hidden_size)  # 384 inputs -> 128: 0.108
+    assert patch.weight.abs().max() <= bound and patch.weight.abs().max() > 0.95 * bound
+    assert torch.count_nonzero(patch.bias) == 0
+    attention = model.arvideo.encoder.layer[0].attention.attention
+    qkv_bound = _uniform_bound(config.hidden_size, 3 * config.hidden_size)
+    for projection in (attention.query, attention.key, attention.value):
+        assert qkv_bound * 0.95 < projection.weight.abs().max() <= qkv_bound
+    mlp = model.arvideo.encoder.layer[0].intermediate.dense
+    assert _uniform_bound(128, 512) * 0.95 < mlp.weight.abs().max() <= _uniform_bound(128, 512)
+    norm = model.arvideo.encoder.layer[0].layernorm_before
+    assert torch.equal(norm.weight, torch.ones_like(norm.weight)) and torch.count_nonzero(norm.bias) == 0
+    assert 0.015 < model.query_token.std() < 0.025
+    # The content of a token is not drowned by its fixed position code, as it was with N(0, 0.02) everywhere.
+    embeddings = model.arvideo.embeddings.patch_embeddings(clip(config, batch=4))
+    assert embeddings.std() > 0.5 * model.arvideo.embeddings.position_embeddings.std()
+
+
+def test_loading_keeps_weights_and_initializes_only_the_new_head(tmp_path):
+    """`from_pretrained` must not re-initialize loaded weights; the new classifier head gets the xavier init."""
+    torch.manual_seed(0)
+    encoder = ARVideoModel(tiny_config())
+    encoder.save_pretrained(tmp_path)
+    classifier = ARVideoForVideoClassification.from_pretrained(tmp_path, num_labels=5)
+    for name, tensor in encoder.state_dict().items():
+        assert torch.equal(classifier.arvideo.state_dict()[name], tensor), name
+    head = classifier.classifier.weight
+    assert 0.95 * _uniform_bound(128, 5) < head.abs().max() <= _uniform_bound(128, 5)
+
+
+def _moving_squares(count, seed):
+    """4x4-pixel squares moving left (0) or right (1) by 2 pixels a frame over noise: only motion separates them."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % 2
+    clips = 0.3 * torch.randn(count, 8, 3, 16, 16, generator=generator)
+    for i, label in enumerate(labels.tolist()):
+        row, col = torch.randint(0, 16, (2,), generator=generator).tolist()
+        for t in range(8):
+            rows = [(row + d) % 16 for d in range(4)]
+            cols = [(col + (2 if label else -2) * t + d) % 16 for d in range(4)]
+            for r in rows:
+                clips[i, t, :, r, cols] = 2.0
+    return clips, labels
+
+
+def test_fresh_tiny_classifier_learns_a_motion_task():
+    """From scratch, with the default init and a plain AdamW loop, a tiny classifier separates left from right
+    motion on clips it never saw (positions are random, so no single frame tells the class)."""
+    torch.manual_seed(0)
+    config = ARVideoConfig(
+        image_size=16, patch_size=4, num_frames=8, tubelet_size=2, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, cluster_size=[1, 1, 1], num_labels=2,
+    )
+    model = ARVideoForVideoClassification(config)
+    (train, labels), (test, test_labels) = _moving_squares(64, 0), _moving_squares(64, 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    for _ in range(40):
+        loss = model(train, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        accuracy = (model.eval()(test).logits.argmax(-1) == test_labels).float().mean().item()
+    assert loss.item() < 0.1 and accuracy >= 0.9, (loss.item(), accuracy)

@@ -8,6 +8,7 @@ ships this file with `configuration_arvideo.py` and `clustering.py` loads with `
 from __future__ import annotations
 
 import collections.abc
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -216,6 +217,8 @@ class ARVideoSelfAttention(nn.Module):
         self.query = nn.Linear(hidden_size, hidden_size, bias=config.qkv_bias)
         self.key = nn.Linear(hidden_size, hidden_size, bias=False)
         self.value = nn.Linear(hidden_size, hidden_size, bias=config.qkv_bias)
+        for projection in (self.query, self.key, self.value):  # initialized as thirds of one fused qkv matrix
+            projection.fused_qkv_part = True
 
     def project_key_value(self, key_value_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values `(B, heads, L, head_dim)`; the decoder computes them once per step and reuses them."""
@@ -382,13 +385,31 @@ class ARVideoPreTrainedModel(PreTrainedModel):
     _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^encoder_norm\.", r"^encoder_to_decoder\.", r"^query_token$"]
 
     def _init_weights(self, module: nn.Module) -> None:
-        super()._init_weights(module)
-        if isinstance(module, ARVideoEmbeddings):
+        """The official MAE/VideoMAE initialization, which the models need to train from scratch at small scale:
+        xavier-uniform linear layers (q/k/v as the one fused `qkv` matrix of the original code), the tubelet
+        embedding like a linear layer over its flattened `t*p*p*C` fan-in, LayerNorms at identity, the query token
+        N(0, 0.02), and the fixed sinusoid tables. Loaded weights are never touched (`init` skips them)."""
+        if isinstance(module, (nn.Linear, nn.Conv3d)):
+            fan_in, fan_out = module.weight[0].numel(), module.weight.shape[0]
+            _uniform_linear_init(module.weight, fan_in, fan_out * (3 if getattr(module, "fused_qkv_part", False) else 1))
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, ARVideoEmbeddings):
             init.copy_(module.position_embeddings, get_sinusoid_encoding_table(module.num_patches, self.config.hidden_size))
         elif isinstance(module, ARVideoForPretraining):
-            init.trunc_normal_(module.query_token, std=self.config.initializer_range)
+            init.normal_(module.query_token, std=self.config.initializer_range)
             table = get_sinusoid_encoding_table(self.config.geometry.num_tokens, self.config.decoder_hidden_size)
             init.copy_(module.decoder_position_embeddings, table)
+
+
+def _uniform_linear_init(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
+    """Xavier-uniform with explicit fans, so a conv kernel or one third of a fused qkv matrix gets the bound of the
+    linear layer it stands for (`torch.nn.init.xavier_uniform_` would count a conv's receptive field twice)."""
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    init.uniform_(weight, -bound, bound)
 
 
 class ARVideoModel(ARVideoPreTrainedModel):
