@@ -18,11 +18,21 @@ def _isolated_hf_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+# The geometry most tests are written for (8x64x64 clips, 4x8x8 tokens, 2x4x4 clusters, C=8, S=32, V=7), kept apart
+# from the `tiny` preset, which is tuned for learning on small clips and may change with the measurements.
+TEST_GEOMETRY = dict(
+    image_size=64, patch_size=8, num_frames=8, tubelet_size=2,
+    hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
+    cluster_size=[2, 4, 4], mask_ratio=0.8, norm_pix_loss=True,
+    decoder_hidden_size=128, decoder_num_hidden_layers=2, decoder_num_attention_heads=4, decoder_intermediate_size=512,
+)
+
+
 def tiny_config(**overrides):
-    """The `tiny` preset (8x64x64 clips, 4x8x8 tokens, 2x4x4 clusters) with overrides; a fresh object each call."""
+    """A small test config (`TEST_GEOMETRY`) with overrides; a fresh object each call."""
     from arvideo_hf import ARVideoConfig
 
-    return ARVideoConfig.from_preset("tiny", **copy.deepcopy(overrides))
+    return ARVideoConfig(**{**copy.deepcopy(TEST_GEOMETRY), **copy.deepcopy(overrides)})
 
 
 def clip(config, batch=2, seed=0):
@@ -37,7 +47,7 @@ def small_demo_root(tmp_path_factory):
     """A 12-train / 6-test build of the embedded demo set, shared by the training tests."""
     from arvideo_hf.data import build_demo_dataset
 
-    return build_demo_dataset(tmp_path_factory.mktemp("demo"), seed=0, num_train=12, num_test=6)
+    return build_demo_dataset(tmp_path_factory.mktemp("demo"), seed=0, num_train=12, num_test=6, num_unlabeled=12)
 
 
 # ------------------------------------------------------------------ finetuning / evaluation / pipeline fixtures

@@ -16,7 +16,7 @@ def test_default_is_paper_setting():
     assert (geometry.num_inputs, geometry.num_queries) == (300, 1470)
 
 
-@pytest.mark.parametrize("name,width", [("tiny", 128), ("vit-s", 384), ("base", 768), ("vit-l", 1024), ("huge", 1280)])
+@pytest.mark.parametrize("name,width", [("tiny", 96), ("vit-s", 384), ("base", 768), ("vit-l", 1024), ("huge", 1280)])
 def test_presets(name, width):
     config = ARVideoConfig.from_preset(name)
     assert config.hidden_size == width
@@ -33,7 +33,7 @@ def test_round_trip(tmp_path):
     config.save_pretrained(tmp_path)
     loaded = ARVideoConfig.from_pretrained(tmp_path)
     assert loaded.to_dict() == config.to_dict()
-    assert loaded.cluster_size == [2, 4, 4] and loaded.prediction_order == "temporal_first"
+    assert loaded.cluster_size == [2, 2, 2] and loaded.prediction_order == "temporal_first"
 
 
 def test_videomae_qv_bias_alias():

@@ -11,6 +11,8 @@ from transformers import AutoModel
 from arvideo_hf.training import parse_pretrain_args, run_pretraining
 from arvideo_hf.training import pretrain as pretrain_module
 
+from .conftest import tiny_config
+
 
 SMALL = '{"num_hidden_layers": 2, "decoder_num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128}'
 
@@ -142,7 +144,7 @@ def test_videomae_baseline_same_pipeline(tmp_path, small_demo_root):
 def test_tube_masking_collator_is_seeded_like_arvideo():
     from arvideo_hf import ARVideoConfig
 
-    config = ARVideoConfig.from_preset("tiny")
+    config = tiny_config()
     samples = [{"pixel_values": torch.zeros(8, 3, 64, 64), "index": i} for i in range(3)]
     collator = pretrain_module.TubeMaskingCollator(config, mask_ratio=0.9, seed=5)
     batch = collator(samples)
@@ -163,3 +165,32 @@ def test_existing_small_demo_is_used_as_is(small_demo_root):
     """A complete demo build passed as --demo_root is read as it is, never rebuilt to the default 300 videos."""
     assert pretrain_module.open_demo_dataset(small_demo_root) == small_demo_root
     assert len((small_demo_root / "train.txt").read_text().splitlines()) == 12
+
+
+def test_warmup_cosine_fits_a_budget_and_survives_a_scheduler_round_trip():
+    from arvideo_hf.training.optim import WarmupCosine
+
+    schedule = WarmupCosine(warmup_steps=100, total_steps=10_000, min_ratio=0.01)
+    assert schedule(0) == 0.0 and schedule(50) == 0.5 and schedule(100) == 1.0
+    schedule.plan_for_budget(steps_done=20, seconds_used=10.0, seconds_budget=100.0, warmup_fraction=0.1)
+    assert schedule.total_steps == 20 + 180  # 90 s left at 0.5 s/step
+    assert schedule.warmup_steps == 20  # capped at 10% of the horizon
+    assert schedule(200) == pytest.approx(0.01) and schedule(10**6) == pytest.approx(0.01)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    saved = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule).state_dict()
+    fresh = WarmupCosine(warmup_steps=100, total_steps=10_000, min_ratio=0.01)
+    torch.optim.lr_scheduler.LambdaLR(optimizer, fresh).load_state_dict(saved)
+    assert (fresh.warmup_steps, fresh.total_steps) == (20, 200)  # a resumed run keeps the planned horizon
+
+
+def test_max_seconds_fits_the_cosine_into_the_budget(tmp_path, small_demo_root, monkeypatch):
+    """A wall-clock budget with a large --epochs decays the learning rate to its floor within the budget and stops
+    on time, instead of ending still at peak lr."""
+    monkeypatch.setattr(pretrain_module, "BUDGET_CALIBRATION_STEPS", 3)
+    fresh_accelerate_state()
+    summary = run_pretraining(args_for(tmp_path, small_demo_root, "--max_seconds", "6", "--epochs", "1000",
+                                       "--learning_rate", "1e-3", "--min_lr", "1e-5", "--warmup_epochs", "1"))
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert summary["steps"] > 3 and 6 <= summary["wall_seconds"] < 30
+    assert max(r["lr"] for r in records) > 1e-4  # it warmed up (warmup capped at 10% of the planned steps)
+    assert records[-1]["lr"] < 1e-4  # and decayed within the budget

@@ -6,9 +6,11 @@ from arvideo_hf import ARVideoConfig
 from arvideo_hf.clustering import ClusterGeometry
 from arvideo_hf.data.collate import ClassificationCollator, PretrainingCollator
 
+from ..conftest import tiny_config
+
 
 def tiny(**overrides):
-    return ARVideoConfig.from_preset("tiny", **overrides)  # 8x64x64 clips, 4x8x8 tokens, 2x4x4 clusters
+    return tiny_config(**overrides)  # 8x64x64 clips, 4x8x8 tokens, 2x4x4 clusters
 
 
 def samples(config, indices, repeated=None):

@@ -124,7 +124,7 @@ def run_build_demo(args: argparse.Namespace) -> int:
     from .demo import build_demo_dataset  # noqa: PLC0415 - needs the optional demo dependencies
 
     root = build_demo_dataset(args.root, seed=args.seed, num_train=args.num_train, num_test=args.num_test,
-                              force=args.force)
+                              num_unlabeled=args.num_unlabeled, force=args.force)
     print(root)
     return 0
 
@@ -149,8 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("build-demo", help="build the embedded demo dataset (no download)")
     demo.add_argument("--root", default=None, help="output directory (default: $ARVIDEO_DEMO_DIR or the cache)")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--num-train", type=int, default=300)
-    demo.add_argument("--num-test", type=int, default=90)
+    demo.add_argument("--num-train", type=int, default=1200)
+    demo.add_argument("--num-test", type=int, default=300)
+    demo.add_argument("--num-unlabeled", type=int, default=2400)
     demo.add_argument("--force", action="store_true", help="rebuild even if a finished build exists")
     demo.set_defaults(run=run_build_demo)
     return parser

@@ -10,9 +10,18 @@ frame (motion wraps around the edges, like a torus) and its orientation is unifo
 circle, and digit, size, color and background are drawn the same way for every class. Only the
 change between frames tells the classes apart, which is what a video model has to learn.
 
+It is made for the case self-supervision exists for: a large unlabeled pool (pretraining), a
+labeled train split (`train.txt`, all labels; `train_10pct.txt`, its first 10%, still balanced)
+and a test split. Clips are small (32 frames of 32x32: the `tiny` presets read 16 frames at
+stride 2) and the background is real video at 25% contrast; the digits are drawn large, with a
+dark outline, and move 3-5 pixels (or turn 5-10 degrees) per sampled frame at the 80-pixel
+reference size: at full contrast, thin 1-pixel strokes or sub-pixel motion, the task is beyond a
+small ViT trained from scratch on a thousand clips (reproduce/small_scale/RESULTS.md).
+
 Layout under the root (Kinetics-style lists, paths relative to the root):
-`train/<class>/<i>.mp4`, `test/<class>/<i>.mp4`, `train.txt`, `test.txt`, `labels.txt`,
-`id2label.json`, and `.complete.json`, written last, marking a finished build.
+`unlabeled/<i>.mp4`, `train/<class>/<i>.mp4`, `test/<class>/<i>.mp4`, `unlabeled.txt` (paths
+only), `train.txt`, `train_10pct.txt`, `test.txt`, `labels.txt`, `id2label.json`, and
+`.complete.json`, written last, marking a finished build.
 """
 
 from __future__ import annotations
@@ -52,13 +61,16 @@ __all__ = [
     "write_video",
 ]
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 # Sorted, so that reading `train/` as a class folder gives the same ids as the lists.
 DEMO_CLASSES: tuple[str, ...] = ("move_down", "move_left", "move_right", "move_up", "rotate_ccw", "rotate_cw")
 BACKGROUND_CLIPS: tuple[str, ...] = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 MARKER = ".complete.json"
-_SPLIT_CODES = {"train": 0, "test": 1}
-_OUTPUTS = ("train", "test", "train.txt", "test.txt", "labels.txt", "id2label.json")
+_SPLIT_CODES = {"train": 0, "test": 1, "unlabeled": 2}
+LOW_LABEL_FRACTION = 0.1
+_OUTPUTS = (
+    "unlabeled", "train", "test", "unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt", "labels.txt", "id2label.json",
+)
 
 
 @dataclass(frozen=True)
@@ -66,10 +78,11 @@ class DemoSpec:
     """What defines a build; a different spec under the same root triggers a rebuild."""
 
     seed: int = 0
-    num_train: int = 300
-    num_test: int = 90
+    num_train: int = 1200
+    num_test: int = 300
+    num_unlabeled: int = 2400
     num_frames: int = 32
-    size: int = 80
+    size: int = 32
     fps: int = 25
     version: int = DEMO_VERSION
 
@@ -143,9 +156,18 @@ def render_demo_video(
     digits: np.ndarray,
     backgrounds: Sequence[np.ndarray],
     num_frames: int = 32,
-    size: int = 80,
+    size: int = 32,
+    background_contrast: float = 0.25,
+    speed_range: tuple[float, float] = (1.5, 2.5),
+    spin_range: tuple[float, float] = (2.5, 5.0),
+    digit_scale: float = 1.5,
+    halo_width: int = 2,
 ) -> np.ndarray:
-    """One demo clip of class `DEMO_CLASSES[label]` as uint8 `(num_frames, size, size, 3)`."""
+    """One demo clip of class `DEMO_CLASSES[label]` as uint8 `(num_frames, size, size, 3)`.
+
+    Digit size and speed (pixels per frame) scale with `size`, 80 pixels being the reference; `spin_range` is in
+    degrees per frame; `background_contrast` scales the background's deviations from its mean gray level (1 = the
+    clip as it is); `halo_width` is the dark outline's thickness in pixels."""
     name = DEMO_CLASSES[label]
     t = np.arange(num_frames, dtype=np.float32)[:, None, None]
 
@@ -161,15 +183,18 @@ def render_demo_video(
     ys = np.clip(np.round(y0 + vy * t.ravel()), 0, max_y).astype(int)
     xs = np.clip(np.round(x0 + vx * t.ravel()), 0, max_x).astype(int)
     background = np.stack([frames[i, y : y + size, x : x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    background = background.astype(np.float32)
+    background = background.mean() + background_contrast * (background - background.mean())
 
     # Digit: position and orientation uniform in every frame, whatever the class.
     digit = digits[int(rng.integers(len(digits)))]
-    scale = rng.uniform(0.9, 1.25)  # screen pixels per MNIST pixel
+    relative = size / 80.0
+    scale = rng.uniform(0.9, 1.25) * relative * digit_scale  # screen pixels per MNIST pixel
     color = np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.4, 1.0), 1.0), dtype=np.float32) * 255
     center = rng.uniform(0, size, size=2)
     angle = rng.uniform(0, 2 * np.pi)
-    speed = rng.uniform(1.2, 2.5)  # pixels per frame
-    spin = np.deg2rad(rng.uniform(5.0, 10.0))  # radians per frame
+    speed = rng.uniform(*speed_range) * relative  # pixels per frame
+    spin = np.deg2rad(rng.uniform(*spin_range))  # radians per frame
     direction = {"move_left": (0, -1), "move_right": (0, 1), "move_up": (-1, 0), "move_down": (1, 0)}.get(name, (0, 0))
     cy = center[0] + direction[0] * speed * t
     cx = center[1] + direction[1] * speed * t
@@ -184,12 +209,12 @@ def render_demo_video(
     rows = (dx * sin + dy * cos) / scale + 13.5
     alpha = np.clip(_bilinear(digit, rows, cols), 0.0, 1.0)[..., None]
 
-    # A dark halo (alpha dilated by one pixel, wrapping like the motion) keeps the digit visible.
+    # A dark halo (alpha dilated by `halo_width` pixels, wrapping like the motion) keeps the digit visible.
     halo = alpha.copy()
-    for shift_y in (-1, 0, 1):
-        for shift_x in (-1, 0, 1):
+    for shift_y in range(-halo_width, halo_width + 1):
+        for shift_x in range(-halo_width, halo_width + 1):
             halo = np.maximum(halo, np.roll(alpha, (shift_y, shift_x), axis=(1, 2)))
-    out = background.astype(np.float32) * 0.8 * (1.0 - 0.85 * halo)
+    out = background * 0.8 * (1.0 - 0.85 * halo)
     out = out * (1.0 - alpha) + color * alpha
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
@@ -244,8 +269,9 @@ def _build_lock(root: Path) -> Iterator[None]:
 def build_demo_dataset(
     root: str | os.PathLike | None = None,
     seed: int = 0,
-    num_train: int = 300,
-    num_test: int = 90,
+    num_train: int = 1200,
+    num_test: int = 300,
+    num_unlabeled: int = 2400,
     force: bool = False,
 ) -> Path:
     """Build the demo dataset under `root` (default [`default_demo_root`]) and return `root`.
@@ -256,7 +282,7 @@ def build_demo_dataset(
     Digits of the train and test splits come from disjoint MNIST images.
     """
     root = Path(root).expanduser() if root is not None else default_demo_root()
-    spec = DemoSpec(seed=int(seed), num_train=int(num_train), num_test=int(num_test))
+    spec = DemoSpec(seed=int(seed), num_train=int(num_train), num_test=int(num_test), num_unlabeled=int(num_unlabeled))
     if not force and _read_marker(root) == asdict(spec):
         return root
     with _build_lock(root):
@@ -286,27 +312,38 @@ def open_demo_dataset(root: str | os.PathLike | None = None) -> Path:
 
 
 def _build(root: Path, spec: DemoSpec) -> None:
-    from tqdm.auto import tqdm  # noqa: PLC0415 - optional dependency
-
     started = time.perf_counter()
     backgrounds = load_backgrounds()
     digits, _ = load_digits()
     pools = {"train": digits[np.arange(len(digits)) % 5 != 0], "test": digits[np.arange(len(digits)) % 5 == 0]}
+    pools["unlabeled"] = pools["train"]
     (root / "labels.txt").write_text("\n".join(DEMO_CLASSES) + "\n")
     (root / "id2label.json").write_text(json.dumps(dict(enumerate(DEMO_CLASSES)), indent=2) + "\n")
-    for split, count in (("train", spec.num_train), ("test", spec.num_test)):
-        for name in DEMO_CLASSES:
-            (root / split / name).mkdir(parents=True, exist_ok=True)
-        lines = []
-        for i in tqdm(range(count), desc=f"demo {split}", unit="video", leave=False):
-            label = i % len(DEMO_CLASSES)
-            rng = np.random.default_rng([spec.seed, _SPLIT_CODES[split], i])
-            frames = render_demo_video(label, rng, pools[split], backgrounds, spec.num_frames, spec.size)
-            relative = f"{split}/{DEMO_CLASSES[label]}/{i:05d}.mp4"
-            write_video(root / relative, frames, spec.fps)
-            lines.append(f"{relative} {label}")
-        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    for split, count in (("unlabeled", spec.num_unlabeled), ("train", spec.num_train), ("test", spec.num_test)):
+        lines = _render_split(root, spec, split, count, pools[split], backgrounds)
+        (root / f"{split}.txt").write_text("".join(line + "\n" for line in lines))
+        if split == "train":  # the first 10% of a balanced (i % 6) list is balanced too
+            low = lines[: max(len(DEMO_CLASSES), round(LOW_LABEL_FRACTION * len(lines)))]
+            (root / "train_10pct.txt").write_text("".join(line + "\n" for line in low))
     logger.info(
-        "Built the demo dataset (%d train / %d test videos) in %s in %.1fs",
-        spec.num_train, spec.num_test, root, time.perf_counter() - started,
+        "Built the demo dataset (%d unlabeled / %d train / %d test videos) in %s in %.1fs",
+        spec.num_unlabeled, spec.num_train, spec.num_test, root, time.perf_counter() - started,
     )
+
+
+def _render_split(
+    root: Path, spec: DemoSpec, split: str, count: int, digits: np.ndarray, backgrounds: Sequence[np.ndarray]
+) -> list[str]:
+    """Render and write one split's videos; its list lines (`path label`, or just `path` for the unlabeled pool)."""
+    from tqdm.auto import tqdm  # noqa: PLC0415 - optional dependency
+
+    lines = []
+    for i in tqdm(range(count), desc=f"demo {split}", unit="video", leave=False):
+        label = i % len(DEMO_CLASSES)
+        rng = np.random.default_rng([spec.seed, _SPLIT_CODES[split], i])
+        frames = render_demo_video(label, rng, digits, backgrounds, spec.num_frames, spec.size)
+        relative = f"unlabeled/{i:05d}.mp4" if split == "unlabeled" else f"{split}/{DEMO_CLASSES[label]}/{i:05d}.mp4"
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / relative, frames, spec.fps)
+        lines.append(relative if split == "unlabeled" else f"{relative} {label}")
+    return lines

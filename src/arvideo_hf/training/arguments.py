@@ -13,10 +13,11 @@ from transformers import HfArgumentParser
 
 # Run presets: the model preset plus the recipe that suits it. Explicit arguments always win.
 RUN_PRESETS: dict[str, dict[str, Any]] = {
-    # Minutes on 2 CPU cores on the embedded demo set.
+    # The small-scale recipe (reproduce/small_scale/RESULTS.md): minutes on 2 CPU cores, e.g. the embedded demo set's
+    # unlabeled pool. With --max_seconds the warmup + cosine schedule is fitted to the budget.
     "tiny": dict(
-        model_preset="tiny", epochs=12, per_device_batch_size=8, learning_rate=1e-3, min_lr=1e-5, warmup_epochs=1.0,
-        sampling_rate=2, num_workers=1, save_steps=100, logging_steps=10,
+        model_preset="tiny", epochs=12, per_device_batch_size=32, learning_rate=1e-3, min_lr=1e-5, warmup_epochs=1.0,
+        sampling_rate=2, num_workers=1, save_steps=200, logging_steps=20,
     ),
     # The paper's recipe (SPEC.md section 9): base lr 1.5e-4 x batch/256, 40 warmup epochs, cosine to 1e-5.
     "small": dict(model_preset="small", epochs=800, per_device_batch_size=32, base_lr=1.5e-4, min_lr=1e-5,
@@ -59,7 +60,11 @@ class PretrainArguments:
     # schedule
     epochs: int | None = field(default=None)
     max_steps: int | None = field(default=None, metadata={"help": "Optimizer steps; overrides epochs."})
-    max_seconds: float | None = field(default=None, metadata={"help": "Wall-clock budget; stops and saves after."})
+    max_seconds: float | None = field(
+        default=None,
+        metadata={"help": "Wall-clock budget: stops and saves after it; without --max_steps the warmup + cosine "
+                  "schedule is fitted to it (step time measured over the first steps, warmup <= 10%)."},
+    )
     per_device_batch_size: int | None = field(default=None)
     gradient_accumulation_steps: int = field(default=1)
     base_lr: float | None = field(default=None, metadata={"help": "Scaled by total batch / 256."})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from torch import nn
 
 
@@ -89,3 +92,35 @@ def build_layer_decay_param_groups(
 
 
 __all__ += ["build_layer_decay_param_groups", "layer_depth"]
+
+
+# ------------------------------------------------------------------------------------- warmup + cosine, re-plannable
+@dataclass
+class WarmupCosine:
+    """`LambdaLR` factor: linear warmup from 0, then cosine down to `min_ratio` of the peak at `total_steps`.
+
+    The same curve as transformers' `get_cosine_with_min_lr_schedule_with_warmup`, but as a callable object: a
+    wall-clock budget can set `total_steps` once it has measured the step time ([`WarmupCosine.plan_for_budget`]),
+    and `LambdaLR.state_dict` saves the object's fields, so a resumed run keeps the horizon it planned.
+    """
+
+    warmup_steps: int
+    total_steps: int
+    min_ratio: float = 0.0
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return step / max(1, self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def plan_for_budget(self, steps_done: int, seconds_used: float, seconds_budget: float, warmup_fraction: float) -> None:
+        """Fit the cosine into a wall-clock budget: the steps the remaining seconds allow at the measured step time
+        become the horizon, and warmup is capped at `warmup_fraction` of it (it never goes below `steps_done`)."""
+        seconds_per_step = seconds_used / max(1, steps_done)
+        remaining = max(0.0, seconds_budget - seconds_used)
+        self.total_steps = max(steps_done + 1, steps_done + int(remaining / seconds_per_step))
+        self.warmup_steps = max(min(self.warmup_steps, int(warmup_fraction * self.total_steps)), min(steps_done, self.warmup_steps))
+
+
+__all__ += ["WarmupCosine"]

@@ -15,12 +15,14 @@ import math
 import os
 import resource
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
@@ -30,17 +32,16 @@ from transformers import (
     VideoMAEConfig,
     VideoMAEForPreTraining,
     VideoMAEModel,
-    get_cosine_with_min_lr_schedule_with_warmup,
 )
 from transformers.utils import logging
 
 from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ARVideoConfig
 from ..data import PretrainingCollator, VideoClipDataset, open_demo_dataset, read_kinetics_list
 from ..data.collate import stack_pixel_values
-from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel
+from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel, uniform_linear_init
 from ..processing import image_processor_for
 from .arguments import PretrainArguments
-from .optim import build_param_groups, scaled_lr
+from .optim import WarmupCosine, build_param_groups, scaled_lr
 
 
 logger = logging.get_logger(__name__)
@@ -154,6 +155,22 @@ def export_videomae_encoder(model: VideoMAEForPreTraining, config: ARVideoConfig
     return ARVideoModel.from_videomae(encoder, **overrides)
 
 
+@torch.no_grad()
+def initialize_like_official_videomae(model: nn.Module) -> None:
+    """Re-draw a fresh transformers VideoMAE with the official code's initialization (xavier-uniform linears, q/k/v as
+    one fused qkv matrix, LayerNorms at identity), the one ARVideo uses: transformers' N(0, 0.02) would make the
+    baseline differ from ARVideo by its initialization, not only by its objective. The mask token keeps N(0, .02)."""
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv3d)):
+            fused_qkv = name.rsplit(".", 1)[-1] in ("query", "key", "value")
+            uniform_linear_init(module.weight, module.weight[0].numel(), module.weight.shape[0] * (3 if fused_qkv else 1))
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+
+
 def build_model_and_collator(
     args: PretrainArguments, config: ARVideoConfig
 ) -> tuple[PreTrainedModel, PretrainingCollator]:
@@ -161,6 +178,7 @@ def build_model_and_collator(
     if args.method == "videomae":
         videomae_config = videomae_config_from(config)
         model = VideoMAEForPreTraining._from_config(videomae_config, attn_implementation=args.attn_implementation)
+        initialize_like_official_videomae(model)
         mask_ratio = args.mask_ratio if args.mask_ratio is not None else VIDEOMAE_MASK_RATIO
         return model, TubeMaskingCollator(config, mask_ratio=mask_ratio, seed=args.seed)
     model = ARVideoForPretraining._from_config(config, attn_implementation=args.attn_implementation)
@@ -168,10 +186,10 @@ def build_model_and_collator(
 
 
 def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> VideoClipDataset:
-    """The user's list file, or the embedded demo set (built on first use) when no data is given."""
+    """The user's list file, or the embedded demo set's unlabeled pool (built on first use) when no data is given."""
     if args.train_list is None:
         root = open_demo_dataset(args.demo_root)
-        source = read_kinetics_list(root / "train.txt", root=root)
+        source = read_kinetics_list(root / "unlabeled.txt", root=root, labels=False)
     else:
         source = read_kinetics_list(args.train_list, root=args.data_root, labels=False)
     return VideoClipDataset.for_pretraining(
@@ -182,6 +200,17 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
         seed=args.seed,
         max_bad_fraction=args.max_bad_fraction,
     )
+
+
+BUDGET_CALIBRATION_STEPS = 20  # steps timed before a --max_seconds budget fixes the schedule's horizon
+
+
+def plan_budget(schedule: WarmupCosine, steps_done: int, seconds_used: float, args: PretrainArguments, progress: Any) -> None:
+    """Fit warmup + cosine into `--max_seconds` (at most 10% warmup) from the time the first steps took."""
+    schedule.plan_for_budget(steps_done, seconds_used, args.max_seconds, warmup_fraction=0.1)
+    progress.total = schedule.total_steps
+    logger.warning(f"--max_seconds {args.max_seconds:g}: schedule fitted to {schedule.total_steps} steps "
+                   f"({schedule.warmup_steps} warmup) at {seconds_used / steps_done:.3f} s/step.")
 
 
 def find_checkpoint(output_dir: str | os.PathLike, resume: str) -> Path | None:
@@ -282,12 +311,16 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         raise ValueError(
             f"{len(dataset)} videos give no full batch of {total_batch}; lower per_device_batch_size or add data."
         )
-    total_steps = args.max_steps or args.epochs * steps_per_epoch
-    num_epochs = math.ceil(total_steps / steps_per_epoch)
-    # Stepped once per optimizer step by us (not prepared, which would step it once per process).
-    scheduler = get_cosine_with_min_lr_schedule_with_warmup(
-        optimizer, int(args.warmup_epochs * steps_per_epoch), total_steps, min_lr=min_lr
-    )
+    total_steps = args.max_steps or args.epochs * steps_per_epoch  # the schedule's horizon
+    # Under a wall-clock budget (and no --max_steps) the clock, not --epochs, ends the run, and the schedule's horizon
+    # is fitted to the budget once the first steps are timed.
+    fit_to_budget = args.max_seconds is not None and args.max_steps is None
+    step_limit = sys.maxsize if fit_to_budget else total_steps
+    num_epochs = math.ceil(step_limit / steps_per_epoch)
+    # Stepped once per optimizer step by us (not prepared, which would step it once per process). A callable schedule
+    # so that a wall-clock budget can set its horizon after measuring the step time, and a resume restores it.
+    schedule = WarmupCosine(int(args.warmup_epochs * steps_per_epoch), total_steps, min_ratio=min_lr / peak_lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     accelerator.register_for_checkpointing(scheduler)
 
     state = TrainState()
@@ -306,15 +339,15 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         (output_dir / "training_args.json").write_text(args.to_json())
     accelerator.init_trackers("arvideo-pretrain", config={k: str(v) for k, v in vars(args).items()})
     logger.warning(
-        f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: {num_epochs} epochs x "
-        f"{steps_per_epoch} steps, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
+        f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
+        f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{num_epochs} epochs'} of {steps_per_epoch} steps per epoch, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
     )
     metrics_path = output_dir / "metrics.jsonl"
-    progress = tqdm(total=total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process,
+    progress = tqdm(total=schedule.total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process,
                     desc="pretrain", dynamic_ncols=True)
     window_loss, window_clips, window_start = torch.zeros((), device=accelerator.device), 0, time.perf_counter()
     run_start = time.perf_counter() - state.elapsed_seconds
-    stop = state.global_step >= total_steps
+    stop = state.global_step >= step_limit
     model.train()
     for epoch in range(state.epoch, num_epochs):
         if stop:
@@ -343,7 +376,9 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
             state.global_step += 1
             state.step_in_epoch += 1
             progress.update(1)
-            stop = state.global_step >= total_steps or (
+            if fit_to_budget and state.global_step == BUDGET_CALIBRATION_STEPS:  # a resume past it restored the plan
+                plan_budget(schedule, state.global_step, time.perf_counter() - run_start, args, progress)
+            stop = state.global_step >= step_limit or (
                 args.max_seconds is not None and time.perf_counter() - run_start >= args.max_seconds
             )
             if state.global_step % args.logging_steps == 0 or stop:
