@@ -155,3 +155,11 @@ def test_two_process_evaluation_counts_every_video_once(tmp_path, small_demo_roo
     for a, b in zip(distributed["videos"], single["videos"]):
         assert a["prediction"] == b["prediction"] and a["confidence"] == pytest.approx(b["confidence"], abs=1e-4)
     assert distributed["confusion_matrix"] == single["confusion_matrix"]
+
+
+def test_evaluation_samples_with_the_stride_the_classifier_was_finetuned_with(tmp_path):
+    from arvideo_hf.training.evaluation import EvaluateArguments, finetuned_stride
+
+    assert finetuned_stride(EvaluateArguments(model_name_or_path=str(tmp_path))) is None
+    (tmp_path / "finetune_args.json").write_text(json.dumps({"sampling_rate": 2}))
+    assert finetuned_stride(EvaluateArguments(model_name_or_path=str(tmp_path))) == 2

@@ -228,3 +228,15 @@ def test_trainer_round_trip_train_save_reload_same_eval(tmp_path, small_demo_roo
     assert again["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-5)
     saved = json.loads((output / "all_results.json").read_text())
     assert saved["eval_top1"] == pytest.approx(metrics["eval_top1"])
+
+
+def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():
+    args, training = parse_finetune_args(["--preset", "tiny", "--init", "random", "--num_train_epochs", "5"])
+    assert (args.mixup, args.cutmix, args.rand_augment, args.erase_prob, args.label_smoothing) == (0, 0, "none", 0, 0)
+    assert (args.drop_path, args.layer_decay, args.flip, args.sampling_rate, args.base_lr) == (0, 1, False, 2, 0)
+    assert (training.learning_rate, training.per_device_train_batch_size) == (1e-3, 16)
+    assert training.num_train_epochs == 5  # given explicitly: the preset's 30 does not override it
+    paper, paper_training = parse_finetune_args(["--init", "random"])
+    assert (paper.preset, paper.mixup, paper.rand_augment, paper.layer_decay) == ("paper", 0.8, "rand-m7-n4", 0.75)
+    with pytest.raises(ValueError, match="--preset must be one of"):
+        parse_finetune_args(["--preset", "huge", "--init", "random"])

@@ -275,6 +275,14 @@ def parse_evaluate_args(argv: list[str] | None = None) -> EvaluateArguments:
     return args
 
 
+def finetuned_stride(args: EvaluateArguments) -> int | None:
+    """The frame stride the classifier was finetuned with (its `finetune_args.json`), so test clips match training."""
+    try:
+        return json.loads((Path(args.model_name_or_path) / "finetune_args.json").read_text()).get("sampling_rate")
+    except (OSError, ValueError):
+        return None
+
+
 def run_evaluation(
     args: EvaluateArguments, accelerator: Any | None = None, command: str | None = None
 ) -> dict[str, Any]:
@@ -300,10 +308,10 @@ def run_evaluation(
         with accelerator.main_process_first():
             root = open_demo_dataset(args.demo_root)
         source = read_kinetics_list(root / "test.txt", root=root, label_names=root / "labels.txt")
-        dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or 2
+        dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or finetuned_stride(args) or 2
     else:
         source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names)
-        dataset_name, stride = args.dataset or Path(args.test_list).stem, args.sampling_rate or 4
+        dataset_name, stride = args.dataset or Path(args.test_list).stem, args.sampling_rate or finetuned_stride(args) or 4
     dataset = MultiViewDataset.from_config(
         source, model.config, num_clips=args.num_clips, num_crops=args.num_crops, sampling=args.sampling,
         stride=stride, image_processor=image_processor, backend=args.backend,

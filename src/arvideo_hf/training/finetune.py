@@ -37,10 +37,29 @@ from .optim import build_layer_decay_param_groups, scaled_lr
 logger = logging.getLogger(__name__)
 
 
+# Finetuning presets: command-line defaults that any explicit argument overrides. "paper" is VideoMAE's recipe (the
+# dataclass defaults below), for real data. "tiny" is the small-scale recipe measured in reproduce/small_scale: a few
+# hundred labeled clips and minutes of CPU, where mixup/cutmix/RandAugment/erasing/smoothing/drop path and strong
+# crops keep a tiny ViT from fitting at all; it also fixes the frame stride the tiny pretraining preset reads.
+FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "tiny": dict(
+        model_preset="tiny", base_lr=0.0, learning_rate=1e-3, layer_decay=1.0, drop_path=0.0, label_smoothing=0.0,
+        mixup=0.0, cutmix=0.0, rand_augment="none", erase_prob=0.0, min_crop_scale=1.0, flip=False,
+        sampling_rate=2, warmup_epochs=3.0, num_train_epochs=30, per_device_train_batch_size=16,
+    ),
+}
+
+
 @dataclass
 class FinetuneArguments:
     """Model, data and recipe arguments of `examples/finetune.py` (Trainer's own come from `TrainingArguments`)."""
 
+    preset: str = field(
+        default="paper",
+        metadata={"help": "Recipe defaults: paper (VideoMAE's, for real data) or tiny (small clips and few labels: "
+                  "no mixup/cutmix/RandAugment/erasing/smoothing/drop path, lr 1e-3, 30 epochs, batch 16)."},
+    )
     model_name_or_path: str | None = field(
         default=None,
         metadata={"help": "ARVideo checkpoint (pretraining output, its encoder/, a classifier) or a VideoMAE folder."},
@@ -75,6 +94,8 @@ class FinetuneArguments:
     erase_prob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
 
     def __post_init__(self) -> None:
+        if self.preset not in FINETUNE_PRESETS:
+            raise ValueError(f"--preset must be one of {sorted(FINETUNE_PRESETS)}, got {self.preset!r}.")
         if self.init not in ("pretrained", "random"):
             raise ValueError(f"--init must be 'pretrained' or 'random', got {self.init!r}.")
         if self.init == "pretrained" and self.model_name_or_path is None:
@@ -109,7 +130,20 @@ def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArgument
         return parser.parse_yaml_file(argv[0])
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(argv[0])
-    return parser.parse_args_into_dataclasses(args=argv)
+    return parser.parse_args_into_dataclasses(args=preset_argv(argv) + list(argv))
+
+
+def preset_argv(argv: list[str]) -> list[str]:
+    """The `--preset` defaults as arguments placed before the user's, so that every explicit argument wins."""
+    preset = "paper"
+    for i, arg in enumerate(argv):
+        if arg == "--preset" and i + 1 < len(argv):
+            preset = argv[i + 1]
+        elif arg.startswith("--preset="):
+            preset = arg.split("=", 1)[1]
+    if preset not in FINETUNE_PRESETS:
+        raise ValueError(f"--preset must be one of {sorted(FINETUNE_PRESETS)}, got {preset!r}.")
+    return [item for name, value in FINETUNE_PRESETS[preset].items() for item in (f"--{name}", str(value))]
 
 
 # ---------------------------------------------------------------------------------------------------------- model
