@@ -18,9 +18,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
-	  examples/pretrain.py --output_dir outputs/pretrain-demo
-	$(PY) -m arvideo_hf.demo --pretrained outputs/pretrain-demo/encoder --output_dir outputs/finetune-demo
+	$(PY) -m arvideo_hf.demo --output_dir outputs/demo
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)

@@ -1,5 +1,5 @@
-"""`python -m arvideo_hf.demo`: both arms finetune and test, the table is printed and saved; a missing encoder is
-explained (or pretrained first)."""
+"""`python -m arvideo_hf.demo`: both pretrainings, the low-label finetunes, the probes and the supervised reference run
+end to end on a small demo build; the table is printed and saved, and a previous run is overwritten."""
 
 import json
 
@@ -8,34 +8,41 @@ import pytest
 from arvideo_hf import demo
 
 
-def test_demo_compares_pretrained_and_random_init(tmp_path, small_demo_root, small_encoder_dir, capsys):
+def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, capsys):
     output = tmp_path / "demo"
+    (output / "stale").mkdir(parents=True)
+    results_file = tmp_path / "published" / "results.json"
+    readme = tmp_path / "README.md"
+    readme.write_text("# t\n\n<!-- demo-table:start -->\nold table\n<!-- demo-table:end -->\n\nafter\n")
     code = demo.main([
-        "--pretrained", str(small_encoder_dir), "--output_dir", str(output), "--demo_root", str(small_demo_root),
-        "--epochs", "1", "--batch_size", "4", "--num_clips", "2", "--num_crops", "1", "--num_workers", "0",
+        "--output_dir", str(output), "--demo_root", str(small_demo_root), "--pretrain_seconds", "2", "--pretrain_batch_size", "4",
+        "--supervised_epochs", "1", "--probe_epochs", "2", "--num_workers", "0", "--results_file", str(results_file),
+        "--readme", str(readme),
     ])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| ARVideo-pretrained |" in printed and "| random init |" in printed and "total wall time" in printed
-    results = json.loads((output / "demo_results.json").read_text())
-    assert [row["init"] for row in results["rows"]] == ["pretrained", "random"]
-    for row in results["rows"]:
-        assert 0.0 <= row["top1"] <= row["top5"] <= 100.0 and row["views"] == "2x1" and row["num_videos"] == 6
-        assert (output / row["init"] / "eval_results.json").is_file()
-        assert (output / row["init"] / "preprocessor_config.json").is_file()
-    assert (output / "demo_results.md").read_text().startswith("| initialization |")
+    assert f"Overwriting the previous demo run in {output}" in printed and not (output / "stale").exists()
+    for name in ("ARVideo-pretrained", "VideoMAE-pretrained", "random init"):
+        assert f"| {name} |" in printed
+    assert "Supervised from scratch on all 12 labels" in printed and "Total wall time" in printed
+    results = json.loads((output / "results.json").read_text())
+    assert json.loads(results_file.read_text()) == results
+    assert results["dataset"] == {"unlabeled": 12, "train": 12, "train_10pct": 6, "test": 6}
+    assert set(results["rows"]) == {"arvideo", "videomae", "random"}
+    for name, row in results["rows"].items():
+        assert len(row["low_label_runs"]) == 1 and row["low_label_runs"][0]["num_test"] == 6
+        for value in (row["low_label"]["mean"], row["attentive"], row["linear"]):
+            assert 0.0 <= value <= 100.0
+        assert (output / f"finetune-{name}-seed0" / "eval_results.json").is_file()
+    for method in ("arvideo", "videomae"):
+        summary = json.loads((output / f"pretrain-{method}" / "summary.json").read_text())
+        assert summary["method"] == method and summary["steps"] >= 1
+    assert 0.0 <= results["supervised_all_labels"]["top1"] <= 100.0
+    assert (output / "results.md").read_text() == demo.results_text(results)
+    assert demo.readme_block(readme.read_text()) == demo.results_text(results) and "old table" not in readme.read_text()
+    assert readme.read_text().endswith("<!-- demo-table:end -->\n\nafter\n")
 
 
-def test_missing_encoder_says_how_to_create_it_or_pretrains(tmp_path, capsys, monkeypatch):
-    missing = tmp_path / "pretrain-demo" / "encoder"
-    assert demo.main(["--pretrained", str(missing), "--pretrain_if_missing", "False"]) == 1
-    assert "examples/pretrain.py --output_dir outputs/pretrain-demo" in capsys.readouterr().out
-
-    calls = []
-    monkeypatch.setattr("arvideo_hf.training.run_pretraining", lambda args: calls.append(args) or {})
-    args = demo.DemoArguments(pretrained=str(missing), demo_root=str(tmp_path / "data"))
-    assert demo.ensure_encoder(args) == missing
-    assert calls[0].output_dir == str(missing.parent) and calls[0].demo_root == str(tmp_path / "data")
-    assert calls[0].preset == "tiny"
+def test_unknown_argument_is_refused():
     with pytest.raises(ValueError, match="no_such_flag"):
         demo.main(["--no_such_flag"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
+from arvideo_hf import demo
 from arvideo_hf.zoo import (
     NOT_MEASURED,
     PAPER_RESULTS,
@@ -18,6 +19,7 @@ from arvideo_hf.zoo import (
     count_parameters,
     dataset_info,
     get_entry,
+    load_demo_results,
     main,
     render_model_card,
     stale_cards,
@@ -153,3 +155,15 @@ def test_dataset_aliases():
     custom = dataset_info("UCF 101")
     assert (custom.key, custom.name, custom.num_labels) == ("ucf-101", "UCF 101", None)
     assert re.fullmatch(r"[a-z0-9-]+", custom.hub_type)
+
+
+def test_demo_table_card_and_entry_come_from_the_committed_results_file():
+    """The README's demo table, the demo entry's measured top-1 and its card are generated from one results file."""
+    results = load_demo_results()
+    assert results is not None, "src/arvideo_hf/demo_results.json (the reference make demo run) is missing"
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert demo.readme_block(readme) == demo.results_text(results)
+    entry = get_entry("arvideo-tiny-demo")
+    run = results["rows"]["arvideo"]["low_label_runs"][0]
+    assert entry.measured_results[0].top1 == run["top1"] and entry.measured_results[0].views == run["views"]
+    assert f"{run['top1']:.1f}" in str(render_model_card(entry))

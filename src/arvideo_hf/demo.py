@@ -1,81 +1,164 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
-"""`python -m arvideo_hf.demo`: does ARVideo pretraining help? Finetune the demo encoder and a randomly initialized
-twin with the same recipe and budget on the demo set's train split, test both with multi-view testing on its test
-split, and print the table.
+"""`python -m arvideo_hf.demo` (what `make demo` runs): does ARVideo pretraining pay off when labels are scarce?
 
-It expects the encoder written by `accelerate launch examples/pretrain.py --output_dir outputs/pretrain-demo`
-(`make demo` runs that first) and runs that pretraining itself when the folder is missing (unless
-`--pretrain_if_missing False`). Minutes on 2 CPU cores.
+On the embedded demo set (a 2400-clip unlabeled pool, 1200 labeled train clips, 300 test clips; built on first use):
+
+1. pretrain ARVideo and, for the same wall-clock budget, the VideoMAE baseline on the unlabeled pool (`--preset tiny`);
+2. finetune each encoder and a randomly initialized one on 10% of the labels (`examples/finetune.py --preset tiny`),
+   and test with multi-view testing;
+3. train an attentive and a linear probe on frozen features of each encoder, on all labels;
+4. train the random-init model on all labels (the supervised reference: can this model learn the task at all?).
+
+It prints one table and writes `results.json`, `results.md` and every run's own folder under `--output_dir`, which it
+overwrites (it says so). Each step goes through the same functions as the example scripts. About 10 minutes on 2 CPU
+cores with the defaults.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
+import shutil
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import HfArgumentParser
+
+from .configuration_arvideo import ARVideoConfig
+from .data import open_demo_dataset
+from .environment import describe_machine
+from .modeling_arvideo import ARVideoModel
+from .processing import image_processor_for
 
 
 logger = logging.getLogger(__name__)
 
-PRETRAIN_COMMAND = "accelerate launch --num_processes 1 examples/pretrain.py --output_dir outputs/pretrain-demo"
+ENCODERS = ("arvideo", "videomae", "random")
+NAMES = {"arvideo": "ARVideo-pretrained", "videomae": "VideoMAE-pretrained", "random": "random init"}
 
 
 @dataclass
 class DemoArguments:
     """The demo's knobs; the defaults are what the README's numbers were measured with."""
 
-    pretrained: str = field(default="outputs/pretrain-demo/encoder", metadata={"help": "The pretrained encoder."})
-    output_dir: str = field(default="outputs/finetune-demo", metadata={"help": "Both classifiers and the results."})
+    output_dir: str = field(default="outputs/demo", metadata={"help": "Every run and the results (overwritten)."})
     demo_root: str | None = field(default=None, metadata={"help": "The demo set (default: $ARVIDEO_DEMO_DIR)."})
-    pretrain_if_missing: bool = field(default=True, metadata={"help": "Pretrain first when --pretrained is missing."})
-    epochs: float = field(default=10, metadata={"help": "Finetuning epochs (both runs)."})
-    batch_size: int = field(default=16)
-    learning_rate: float = field(
-        default=1e-3,
-        metadata={"help": "Absolute peak lr, as the tiny pretraining preset (base_lr x 16/256 barely moves)."},
-    )
-    warmup_epochs: float = field(default=1.0)
-    layer_decay: float = field(default=0.75)
-    drop_path: float = field(default=0.1)
-    label_smoothing: float = field(default=0.1)
-    mixup: float = field(default=0.8)
-    cutmix: float = field(default=1.0)
-    rand_augment: str = field(default="rand-m7-n4")
-    erase_prob: float = field(default=0.25)
-    num_clips: int = field(default=5, metadata={"help": "Test clips per video."})
-    num_crops: int = field(default=3, metadata={"help": "Test crops per clip."})
+    pretrain_seconds: float = field(default=150, metadata={"help": "Wall-clock pretraining budget of each method."})
+    pretrain_batch_size: int = field(default=32, metadata={"help": "Pretraining clips per step (the tiny preset's)."})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
+    low_label_list: str = field(default="train_10pct.txt", metadata={"help": "Labeled subset for the finetunes."})
+    supervised_epochs: float = field(default=8, metadata={"help": "Epochs of the all-labels supervised reference."})
+    probe_epochs: int = field(default=50)
+    num_clips: int = field(default=2, metadata={"help": "Test clips per video."})
+    num_crops: int = field(default=1, metadata={"help": "Test crops per clip (the demo's frames are the crop)."})
     num_workers: int = field(default=1, metadata={"help": "DataLoader workers (decoding and augmentation)."})
-    torch_threads: int | None = field(
-        default=None, metadata={"help": "Threads of the training process (default: the cores the workers leave)."}
-    )
-    seed: int = field(default=0)
+    results_file: str | None = field(default=None, metadata={"help": "Also write results.json here."})
+    readme: str | None = field(default=None, metadata={"help": "Rewrite the demo table block of this README."})
+    skip_pretraining: bool = field(default=False, metadata={"help": "Reuse the pretrained encoders in output_dir."})
 
 
-def ensure_encoder(args: DemoArguments) -> Path | None:
-    """The encoder folder, pretraining it first when missing and allowed; `None` (after saying how) otherwise."""
-    encoder = Path(args.pretrained)
-    if (encoder / "config.json").is_file():
-        return encoder
-    print(f"No pretrained encoder at {encoder}. Create it with:\n    {PRETRAIN_COMMAND}\n(`make demo` runs it first).")
-    if not args.pretrain_if_missing:
-        return None
-    if encoder.name != "encoder":
-        print("--pretrained must end in /encoder to be created here (pretraining writes OUTPUT/encoder).")
-        return None
-    print("Running that pretraining now (the tiny preset, a few minutes on CPU)...")
+def pretrain(args: DemoArguments, method: str) -> Path:
+    """Pretrain `method` on the unlabeled pool for `pretrain_seconds`; its encoder folder."""
     from .training import parse_pretrain_args, run_pretraining
 
-    argv = ["--output_dir", str(encoder.parent)] + (["--demo_root", args.demo_root] if args.demo_root else [])
-    run_pretraining(parse_pretrain_args(argv))
-    _reset_accelerate_state()
-    return encoder
+    output_dir = Path(args.output_dir) / f"pretrain-{method}"
+    if not (args.skip_pretraining and (output_dir / "encoder" / "config.json").is_file()):
+        shutil.rmtree(output_dir, ignore_errors=True)
+        argv = ["--preset", "tiny", "--method", method, "--output_dir", str(output_dir),
+                "--max_seconds", str(args.pretrain_seconds), "--num_workers", str(args.num_workers),
+                "--per_device_batch_size", str(args.pretrain_batch_size)]
+        run_pretraining(parse_pretrain_args(argv + (["--demo_root", args.demo_root] if args.demo_root else [])))
+        _reset_accelerate_state()
+    return output_dir / "encoder"
+
+
+def random_encoder(args: DemoArguments) -> Path:
+    """A freshly initialized tiny encoder saved as a folder, so probes read it like the pretrained ones."""
+    folder = Path(args.output_dir) / "random-encoder"
+    torch.manual_seed(0)
+    encoder = ARVideoModel(ARVideoConfig.from_preset("tiny"))
+    encoder.save_pretrained(folder)
+    image_processor_for(encoder.config).save_pretrained(folder)
+    return folder
+
+
+def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_list: str, seed: int,
+             extra: list[str] | None = None) -> dict[str, Any]:
+    """`examples/finetune.py --preset tiny` on `train_list`, then `examples/evaluate.py` on the test split."""
+    from .training.evaluation import EvaluateArguments, run_evaluation
+    from .training.finetune import parse_finetune_args, run_finetuning
+
+    output_dir = Path(args.output_dir) / f"finetune-{name}-seed{seed}"
+    init = ["--init", "random"] if name.startswith("random") else ["--model_name_or_path", str(encoder)]
+    argv = ["--preset", "tiny", *init, "--train_list", str(root / train_list), "--data_root", str(root),
+            "--class_names", str(root / "labels.txt"), "--output_dir", str(output_dir), "--seed", str(seed),
+            "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", str(args.num_workers),
+            "--use_cpu", str(not torch.cuda.is_available()), *(extra or [])]
+    _reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
+    train_metrics = run_finetuning(*parse_finetune_args(argv))
+    summary = run_evaluation(
+        EvaluateArguments(model_name_or_path=str(output_dir), demo_root=str(root), num_clips=args.num_clips,
+                          num_crops=args.num_crops, num_workers=args.num_workers, sampling_rate=2),
+        command=f"python -m arvideo_hf.demo  # {name}, seed {seed}",
+    )
+    return {"top1": summary["top1"], "views": summary["views"], "num_test": summary["num_videos"],
+            "train_loss": train_metrics.get("train_loss"), "finetune_seconds": train_metrics.get("wall_seconds")}
+
+
+def probe(args: DemoArguments, root: Path, encoder: Path, kind: str) -> dict[str, Any]:
+    """An attentive or linear probe on frozen features of `encoder`, trained on all demo train labels."""
+    from .training.probes import ProbeArguments, run_probe
+
+    output_dir = Path(args.output_dir) / f"probe-{kind}-{encoder.parent.name if encoder.name == 'encoder' else encoder.name}"
+    results = run_probe(ProbeArguments(probe=kind, model_name_or_path=str(encoder), demo_root=str(root),
+                                       sampling_rate=2, epochs=args.probe_epochs, output_dir=str(output_dir)))
+    return {"top1": results["top1"], "num_train": results["num_train"], "num_test": results["num_test"]}
+
+
+def run_demo(args: DemoArguments) -> dict[str, Any]:
+    """All steps; the results dictionary that `results.json` holds."""
+    started = time.perf_counter()
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not args.skip_pretraining:
+        print(f"Overwriting the previous demo run in {output_dir}.")
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    root = open_demo_dataset(args.demo_root)
+    encoders = {method: pretrain(args, method) for method in ("arvideo", "videomae")}
+    encoders["random"] = random_encoder(args)
+    rows: dict[str, dict[str, Any]] = {}
+    for name in ENCODERS:
+        runs = [finetune(args, root, encoders[name], name, args.low_label_list, seed) for seed in args.seeds]
+        rows[name] = {"low_label": _mean_std([run["top1"] for run in runs]), "low_label_runs": runs,
+                      **{kind: probe(args, root, encoders[name], kind)["top1"] for kind in ("attentive", "linear")}}
+    supervised = finetune(args, root, encoders["random"], "random-all-labels", "train.txt", args.seeds[0],
+                          ["--num_train_epochs", str(args.supervised_epochs), "--per_device_train_batch_size", "32"])
+    pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())
+    return {"rows": rows, "supervised_all_labels": supervised, "pretraining_seconds": round(pretraining_seconds),
+            "wall_seconds": round(time.perf_counter() - started + (pretraining_seconds if args.skip_pretraining else 0)),
+            "machine": describe_machine(), "dataset": _dataset_sizes(root), "args": asdict(args),
+            "command": "make demo"}
+
+
+def _pretraining_seconds(encoder: Path) -> float:
+    """Wall seconds of the pretraining run that wrote `encoder` (0 for the random encoder)."""
+    summary = encoder.parent / "summary.json"
+    return json.loads(summary.read_text())["wall_seconds"] if summary.is_file() else 0.0
+
+
+def _mean_std(values: list[float]) -> dict[str, Any]:
+    return {"mean": round(statistics.fmean(values), 2),
+            "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0, "values": values}
+
+
+def _dataset_sizes(root: Path) -> dict[str, int]:
+    lists = ("unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt")
+    return {name.removesuffix(".txt"): len((root / name).read_text().splitlines()) for name in lists}
 
 
 def _reset_accelerate_state() -> None:
@@ -86,116 +169,70 @@ def _reset_accelerate_state() -> None:
     GradientState._reset_state()
 
 
-def finetune_and_evaluate(args: DemoArguments, encoder: Path, init: str) -> dict[str, Any]:
-    """One arm of the comparison: finetune (`init` = pretrained or random), then multi-view test."""
-    from .training.evaluation import EvaluateArguments, run_evaluation
-    from .training.finetune import ARVideoTrainingArguments, FinetuneArguments, run_finetuning
-
-    output_dir = Path(args.output_dir) / init
-    finetune_args = FinetuneArguments(
-        model_name_or_path=str(encoder), init=init, demo_root=args.demo_root, base_lr=0.0,
-        warmup_epochs=args.warmup_epochs, layer_decay=args.layer_decay, drop_path=args.drop_path,
-        label_smoothing=args.label_smoothing, mixup=args.mixup, cutmix=args.cutmix, rand_augment=args.rand_augment,
-        erase_prob=args.erase_prob, flip=False,
-    )
-    _reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
-    training_args = ARVideoTrainingArguments(
-        output_dir=str(output_dir), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        save_strategy="no", logging_steps=20, seed=args.seed, dataloader_num_workers=args.num_workers,
-        use_cpu=not _cuda(),
-    )
-    started = time.perf_counter()
-    train_metrics = run_finetuning(finetune_args, training_args)
-    finetuned = time.perf_counter()
-    command = f"python -m arvideo_hf.demo  # {init} arm"
-    summary = run_evaluation(
-        EvaluateArguments(
-            model_name_or_path=str(output_dir), demo_root=args.demo_root, num_clips=args.num_clips,
-            num_crops=args.num_crops, batch_size=4, num_workers=args.num_workers,
-        ),
-        command=command,
-    )
-    done = time.perf_counter()
-    return {
-        "init": init, "top1": summary["top1"], "top5": summary["top5"],
-        "mean_class_accuracy": summary["mean_class_accuracy"], "views": summary["views"],
-        "num_videos": summary["num_videos"], "train_loss": train_metrics.get("train_loss"),
-        "finetune_seconds": round(finetuned - started, 1), "eval_seconds": round(done - finetuned, 1),
-        "model": str(output_dir),
-    }
-
-
-def set_torch_threads(args: DemoArguments) -> int:
-    """Leave a core to each DataLoader worker: on a small CPU machine, intra-op threads that compete with the
-    decoding/augmentation workers make every step several times slower (measured: 0.56 s vs 3.4 s per step of 16
-    clips on 2 cores with one worker)."""
-    import torch
-
-    threads = args.torch_threads or max(1, (os.cpu_count() or 1) - args.num_workers)
-    if not _cuda():
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The markdown table printed at the end (and saved as `demo_results.md`)."""
+def format_table(results: dict[str, Any]) -> str:
+    """The markdown table printed at the end, saved as `results.md` and shown in the README."""
+    sizes = results["dataset"]
     lines = [
-        "| initialization | top-1 (%) | top-5 (%) | mean class acc. (%) | views | finetune (s) | eval (s) |",
-        "|---|---|---|---|---|---|---|",
+        f"| initialization | finetune, {sizes['train_10pct']} labels (top-1 %) | attentive probe, {sizes['train']} "
+        f"labels | linear probe, {sizes['train']} labels |",
+        "|---|---|---|---|",
     ]
-    names = {"pretrained": "ARVideo-pretrained", "random": "random init"}
-    for row in rows:
-        lines.append(
-            f"| {names.get(row['init'], row['init'])} | {row['top1']:.1f} | {row['top5']:.1f} | "
-            f"{row['mean_class_accuracy']:.1f} | {row['views']} | {row['finetune_seconds']:.0f} | "
-            f"{row['eval_seconds']:.0f} |"
-        )
+    for name in ENCODERS:
+        row = results["rows"][name]
+        low = row["low_label"]
+        spread = f" ± {low['std']:.1f}" if len(low["values"]) > 1 else ""
+        lines.append(f"| {NAMES[name]} | {low['mean']:.1f}{spread} | {row['attentive']:.1f} | {row['linear']:.1f} |")
     return "\n".join(lines)
 
 
+def format_footer(results: dict[str, Any]) -> str:
+    sizes, args = results["dataset"], results["args"]
+    return (
+        f"Demo test split ({sizes['test']} videos, 6 motion classes, chance 16.7%), {args['num_clips']}x"
+        f"{args['num_crops']} views. Pretraining: {args['pretrain_seconds']:g} s of wall clock each on "
+        f"{sizes['unlabeled']} unlabeled clips. Supervised from scratch on all {sizes['train']} labels: "
+        f"{results['supervised_all_labels']['top1']:.1f}% top-1. Low-label finetunes: {len(args['seeds'])} seed(s). "
+        f"Total wall time {results['wall_seconds'] / 60:.1f} min ({results['machine']})."
+    )
+
+
+README_START, README_END = "<!-- demo-table:start -->", "<!-- demo-table:end -->"
+
+
+def results_text(results: dict[str, Any]) -> str:
+    """The table and its footer, as printed, saved in `results.md` and shown in the README."""
+    return format_table(results) + "\n\n" + format_footer(results) + "\n"
+
+
+def readme_block(readme: str) -> str:
+    """What stands between the demo-table markers of a README."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[start:end].strip("\n") + "\n"
+
+
+def write_readme_table(path: str | Path, results: dict[str, Any]) -> None:
+    """Replace the README's demo-table block with the table generated from `results`."""
+    readme = Path(path).read_text()
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    Path(path).write_text(readme[:start] + "\n" + results_text(results) + readme[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run both arms and print the comparison; returns a process exit code."""
+    """Run the demo and print the table; returns a process exit code."""
     (args,) = HfArgumentParser(DemoArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING)
-    import torch
-
-    threads = torch.get_num_threads()
-    started = time.perf_counter()
-    try:
-        encoder = ensure_encoder(args)
-        if encoder is None:
-            return 1
-        set_torch_threads(args)
-        rows = [finetune_and_evaluate(args, encoder, init) for init in ("pretrained", "random")]
-        used_threads = torch.get_num_threads()
-    finally:
-        torch.set_num_threads(threads)
-    wall = time.perf_counter() - started
-    table = format_table(rows)
-    import platform
-
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {used_threads} torch thread(s), " + (
-        torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
-    )
-    footer = (
-        f"Demo test split ({rows[0]['num_videos']} videos, 6 motion classes, chance 16.7%); the same recipe and "
-        f"{args.epochs:g} finetuning epochs for both; total wall time {wall / 60:.1f} min ({machine})."
-    )
-    print("\n" + table + "\n\n" + footer)
+    results = run_demo(args)
+    text = results_text(results)
+    print("\n" + text)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "demo_results.md").write_text(table + "\n\n" + footer + "\n")
-    (output_dir / "demo_results.json").write_text(
-        json.dumps({"rows": rows, "wall_seconds": round(wall, 1), "machine": machine, "args": asdict(args)}, indent=2)
-        + "\n"
-    )
+    (output_dir / "results.md").write_text(text)
+    payload = json.dumps(results, indent=2) + "\n"
+    (output_dir / "results.json").write_text(payload)
+    if args.results_file:
+        Path(args.results_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results_file).write_text(payload)
+    if args.readme:
+        write_readme_table(args.readme, results)
     return 0
 
 

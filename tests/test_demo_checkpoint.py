@@ -1,0 +1,46 @@
+"""The committed `arvideo-tiny-demo` checkpoint: a Hub-ready folder that `pipeline` loads as it is, and that reproduces
+the top-1 its card and the zoo publish on the demo test split."""
+
+from pathlib import Path
+
+import pytest
+from transformers import pipeline
+
+import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
+from arvideo_hf.data import build_demo_dataset
+from arvideo_hf.training.evaluation import EvaluateArguments, run_evaluation
+from arvideo_hf.zoo import DEMO_CHECKPOINT, get_entry
+
+
+CHECKPOINT = Path(__file__).parents[1] / DEMO_CHECKPOINT
+
+
+@pytest.fixture(scope="module")
+def demo_test_split(tmp_path_factory):
+    """The demo's full test split (its clips depend only on the seed and their index, not on the other splits)."""
+    return build_demo_dataset(tmp_path_factory.mktemp("demo-test"), seed=0, num_train=0, num_test=300, num_unlabeled=0)
+
+
+def test_folder_is_hub_ready():
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "README.md", "eval_results.json",
+                 "configuration_arvideo.py", "modeling_arvideo.py", "clustering.py"):
+        assert (CHECKPOINT / name).is_file(), name
+    assert not list(CHECKPOINT.glob("*.bin")) and not list(CHECKPOINT.glob("*.pt"))
+
+
+def test_checkpoint_reproduces_the_published_top1(demo_test_split, tmp_path):
+    published = get_entry("arvideo-tiny-demo").measured_results[0]
+    summary = run_evaluation(EvaluateArguments(
+        model_name_or_path=str(CHECKPOINT), demo_root=str(demo_test_split), num_clips=2, num_crops=1,
+        num_workers=0, output_dir=str(tmp_path),
+    ))
+    assert summary["num_videos"] == published.num_videos == 300 and summary["views"] == published.views
+    assert summary["top1"] == pytest.approx(published.top1, abs=0.01)
+
+
+def test_pipeline_classifies_a_demo_video(demo_test_split):
+    classifier = pipeline("video-classification", model=str(CHECKPOINT), device="cpu")
+    predictions = classifier(str(demo_test_split / "test" / "move_down" / "00000.mp4"), top_k=6, frame_sampling_rate=2)
+    assert len(predictions) == 6 and abs(sum(p["score"] for p in predictions) - 1.0) < 1e-4
+    assert {p["label"] for p in predictions} == {"move_down", "move_left", "move_right", "move_up", "rotate_ccw",
+                                                  "rotate_cw"}
