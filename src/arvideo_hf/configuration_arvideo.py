@@ -15,7 +15,7 @@ IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
 
-# Named sizes. ViT sizes are VideoMAE's; decoders follow SPEC.md (4 x 512, 8 heads). "tiny" is for tests and demos.
+# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny": tests, demos.
 ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         image_size=64, patch_size=8, num_frames=8, tubelet_size=2,
@@ -43,7 +43,7 @@ def _pair(value: int | list[int] | tuple[int, ...]) -> tuple[int, int]:
 
 class ARVideoConfig(PreTrainedConfig):
     r"""
-    Configuration of an ARVideo model. `ARVideoConfig()` is the paper's setting (SPEC.md section 2): ViT-B on
+    Configuration of an ARVideo model. `ARVideoConfig()` is the paper's setting (docs/method.md, Clusters): ViT-B on
     16x224x224 clips, 2x16x16 tubelets, 2x7x7 clusters in random order, 80% in-cluster masking, 4 x 512 decoder.
 
     Args:
