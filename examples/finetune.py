@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Finetune an ARVideo (or VideoMAE) encoder for video classification with transformers.Trainer (SPEC.md section 9).
+"""Finetune an ARVideo/VideoMAE video classifier with transformers.Trainer (docs/method.md, Finetuning recipe).
 
     python examples/finetune.py --model_name_or_path outputs/pretrain-demo/encoder --output_dir outputs/finetune-demo
     python examples/finetune.py --init random --model_name_or_path outputs/pretrain-demo/encoder   # from scratch

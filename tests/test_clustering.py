@@ -1,4 +1,4 @@
-"""Cluster geometry, the three prediction orders, in-cluster masking and the block-causal masks (SPEC.md 2-6)."""
+"""Cluster geometry, orders, in-cluster masking and block-causal masks (docs/method.md, Pretraining objective)."""
 
 import pytest
 import torch

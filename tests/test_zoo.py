@@ -29,8 +29,8 @@ from .conftest import tiny_config
 
 
 CARDS = Path(__file__).resolve().parents[1] / "model_cards"
-# SPEC.md section 10, the only numbers the paper gives for ARVideo itself: (dataset, pretraining epochs) -> top-1
-SPEC_PAPER_TOP1 = {("k400", 800): 80.1, ("k400", 1600): 81.2, ("ssv2", 800): 69.8, ("ssv2", 2400): 70.9}
+# docs/method.md, Paper results: the paper's ARVideo top-1 (Tables 2, 3): (dataset, pretraining epochs) -> top-1
+PAPER_TOP1 = {("k400", 800): 80.1, ("k400", 1600): 81.2, ("ssv2", 800): 69.8, ("ssv2", 2400): 70.9}
 
 
 def test_committed_cards_are_up_to_date():
@@ -60,11 +60,11 @@ def test_zoo_has_the_issue_entries():
 
 def test_paper_numbers_are_exactly_the_papers_and_only_on_vit_b():
     paper = {(r.dataset, r.pretrain_epochs): r.top1 for results in PAPER_RESULTS.values() for r in results}
-    assert paper == SPEC_PAPER_TOP1
+    assert paper == PAPER_TOP1
     for entry in ZOO.values():
         for result in entry.paper_results:
             assert entry.preset == "base" and result.dataset == entry.dataset
-            assert SPEC_PAPER_TOP1[(result.dataset, result.pretrain_epochs)] == result.top1
+            assert PAPER_TOP1[(result.dataset, result.pretrain_epochs)] == result.top1
         for result in entry.measured_results:  # when measurements land, each names the command that produced it
             assert "python" in result.reference or "make" in result.reference
 

@@ -1,5 +1,5 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
-"""Cluster geometry, prediction orders, in-cluster masks and block-causal attention masks (SPEC.md sections 2-6).
+"""Cluster geometry, prediction orders, in-cluster masks, block-causal masks (docs/method.md, Pretraining objective).
 
 The one place where ARVideo's sequence is defined. Pure torch, no transformers, so data workers can draw orders and
 masks (`make_cluster_order`, `torch.rand` noise) and the model can turn them into gather indices (`plan_sequence`).

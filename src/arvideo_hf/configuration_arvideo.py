@@ -15,7 +15,7 @@ IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
 
-# Named sizes. ViT sizes are VideoMAE's; decoders 4 x 512, 8 heads (docs/method.md). "tiny" is the small-scale model
+# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale model
 # that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
 # measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses raw pixels: on low-texture
 # synthetic tubelets per-tubelet normalization mostly amplifies noise; the paper-scale presets keep norm_pix_loss.
@@ -46,7 +46,7 @@ def _pair(value: int | list[int] | tuple[int, ...]) -> tuple[int, int]:
 
 class ARVideoConfig(PreTrainedConfig):
     r"""
-    Configuration of an ARVideo model. `ARVideoConfig()` is the paper's setting (SPEC.md section 2): ViT-B on
+    Configuration of an ARVideo model. `ARVideoConfig()` is the paper's setting (docs/method.md, Clusters): ViT-B on
     16x224x224 clips, 2x16x16 tubelets, 2x7x7 clusters in random order, 80% in-cluster masking, 4 x 512 decoder.
 
     Args:

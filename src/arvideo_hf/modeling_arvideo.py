@@ -154,7 +154,7 @@ def check_pixel_values(
 
 
 class ARVideoEmbeddings(nn.Module):
-    """Tubelet embedding plus the fixed sinusoid position table, added before any gather (SPEC.md section 1)."""
+    """Tubelet embedding + fixed sinusoid positions, added before any gather (docs/method.md, Tokens and positions)."""
 
     def __init__(self, config: ARVideoConfig):
         super().__init__()
@@ -541,7 +541,7 @@ class ARVideoDecoder(nn.Module):
 
 
 class ARVideoForPretraining(ARVideoPreTrainedModel):
-    """ARVideo pretraining (SPEC.md sections 2-7): cluster-causal encoder over the visible tokens of the first C-1
+    """ARVideo pretraining (docs/method.md, Pretraining objective): cluster-causal encoder over the first C-1
     clusters in a (random) order, cross-attention decoder predicting every token of the next cluster."""
 
     def __init__(self, config: ARVideoConfig):

@@ -44,7 +44,7 @@ NORM_PIX_EPS = 1e-6  # the epsilon of VideoMAE's norm_pix_loss, `ARVideoForPretr
 DEFAULT_RANK_RTOL = 1e-2  # singular values above 1% of the largest count towards the attention rank
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-VIT_B_GEOMETRY = ClusterGeometry(grid=(8, 14, 14), cluster_size=(2, 7, 7), mask_ratio=0.8)  # SPEC.md defaults
+VIT_B_GEOMETRY = ClusterGeometry(grid=(8, 14, 14), cluster_size=(2, 7, 7), mask_ratio=0.8)  # docs/method.md, Clusters
 ORDERS = ("random", "spatial_first", "temporal_first")
 
 __all__ = [
@@ -147,7 +147,7 @@ def synthetic_clip(config: Any, seed: int = 0) -> torch.Tensor:
 
 
 def read_video_list(items: Iterable[PathLike]) -> list[Path]:
-    """Expand `items` (video files, or annotation lists of `path [label]` lines, SPEC.md section 9) into video
+    """Expand `items` (video files, or `path [label]` lists: docs/method.md, Annotation lists) into video
     paths; a relative path in a list is taken relative to the list's folder when it does not exist as given."""
     videos: list[Path] = []
     for item in items:

@@ -171,7 +171,7 @@ class ZooEntry:
         return ARVideoConfig.from_preset(self.preset, **{**fields, **overrides})
 
 
-# Paper numbers exist only for ViT-B (SPEC.md section 10). Keys are the `reference` strings paper results must use.
+# Paper numbers exist only for ViT-B (docs/method.md, Paper results). Keys: the `reference` strings paper results use.
 # Views are as printed in the tables' GFLOPs column ("180 x 2 x 3") for both datasets.
 PAPER_TABLES = {
     "ARVideo paper, Table 2 (Kinetics-400)": "k400",

@@ -131,7 +131,7 @@ class VideoClipDataset(Dataset):
     def for_pretraining(
         cls, records: Sequence[VideoRecord] | VideoSource, config: Any, *, stride: int = 4, **kwargs: Any
     ) -> "VideoClipDataset":
-        """Dense `config.num_frames x stride` clips with VideoMAE's multi-scale crop (SPEC section 9)."""
+        """Dense clips of `config.num_frames x stride` frames, multi-scale crop (docs/method.md, Pretraining recipe)."""
         transform = kwargs.pop("transform", None) or PretrainingTransform.from_config(config)
         return cls(records, DenseSampler(config.num_frames, stride), transform, train=True, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Finetuning augmentation (SPEC.md section 9): RandAugment, random resized crop, flip and random erasing per clip,
+"""Finetuning augmentation (docs/method.md, Finetuning recipe): RandAugment, resized crop, flip, erasing per clip,
 then mixup/cutmix with soft targets per batch.
 
 [`FinetuneTransform`] runs kornia's maintained augmentations with *one set of parameters for every frame of a

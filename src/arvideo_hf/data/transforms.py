@@ -185,7 +185,7 @@ def _config_defaults(config: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 class PretrainingTransform:
     """Multi-scale crop, bilinear resize to `size`, optional horizontal flip, normalize.
 
-    VideoMAE/ARVideo pretraining uses scales `(1, .875, .75, .66)` and no flip (SPEC section 9).
+    VideoMAE/ARVideo pretraining uses scales `(1, .875, .75, .66)` and no flip (docs/method.md, Pretraining recipe).
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Training: ARVideo pretraining with accelerate, and the optimizer recipes of SPEC.md section 9."""
+"""Training: ARVideo pretraining with accelerate, and the optimizer recipes of docs/method.md, Recipes."""
 
 from .arguments import PretrainArguments, parse_pretrain_args
 from .optim import build_layer_decay_param_groups, build_param_groups, layer_depth, scaled_lr

@@ -19,7 +19,7 @@ RUN_PRESETS: dict[str, dict[str, Any]] = {
         model_preset="tiny", epochs=12, per_device_batch_size=32, learning_rate=1e-3, min_lr=1e-5, warmup_epochs=1.0,
         sampling_rate=2, num_workers=1, save_steps=200, logging_steps=20,
     ),
-    # The paper's recipe (SPEC.md section 9): base lr 1.5e-4 x batch/256, 40 warmup epochs, cosine to 1e-5.
+    # Paper recipe (docs/method.md, Pretraining recipe): base lr 1.5e-4 x batch/256, 40 warmup epochs, cosine to 1e-5.
     "small": dict(model_preset="small", epochs=800, per_device_batch_size=32, base_lr=1.5e-4, min_lr=1e-5,
                   warmup_epochs=40.0, sampling_rate=4, num_workers=8, save_steps=2000, logging_steps=50),
     "base": dict(model_preset="base", epochs=800, per_device_batch_size=32, base_lr=1.5e-4, min_lr=1e-5,

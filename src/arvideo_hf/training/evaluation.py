@@ -1,5 +1,5 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
-"""Multi-view video classification testing (SPEC.md section 9), single- or multi-process through accelerate.
+"""Multi-view video classification testing (docs/method.md, Test protocol), single- or multi-process through accelerate.
 
 Every test video is seen as `num_clips` evenly spaced temporal clips x `num_crops` spatial crops (5x3 for
 Kinetics-like data, 2x3 for SSv2-like data); each view is classified, softmaxed, and the probabilities are averaged.

@@ -1,7 +1,7 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
 """Finetuning an ARVideo (or VideoMAE) encoder for video classification with `transformers.Trainer`.
 
-The recipe is VideoMAE's (SPEC.md section 9) and is the default: AdamW with layer-wise lr decay 0.75, drop path 0.1,
+VideoMAE's recipe (docs/method.md, Finetuning recipe) is the default: AdamW, layer-wise lr decay 0.75, drop path 0.1,
 label smoothing 0.1 folded into mixup 0.8 / cutmix 1.0 soft targets, RandAugment m7-n4, random resized crop, flip
 (off for direction-sensitive labels such as SSv2 and the demo set), random erasing 0.25, warmup then cosine, base lr
 scaled by batch / 256. The saved folder holds the classifier, its `preprocessor_config.json` and `id2label`, so
@@ -76,7 +76,7 @@ class FinetuneArguments:
     sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (TSN, for SSv2)."})
     sampling_rate: int | None = field(default=None, metadata={"help": "Frame stride of dense clips (4 K400; demo 2)."})
     repeated_aug: int = field(default=1, metadata={"help": "Augmented clips per decoded video (VideoMAE K400: 2)."})
-    # recipe (SPEC.md section 9)
+    # recipe (docs/method.md, Finetuning recipe)
     base_lr: float = field(
         default=1e-3, metadata={"help": "Peak lr = base_lr x clips per step / 256; 0 uses --learning_rate as given."}
     )

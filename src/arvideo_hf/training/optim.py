@@ -1,4 +1,4 @@
-"""AdamW parameter groups and learning-rate scaling shared by pretraining and finetuning (SPEC.md section 9)."""
+"""AdamW parameter groups and learning-rate scaling shared by pretraining and finetuning (docs/method.md, Recipes)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def build_layer_decay_param_groups(
     learning_rate: float,
     num_layers: int | None = None,
 ) -> list[dict]:
-    """AdamW groups for finetuning with layer-wise lr decay (SPEC.md section 9).
+    """AdamW groups for finetuning with layer-wise lr decay (docs/method.md, Finetuning recipe).
 
     A parameter at depth `d` (see `layer_depth`) gets `lr = learning_rate * layer_decay ** (L + 1 - d)`, so the head
     trains at the full rate and the embeddings at `layer_decay ** (L + 1)` of it. Norms, biases and tables get no

@@ -1,4 +1,4 @@
-"""ARVideo pretraining with accelerate: one loop from a 2-core laptop to multi-node GPUs (SPEC.md section 9).
+"""ARVideo pretraining with accelerate: one loop from a 2-core laptop to multi-node GPUs (docs/method.md, Recipes).
 
 `--method videomae` trains transformers' `VideoMAEForPreTraining` (90% tube masking, its decoder) as a baseline in the
 same loop: same data, augmentation, schedule, budget and seeding, with a same-size encoder exported for finetuning.
