@@ -391,7 +391,7 @@ class ARVideoPreTrainedModel(PreTrainedModel):
         N(0, 0.02), and the fixed sinusoid tables. Loaded weights are never touched (`init` skips them)."""
         if isinstance(module, (nn.Linear, nn.Conv3d)):
             fan_in, fan_out = module.weight[0].numel(), module.weight.shape[0]
-            _uniform_linear_init(module.weight, fan_in, fan_out * (3 if getattr(module, "fused_qkv_part", False) else 1))
+            uniform_linear_init(module.weight, fan_in, fan_out * (3 if getattr(module, "fused_qkv_part", False) else 1))
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
@@ -405,7 +405,7 @@ class ARVideoPreTrainedModel(PreTrainedModel):
             init.copy_(module.decoder_position_embeddings, table)
 
 
-def _uniform_linear_init(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
+def uniform_linear_init(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
     """Xavier-uniform with explicit fans, so a conv kernel or one third of a fused qkv matrix gets the bound of the
     linear layer it stands for (`torch.nn.init.xavier_uniform_` would count a conv's receptive field twice)."""
     bound = math.sqrt(6.0 / (fan_in + fan_out))
