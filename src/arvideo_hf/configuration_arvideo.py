@@ -17,8 +17,9 @@ PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
 
 # Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale model
 # that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
-# measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses raw pixels: on low-texture
-# synthetic tubelets per-tubelet normalization mostly amplifies noise; the paper-scale presets keep norm_pix_loss.
+# measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses raw pixels: half of the demo's
+# tubelets vary by under 8 gray levels, and per-tubelet normalization would make that faint texture (and compression
+# noise) unit-size targets; the paper-scale presets keep norm_pix_loss.
 ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         image_size=32, patch_size=8, num_frames=16, tubelet_size=2,
