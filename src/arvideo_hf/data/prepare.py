@@ -17,7 +17,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -179,22 +179,31 @@ def _publish(part: Path, output: Path) -> None:
 
 def run_jobs(jobs: Sequence[PrepareJob], options: PrepareOptions, workers: int, quiet: bool) -> list[PrepareResult]:
     """All jobs over a process pool (`workers` 0: in this process) behind a tqdm bar; results in job order."""
-    bar = tqdm(total=len(jobs), desc="preparing", unit="video", disable=quiet or None)
-    results: dict[str, PrepareResult] = {}
-    with bar:
-        for result in _results(jobs, options, workers):
+    results = {job.source: PrepareResult(job.source, job.output, "reused") for job in jobs if os.path.exists(job.output)}
+    todo = [job for job in jobs if job.source not in results]  # a resumed run sends only the rest to the pool
+    failed = 0
+    with tqdm(total=len(jobs), initial=len(results), desc="preparing", unit="video", disable=quiet or None) as bar:
+        for result in _results(todo, options, workers):
             results[result.source] = result
+            failed += result.status == "failed"
             bar.update()
-            bar.set_postfix(failed=sum(r.status == "failed" for r in results.values()), refresh=False)
+            bar.set_postfix(failed=failed, refresh=False)
     return [results[job.source] for job in jobs]
 
 
 def _results(jobs: Sequence[PrepareJob], options: PrepareOptions, workers: int) -> Iterator[PrepareResult]:
+    """Results as they complete, with at most 4 jobs per worker in flight (a Kinetics list has 240k videos)."""
     if workers <= 0:
         yield from (prepare_video(job, options) for job in jobs)
         return
     with ProcessPoolExecutor(workers) as pool:
-        yield from (future.result() for future in as_completed([pool.submit(prepare_video, j, options) for j in jobs]))
+        pending: set[Future] = set()
+        for job in jobs:
+            if len(pending) >= 4 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+            pending.add(pool.submit(prepare_video, job, options))
+        yield from (future.result() for future in as_completed(pending))
 
 
 def write_list(path: Path, records: Sequence[VideoRecord], results: Sequence[PrepareResult], out: Path) -> None:
