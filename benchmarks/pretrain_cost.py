@@ -2,24 +2,35 @@
 """Pretraining cost, ARVideo vs transformers' VideoMAEForPreTraining, measured side by side in one process.
 
 One full training step (forward, backward, AdamW) per model, each with its paper masking (ARVideo: 2x7x7 clusters,
-80% in-cluster mask, random order; VideoMAE: tube masking 90%), the same ViT encoder and input, for eager and sdpa
-attention. Runs are interleaved (A, B, A, B, ...) after warm-up, so drift in machine speed hits both alike.
+80% in-cluster mask, random order; VideoMAE: tube masking 90%), the same ViT encoder and input, for each attention
+implementation asked for, in fp32 or under bf16/fp16 autocast. Runs are interleaved (A, B, A, B, ...) after warm-up,
+so drift in machine speed hits both alike.
 
 ARVideo runs in three configurations: plain; `decoder_chunk_size` (chunked decoder + loss under recomputation, same
 loss and gradients); and chunked plus encoder gradient checkpointing (`-ckpt`), which trades one more encoder forward
 for the encoder's activations.
 
-Reported per configuration: median step time per clip, activation memory per clip, forward+backward FLOPs per clip.
-Activation memory is the slope between two batch sizes of
-  - on CUDA: peak allocated memory during the step minus the model+optimizer baseline;
+Reported per configuration: step time per clip (and clips/s), forward+backward FLOPs per clip, achieved GFLOP/s,
+activation memory per clip, and the encoder's share of it. Activation memory is the slope between two batch sizes of
+  - on CUDA: peak allocated memory during the step minus the model+optimizer baseline (the absolute peak is kept too);
   - on CPU: bytes of the distinct tensors autograd holds for backward at the end of the forward pass (what a CUDA
     allocator would have to keep alive); transient buffers during backward are not included.
+The step time is the fastest of the interleaved repeats: on a shared machine other jobs only ever add time, so the
+minimum is the least disturbed estimate (the median and every time are in the JSON).
+The floor of a model is what its encoder alone holds for backward (saved-tensor bytes inside the encoder, same slope,
+on every device), measured on the plain model: the part that no decoder-side trick can remove. ARVideo configurations
+are set against the ARVideo encoder's floor, VideoMAE against its own encoder's.
+
+The two honest ratios, against VideoMAE's best attention implementation (its fastest run here):
+  - time per GFLOP: how fast a configuration does a unit of work (ARVideo does more work per clip by design);
+  - memory vs floor: how close a configuration's activation memory is to its encoder's floor (1.0: no decoder cost).
 
     python benchmarks/pretrain_cost.py                       # ViT-B, 16x224x224 (minutes on a 2-core CPU)
     python benchmarks/pretrain_cost.py --model small --repeats 3 --batch-sizes 1 2
+    python benchmarks/pretrain_cost.py --dtype bf16 --attn sdpa --batch-sizes 8 16 --repeats 10   # on a GPU
 
 The last line is one JSON object; `time_ratio`/`memory_ratio` compare ARVideo's best configuration with VideoMAE's best
-attention implementation (below 1: ARVideo is cheaper).
+attention implementation (below 1: ARVideo is cheaper); `headline` has the four ratios of every configuration.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ from arvideo_hf.environment import describe_machine
 
 
 VIDEOMAE_DECODERS = {"tiny": (64, 2, 256), "small": (192, 3, 768), "base": (384, 6, 1536), "large": (512, 8, 2048)}
+AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+MB = 2**20
 
 
 def videomae_config(arvideo: ARVideoConfig, preset: str) -> VideoMAEConfig:
@@ -67,56 +80,76 @@ def tube_mask(config: VideoMAEConfig, batch: int, ratio: float = 0.9) -> torch.T
 
 
 class Contender:
-    """A model, its optimizer and a function producing one batch of inputs."""
+    """A model, its optimizer, a function producing one batch of inputs, and the autocast dtype (None: fp32)."""
 
-    def __init__(self, name: str, model: torch.nn.Module, make_inputs: Callable[[int], dict], device: torch.device):
+    def __init__(self, name: str, model: torch.nn.Module, make_inputs: Callable[[int], dict], device: torch.device,
+                 dtype: torch.dtype | None = None):
         self.name, self.model, self.make_inputs = name, model.to(device).train(), make_inputs
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4, betas=(0.9, 0.95))
-        self.device = device
+        self.device, self.dtype = device, dtype
+
+    def inputs(self, batch: int) -> dict:
+        """One batch on the device."""
+        return {k: v.to(self.device) for k, v in self.make_inputs(batch).items()}
+
+    def loss(self, inputs: dict) -> torch.Tensor:
+        """The forward pass, under autocast when a low-precision dtype is set."""
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None):
+            return self.model(**inputs).loss
 
     def step(self, batch: int) -> float:
-        inputs = {k: v.to(self.device) for k, v in self.make_inputs(batch).items()}
+        """Seconds of one forward + backward + AdamW step."""
+        inputs = self.inputs(batch)
         sync()
         start = time.perf_counter()
-        loss = self.model(**inputs).loss
-        loss.backward()
+        self.loss(inputs).backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         sync()
         return time.perf_counter() - start
 
-    def activation_bytes(self, batch: int) -> int:
-        inputs = {k: v.to(self.device) for k, v in self.make_inputs(batch).items()}
-        if self.device.type == "cuda":
-            self.step(1)  # optimizer state exists: baseline = params + grads(None) + moments
-            gc.collect()
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-            baseline = torch.cuda.memory_allocated()
-            loss = self.model(**inputs).loss
-            loss.backward()
-            peak = torch.cuda.max_memory_allocated() - baseline
-            self.optimizer.zero_grad(set_to_none=True)
-            return peak
-        saved: dict[int, int] = {}
+    def saved_bytes(self, batch: int) -> tuple[int, int]:
+        """Bytes autograd holds for backward after the forward: in all, and saved inside the encoder (its floor)."""
+        saved: dict[int, tuple[int, bool]] = {}
+        inside = [False]
+        encoder = self.model.base_model
+        hooks = [encoder.register_forward_pre_hook(lambda *_: inside.__setitem__(0, True)),
+                 encoder.register_forward_hook(lambda *_: inside.__setitem__(0, False))]
 
         def pack(tensor: torch.Tensor) -> torch.Tensor:
             storage = tensor.untyped_storage()
-            saved[storage.data_ptr()] = storage.nbytes()
+            saved.setdefault(storage.data_ptr(), (storage.nbytes(), inside[0]))
             return tensor
 
         params = {p.untyped_storage().data_ptr() for p in self.model.parameters()}
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            loss = self.model(**inputs).loss
-        activation = sum(size for ptr, size in saved.items() if ptr not in params)
+        try:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+                loss = self.loss(self.inputs(batch))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        kept = [(size, in_encoder) for ptr, (size, in_encoder) in saved.items() if ptr not in params]
         loss.backward()
         self.optimizer.zero_grad(set_to_none=True)
-        return activation
+        return sum(size for size, _ in kept), sum(size for size, in_encoder in kept if in_encoder)
+
+    def peak_bytes(self, batch: int) -> tuple[int, int]:
+        """CUDA peak allocated memory of forward + backward: above the model+optimizer baseline, and absolute."""
+        inputs = self.inputs(batch)
+        self.step(1)  # optimizer state exists: baseline = params + grads(None) + moments
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated()
+        self.loss(inputs).backward()
+        peak = torch.cuda.max_memory_allocated()
+        self.optimizer.zero_grad(set_to_none=True)
+        return peak - baseline, peak
 
     def flops(self) -> int:
-        inputs = {k: v.to(self.device) for k, v in self.make_inputs(1).items()}
+        """Forward + backward FLOPs of one clip."""
         with FlopCounterMode(display=False) as counter:
-            self.model(**inputs).loss.backward()
+            self.loss(self.inputs(1)).backward()
         self.optimizer.zero_grad(set_to_none=True)
         return counter.get_total_flops()
 
@@ -126,7 +159,9 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def build_contenders(preset: str, attn: str, device: torch.device, chunk: int) -> list[Contender]:
+def build_contenders(preset: str, attn: str, device: torch.device, chunk: int,
+                     dtype: torch.dtype | None = None) -> list[Contender]:
+    """Plain, chunked and chunked+checkpointed ARVideo (shared weights) and VideoMAE, for one attention kind."""
     base = ARVideoConfig.from_preset(preset)
     vm_config = videomae_config(base, preset)
     arvideo = ARVideoForPretraining._from_config(copy.deepcopy(base), attn_implementation=attn)
@@ -144,73 +179,146 @@ def build_contenders(preset: str, attn: str, device: torch.device, chunk: int) -
         return torch.randn(batch, base.num_frames, 3, size, size)
 
     return [
-        Contender(f"arvideo/{attn}", arvideo, lambda b: {"pixel_values": clips(b)}, device),
-        Contender(f"arvideo-chunked/{attn}", chunked, lambda b: {"pixel_values": clips(b)}, device),
-        Contender(f"arvideo-chunked-ckpt/{attn}", recomputed, lambda b: {"pixel_values": clips(b)}, device),
+        Contender(f"arvideo/{attn}", arvideo, lambda b: {"pixel_values": clips(b)}, device, dtype),
+        Contender(f"arvideo-chunked/{attn}", chunked, lambda b: {"pixel_values": clips(b)}, device, dtype),
+        Contender(f"arvideo-chunked-ckpt/{attn}", recomputed, lambda b: {"pixel_values": clips(b)}, device, dtype),
         Contender(f"videomae/{attn}", videomae,
-                  lambda b: {"pixel_values": clips(b), "bool_masked_pos": tube_mask(vm_config, b)}, device),
+                  lambda b: {"pixel_values": clips(b), "bool_masked_pos": tube_mask(vm_config, b)}, device, dtype),
     ]
 
 
-def main() -> None:
+def slope_mb(values: list[int], sizes: list[int]) -> float:
+    """MB per clip: the difference between two batch sizes, so that constant costs (weights, casts) cancel."""
+    return (values[1] - values[0]) / (sizes[1] - sizes[0]) / MB
+
+
+def measure(contender: Contender, sizes: list[int]) -> dict:
+    """Warm-up, then FLOPs, activation memory, the encoder's saved bytes and (on CUDA) peak memory per clip."""
+    contender.step(sizes[1])
+    saved = [contender.saved_bytes(b) for b in sizes]
+    entry = {
+        "gflops_per_clip": contender.flops() / 1e9,
+        "activation_mb_per_clip": slope_mb([total for total, _ in saved], sizes),
+        "encoder_saved_mb_per_clip": slope_mb([encoder for _, encoder in saved], sizes),
+    }
+    if contender.device.type == "cuda":
+        peaks = [contender.peak_bytes(b) for b in sizes]
+        entry["activation_mb_per_clip"] = slope_mb([above for above, _ in peaks], sizes)
+        entry["peak_mb"] = peaks[1][1] / MB
+        entry["peak_mb_per_clip"] = peaks[1][1] / sizes[1] / MB
+    return entry
+
+
+def time_interleaved(contenders: list[Contender], batch: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds per clip of every timed step of each contender, steps interleaved across contenders."""
+    times: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for _ in range(repeats):
+        for contender in contenders:
+            times[contender.name].append(contender.step(batch) / batch)
+    return times
+
+
+def add_rates(entry: dict) -> None:
+    """Clips/s and achieved GFLOP/s from the step time."""
+    entry["clips_per_s"] = 1 / entry["step_s_per_clip"]
+    entry["gflop_per_s"] = entry["gflops_per_clip"] / entry["step_s_per_clip"]
+
+
+def add_ratios(results: dict[str, dict]) -> str:
+    """Ratios vs VideoMAE (same attention and best attention) and vs each model's encoder floor; returns the best."""
+    best = min((k for k in results if k.startswith("videomae/")), key=lambda k: results[k]["step_s_per_clip"])
+    peer_best = results[best]
+    for name, entry in results.items():
+        family, attn = name.split("/")
+        peer = results[f"videomae/{attn}"]
+        entry["encoder_floor_mb_per_clip"] = results[f"{'videomae' if family == 'videomae' else 'arvideo'}/{attn}"][
+            "encoder_saved_mb_per_clip"]
+        entry["memory_vs_floor"] = entry["activation_mb_per_clip"] / entry["encoder_floor_mb_per_clip"]
+        for key, field in (("time", "step_s_per_clip"), ("memory", "activation_mb_per_clip"), ("flops", "gflops_per_clip")):
+            entry[f"{key}_ratio_vs_videomae_same_attn"] = entry[field] / peer[field]
+            entry[f"{key}_ratio_vs_videomae_best"] = entry[field] / peer_best[field]
+        entry["time_per_gflop_ratio_vs_videomae_best"] = peer_best["gflop_per_s"] / entry["gflop_per_s"]
+    return best
+
+
+def headline(results: dict[str, dict]) -> dict[str, dict]:
+    """Per configuration: the honest ratios (time per GFLOP, memory vs floor) next to the raw ones."""
+    keys = {"time_per_gflop": "time_per_gflop_ratio_vs_videomae_best", "memory_vs_floor": "memory_vs_floor",
+            "time": "time_ratio_vs_videomae_best", "memory": "memory_ratio_vs_videomae_best"}
+    return {name: {short: round(entry[key], 3) for short, key in keys.items()} for name, entry in results.items()}
+
+
+def print_table(results: dict[str, dict], best: str) -> None:
+    """One row per configuration: raw costs, then the ratios against `best` and against the floor."""
+    print(f"\nratios vs {best} (VideoMAE's best attention); floor = the model's own encoder, saved for backward")
+    print(f"{'configuration':28s} {'s/clip':>7s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'MB/clip':>8s} {'floor MB':>8s} "
+          f"{'t/GFLOP':>8s} {'mem/floor':>9s} {'time':>6s} {'memory':>7s}")
+    for name, e in results.items():
+        print(f"{name:28s} {e['step_s_per_clip']:7.3f} {e['gflops_per_clip']:7.1f} {e['gflop_per_s']:8.1f} "
+              f"{e['activation_mb_per_clip']:8.1f} {e['encoder_floor_mb_per_clip']:8.1f} "
+              f"{e['time_per_gflop_ratio_vs_videomae_best']:8.3f} {e['memory_vs_floor']:9.3f} "
+              f"{e['time_ratio_vs_videomae_best']:6.3f} {e['memory_ratio_vs_videomae_best']:7.3f}")
+
+
+def attention_backends(device: torch.device) -> dict:
+    """Which fused sdpa kernels this build offers (flash needs a CUDA build and an unmasked attention)."""
+    if device.type != "cuda":
+        return {"device": device.type}
+    return {"device": torch.cuda.get_device_name(), "flash_available": torch.backends.cuda.is_flash_attention_available(),
+            "flash_enabled": torch.backends.cuda.flash_sdp_enabled(),
+            "mem_efficient_enabled": torch.backends.cuda.mem_efficient_sdp_enabled()}
+
+
+def run_attention(args: argparse.Namespace, attn: str, device: torch.device) -> dict[str, dict]:
+    """Measure the four contenders of one attention implementation."""
+    contenders = build_contenders(args.model, attn, device, args.chunk, AUTOCAST_DTYPES[args.dtype])
+    results = {c.name: measure(c, args.batch_sizes) for c in contenders}
+    for name, times in time_interleaved(contenders, args.batch_sizes[1], args.repeats).items():
+        e = results[name]
+        e.update(step_s_per_clip=min(times), step_s_per_clip_median=statistics.median(times), step_s_per_clip_all=times)
+        add_rates(e)
+        print(f"{name:28s} step {e['step_s_per_clip']:.3f} s/clip  activations {e['activation_mb_per_clip']:.1f} MB/clip  "
+              f"{e['gflops_per_clip']:.1f} GFLOP/clip  {e['gflop_per_s']:.1f} GFLOP/s", flush=True)
+    del contenders
+    gc.collect()
+    return results
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="base", help="ARVideoConfig preset: tiny, small, base, large")
     parser.add_argument("--batch-sizes", type=int, nargs=2, default=[1, 2], help="two batch sizes for the slope")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per contender after one warm-up")
     parser.add_argument("--attn", nargs="+", default=["eager", "sdpa"])
     parser.add_argument("--chunk", type=int, default=256, help="decoder_chunk_size of the chunked ARVideo")
-    args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", choices=sorted(AUTOCAST_DTYPES), default="fp32", help="autocast dtype (fp32: none)")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(0)
-    print(f"machine: {describe_machine()}")
-    small, large = args.batch_sizes
+    machine = describe_machine()
+    print(f"machine: {machine}", flush=True)
     results: dict[str, dict] = {}
     for attn in args.attn:
-        contenders = build_contenders(args.model, attn, device, args.chunk)
-        for contender in contenders:  # warm-up, FLOPs, memory
-            contender.step(large)
-            memory = [contender.activation_bytes(b) for b in (small, large)]
-            results[contender.name] = {
-                "gflops_per_clip": contender.flops() / 1e9,
-                "activation_mb_per_clip": (memory[1] - memory[0]) / (large - small) / 2**20,
-                "times": [],
-            }
-        for _ in range(args.repeats):  # interleaved timing
-            for contender in contenders:
-                results[contender.name]["times"].append(contender.step(large) / large)
-        for contender in contenders:
-            entry = results[contender.name]
-            entry["step_s_per_clip"] = statistics.median(entry.pop("times"))
-            print(f"{contender.name:24s} step {entry['step_s_per_clip']:.3f} s/clip  "
-                  f"activations {entry['activation_mb_per_clip']:.1f} MB/clip  {entry['gflops_per_clip']:.1f} GFLOP/clip")
-        del contenders
-        gc.collect()
-
-    videomae = {k: v for k, v in results.items() if k.startswith("videomae/")}
+        results.update(run_attention(args, attn, device))
+    best = add_ratios(results)
+    print_table(results, best)
     arvideo = {k: v for k, v in results.items() if k.startswith("arvideo")}
-    best_vm_time = min(v["step_s_per_clip"] for v in videomae.values())
-    best_vm_mem = min(v["activation_mb_per_clip"] for v in videomae.values())
-    best_ar_time = min(arvideo.items(), key=lambda kv: kv[1]["step_s_per_clip"])
-    best_ar_mem = min(arvideo.items(), key=lambda kv: kv[1]["activation_mb_per_clip"])
-    for name, entry in results.items():
-        peer = results[f"videomae/{name.split('/')[1]}"]
-        entry["time_ratio_vs_videomae_same_attn"] = entry["step_s_per_clip"] / peer["step_s_per_clip"]
-        entry["memory_ratio_vs_videomae_same_attn"] = entry["activation_mb_per_clip"] / peer["activation_mb_per_clip"]
-        entry["flops_ratio_vs_videomae_same_attn"] = entry["gflops_per_clip"] / peer["gflops_per_clip"]
+    best_time = min(arvideo, key=lambda k: arvideo[k]["step_s_per_clip"])
+    best_memory = min(arvideo, key=lambda k: arvideo[k]["activation_mb_per_clip"])
     summary = {
-        "benchmark": "pretrain_cost",
-        "model": args.model,
-        "batch_sizes": args.batch_sizes,
-        "repeats": args.repeats,
-        "machine": describe_machine(),
-        "results": results,
-        "time_ratio": best_ar_time[1]["step_s_per_clip"] / best_vm_time,
-        "time_ratio_config": best_ar_time[0],
-        "memory_ratio": best_ar_mem[1]["activation_mb_per_clip"] / best_vm_mem,
-        "memory_ratio_config": best_ar_mem[0],
+        "benchmark": "pretrain_cost", "model": args.model, "batch_sizes": args.batch_sizes, "repeats": args.repeats,
+        "dtype": args.dtype, "attention": attention_backends(device), "machine": machine,
+        "machine_at_end": describe_machine(), "videomae_best": best, "headline": headline(results), "results": results,
+        "time_ratio": arvideo[best_time]["time_ratio_vs_videomae_best"], "time_ratio_config": best_time,
+        "memory_ratio": arvideo[best_memory]["memory_ratio_vs_videomae_best"], "memory_ratio_config": best_memory,
     }
-    print(f"time_ratio {summary['time_ratio']:.3f} ({best_ar_time[0]}), "
-          f"memory_ratio {summary['memory_ratio']:.3f} ({best_ar_mem[0]}) vs VideoMAE's best attention")
+    print(f"time_ratio {summary['time_ratio']:.3f} ({best_time}), memory_ratio {summary['memory_ratio']:.3f} "
+          f"({best_memory}) vs {best}; machine at the end: {summary['machine_at_end']}")
     print(json.dumps(summary))
 
 

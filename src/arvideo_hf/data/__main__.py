@@ -1,9 +1,12 @@
-"""Command line: `arvideo-data check LIST --root DIR` and `arvideo-data build-demo`.
+"""Command line: `arvideo-data check LIST`, `arvideo-data prepare LIST --out DIR` and `arvideo-data build-demo`.
 
 `check` reads a Kinetics-style list, opens every video with the same decoding path the datasets
 use, decodes its first, middle and last frame (every frame with `--full`), and reports bad lines,
 bad files, frame counts and resolutions. The exit status is 1 when anything is bad, so it can gate
 a training job.
+
+`prepare` re-encodes every video of a list once to a short side (H.264, see `arvideo_hf.data.prepare`) and writes a
+new list pointing at the outputs; run it again after an interruption and it picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -120,6 +123,21 @@ def _print_report(summary: dict, min_frames: int) -> None:
             print(f"  {check['path']}: {check['num_frames']} frames")
 
 
+def run_prepare(args: argparse.Namespace) -> int:
+    """Re-encode the list, print the summary; exit status 1 when nothing at all could be prepared."""
+    from .prepare import PrepareOptions, prepare_list  # noqa: PLC0415 - needs PyAV and tqdm (the train extra)
+
+    options = PrepareOptions(args.short_side, args.fps, args.crf, args.preset, args.threads)
+    labels = {"auto": None, "yes": True, "no": False}[args.labels]
+    summary = prepare_list(args.list, args.out, args.root, options, workers=args.workers, labels=labels,
+                           out_list=args.out_list, report=args.report, quiet=args.quiet)
+    print(f"prepared {summary.prepared}, reused {summary.reused}, failed {summary.failed} of {summary.records} "
+          f"records ({len(summary.bad_lines)} bad lines); list: {summary.out_list}")
+    for failure in summary.failed_files[:20]:
+        print(f"  {failure['path']}: {failure['error']}")
+    return 1 if summary.records and not summary.prepared + summary.reused else 0
+
+
 def run_build_demo(args: argparse.Namespace) -> int:
     from .demo import build_demo_dataset  # noqa: PLC0415 - needs the optional demo dependencies
 
@@ -145,6 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(run=run_check)
+
+    prepare = commands.add_parser("prepare", help="re-encode a list's videos to a short side (resumable)")
+    prepare.add_argument("list", help="list file: one `path [label]` per line")
+    prepare.add_argument("--root", default=None, help="directory the list's paths are relative to")
+    prepare.add_argument("--out", required=True, help="output directory (the input tree is mirrored below it)")
+    prepare.add_argument("--short-side", type=int, default=320, help="short side in pixels (never upscaled)")
+    prepare.add_argument("--fps", type=float, default=None, help="output frame rate (default: keep the input's)")
+    prepare.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (0: in this process)")
+    prepare.add_argument("--threads", type=int, default=1, help="decoder/encoder threads per video")
+    prepare.add_argument("--crf", type=int, default=23, help="x264 constant rate factor (lower: better, larger)")
+    prepare.add_argument("--preset", default="fast", help="x264 preset (ultrafast ... veryslow)")
+    prepare.add_argument("--labels", choices=("auto", "yes", "no"), default="auto",
+                         help="whether lines carry labels (auto: decided by the first line); kept in the new list")
+    prepare.add_argument("--out-list", default=None, help="new list file (default: OUT/<list name>)")
+    prepare.add_argument("--report", default=None, help="JSON report (default: OUT/<list stem>.prepare-report.json)")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+    prepare.set_defaults(run=run_prepare)
 
     demo = commands.add_parser("build-demo", help="build the embedded demo dataset (no download)")
     demo.add_argument("--root", default=None, help="output directory (default: $ARVIDEO_DEMO_DIR or the cache)")
