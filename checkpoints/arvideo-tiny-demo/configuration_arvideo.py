@@ -1,0 +1,192 @@
+# Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
+"""ARVideo model configuration: VideoMAE's ViT fields plus clusters, prediction order, masking and decoder."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from transformers.configuration_utils import PreTrainedConfig
+
+from .clustering import ClusterGeometry
+
+
+IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
+PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
+
+# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale model
+# that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
+# measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses raw pixels: half of the demo's
+# tubelets vary by under 8 gray levels, and per-tubelet normalization would make that faint texture (and compression
+# noise) unit-size targets; the paper-scale presets keep norm_pix_loss.
+ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        image_size=32, patch_size=8, num_frames=16, tubelet_size=2,
+        hidden_size=96, num_hidden_layers=3, num_attention_heads=4, intermediate_size=384,
+        cluster_size=[2, 2, 2], mask_ratio=0.8, norm_pix_loss=False,
+        decoder_hidden_size=96, decoder_num_hidden_layers=2, decoder_num_attention_heads=4,
+        decoder_intermediate_size=384,
+    ),
+    "small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536),
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+    "huge": dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120),
+}
+_PRESET_ALIASES = {"vit-s": "small", "vit-b": "base", "vit-l": "large", "vit-h": "huge",
+                   "vits": "small", "vitb": "base", "vitl": "large", "vith": "huge"}
+
+
+def _pair(value: int | list[int] | tuple[int, ...]) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"Expected an int or a pair (height, width), got {value!r}.")
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+class ARVideoConfig(PreTrainedConfig):
+    r"""
+    Configuration of an ARVideo model. `ARVideoConfig()` is the paper's setting (docs/method.md, Clusters): ViT-B on
+    16x224x224 clips, 2x16x16 tubelets, 2x7x7 clusters in random order, 80% in-cluster masking, 4 x 512 decoder.
+
+    Args:
+        image_size, patch_size, num_channels, num_frames, tubelet_size, hidden_size, num_hidden_layers,
+        num_attention_heads, intermediate_size, hidden_act, hidden_dropout_prob, attention_probs_dropout_prob,
+        initializer_range, layer_norm_eps, use_mean_pooling:
+            The ViT encoder, with VideoMAE's field names and meaning.
+        qkv_bias (`bool`, defaults to `True`):
+            Bias on queries and values (keys have none), as in VideoMAE.
+        drop_path_rate (`float`, defaults to 0.0):
+            Stochastic depth rate of the encoder, linearly increasing over depth (finetuning uses 0.1).
+        cluster_size (`list[int]`, defaults to `[2, 7, 7]`):
+            Cluster shape `(K_T, K_H, K_W)` in tokens. `[1, 1, 1]` is the TokenGPT baseline.
+        prediction_order (`str`, defaults to `"random"`):
+            `random` (a fresh permutation per sample), `spatial_first`, `temporal_first` (or `raster`, which is
+            spatial-first).
+        mask_ratio (`float`, defaults to 0.8):
+            Fraction of each cluster's tokens dropped from the encoder input.
+        decoder_hidden_size, decoder_num_hidden_layers, decoder_num_attention_heads, decoder_intermediate_size:
+            The cross-attention decoder used only for pretraining.
+        decoder_self_attention (`bool`, defaults to `False`):
+            Adds block-causal self-attention among decoder queries (paper Table 10 ablation).
+        decoder_chunk_size (`int`, *optional*):
+            Decode and score this many queries at a time with activation recomputation during training: same loss
+            and gradients, a fraction of the decoder's activation memory, `logits` returned detached.
+        norm_pix_loss (`bool`, defaults to `True`):
+            Regress per-tubelet normalized pixels (VideoMAE's target) instead of raw pixels.
+        image_mean, image_std (`list[float]`):
+            The processor's normalization, undone to build pixel targets.
+
+    Example:
+
+    ```python
+    >>> from arvideo_hf import ARVideoConfig, ARVideoForPretraining
+    >>> config = ARVideoConfig.from_preset("tiny")
+    >>> model = ARVideoForPretraining(config)
+    ```"""
+
+    model_type = "arvideo"
+
+    image_size: int | list[int] | tuple[int, int] = 224
+    patch_size: int | list[int] | tuple[int, int] = 16
+    num_channels: int = 3
+    num_frames: int = 16
+    tubelet_size: int = 2
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-6
+    qkv_bias: bool = True
+    drop_path_rate: float = 0.0
+    use_mean_pooling: bool = True
+    cluster_size: list[int] | tuple[int, int, int] = (2, 7, 7)
+    prediction_order: str = "random"
+    mask_ratio: float = 0.8
+    decoder_hidden_size: int = 512
+    decoder_num_hidden_layers: int = 4
+    decoder_num_attention_heads: int = 8
+    decoder_intermediate_size: int = 2048
+    decoder_self_attention: bool = False
+    decoder_chunk_size: int | None = None
+    norm_pix_loss: bool = True
+    image_mean: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_MEAN
+    image_std: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_STD
+
+    def __post_init__(self, **kwargs):
+        if "qv_bias" in kwargs:  # VideoMAE's name for the same switch
+            self.qkv_bias = kwargs.pop("qv_bias")
+        self.cluster_size = [int(k) for k in self.cluster_size]
+        self.image_mean = [float(m) for m in self.image_mean]
+        self.image_std = [float(s) for s in self.image_std]
+        if isinstance(self.image_size, tuple):
+            self.image_size = list(self.image_size)
+        if isinstance(self.patch_size, tuple):
+            self.patch_size = list(self.patch_size)
+        super().__post_init__(**kwargs)
+        self.check_geometry()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "ARVideoConfig":
+        """Build a config from a named size (`tiny`, `small`/`vit-s`, `base`, `large`, `huge`) plus overrides."""
+        key = _PRESET_ALIASES.get(name.lower(), name.lower())
+        if key not in ARVIDEO_PRESETS:
+            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(ARVIDEO_PRESETS)} (or vit-s/b/l/h).")
+        return cls(**{**copy.deepcopy(ARVIDEO_PRESETS[key]), **overrides})
+
+    # ----------------------------------------------------------------------------------------------- geometry
+    @property
+    def token_grid(self) -> tuple[int, int, int]:
+        """Tokens along (time, height, width): (T/t, H/p, W/p)."""
+        (height, width), (patch_h, patch_w) = _pair(self.image_size), _pair(self.patch_size)
+        return self.num_frames // self.tubelet_size, height // patch_h, width // patch_w
+
+    @property
+    def geometry(self) -> ClusterGeometry:
+        """Token grid, cluster counts and visible tokens per cluster (see `clustering.ClusterGeometry`)."""
+        return ClusterGeometry.from_config(self)
+
+    def check_geometry(self) -> None:
+        """Raise `ValueError` naming the fix for every combination the model cannot run."""
+        (height, width), (patch_h, patch_w) = _pair(self.image_size), _pair(self.patch_size)
+        if min(height, width, patch_h, patch_w, self.num_frames, self.tubelet_size) <= 0:
+            raise ValueError("image_size, patch_size, num_frames and tubelet_size must all be positive.")
+        if height % patch_h or width % patch_w:
+            raise ValueError(
+                f"image_size {height}x{width} is not divisible by patch_size {patch_h}x{patch_w}; "
+                f"use an image_size that is a multiple of the patch size (e.g. {height // patch_h * patch_h})."
+            )
+        if self.num_frames % self.tubelet_size:
+            raise ValueError(
+                f"num_frames={self.num_frames} is not divisible by tubelet_size={self.tubelet_size}; "
+                f"use num_frames={self.num_frames // self.tubelet_size * self.tubelet_size} or another tubelet size."
+            )
+        ClusterGeometry.from_config(self)  # raises for clusters that do not tile the grid or leave nothing visible
+        for name, width, heads in (
+            ("", self.hidden_size, self.num_attention_heads),
+            ("decoder_", self.decoder_hidden_size, self.decoder_num_attention_heads),
+        ):
+            if heads <= 0 or width % heads:
+                raise ValueError(
+                    f"{name}hidden_size={width} is not divisible by {name}num_attention_heads={heads}; "
+                    f"choose a head count that divides the width (e.g. {width // 64 or 1})."
+                )
+        if self.prediction_order not in PREDICTION_ORDERS:
+            raise ValueError(f"prediction_order must be one of {PREDICTION_ORDERS}, got {self.prediction_order!r}.")
+        if len(self.image_mean) != self.num_channels or len(self.image_std) != self.num_channels:
+            raise ValueError(
+                f"image_mean/image_std need one value per channel (num_channels={self.num_channels}), "
+                f"got {len(self.image_mean)}/{len(self.image_std)}."
+            )
+        if self.decoder_chunk_size is not None and self.decoder_chunk_size < 1:
+            raise ValueError(f"decoder_chunk_size must be a positive number of queries or None, got {self.decoder_chunk_size}.")
+        if not 0.0 <= self.drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
+
+
+__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS"]
