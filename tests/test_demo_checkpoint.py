@@ -8,6 +8,7 @@ from transformers import pipeline
 
 import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
 from arvideo_hf.data import build_demo_dataset
+from arvideo_hf.hub import remote_code_files
 from arvideo_hf.training.evaluation import EvaluateArguments, run_evaluation
 from arvideo_hf.zoo import DEMO_CHECKPOINT, get_entry
 
@@ -26,6 +27,13 @@ def test_folder_is_hub_ready():
                  "configuration_arvideo.py", "modeling_arvideo.py", "clustering.py"):
         assert (CHECKPOINT / name).is_file(), name
     assert not list(CHECKPOINT.glob("*.bin")) and not list(CHECKPOINT.glob("*.pt"))
+
+
+def test_remote_code_is_the_package_code():
+    """The folder's copies of the model code (for trust_remote_code) are today's; republish it with
+    `python examples/publish.py ... --dry-run checkpoints/arvideo-tiny-demo` after changing them."""
+    for source in remote_code_files():
+        assert (CHECKPOINT / source.name).read_text() == source.read_text(), source.name
 
 
 def test_checkpoint_reproduces_the_published_top1(demo_test_split, tmp_path):

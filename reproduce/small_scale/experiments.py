@@ -34,7 +34,11 @@ from transformers import VideoMAEForPreTraining
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoForVideoClassification
 from arvideo_hf.data.demo import load_backgrounds, load_digits, render_demo_video
 from arvideo_hf.training.optim import WarmupCosine
-from arvideo_hf.training.pretrain import export_videomae_encoder, initialize_like_official_videomae, videomae_config_from
+from arvideo_hf.training.pretrain import (
+    export_videomae_encoder,
+    initialize_like_official_videomae,
+    videomae_config_from,
+)
 from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
 
 
@@ -82,7 +86,8 @@ class PlainViT(nn.Module):
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__()
-        self.embed = nn.Conv3d(3, args.width, (args.tubelet, args.patch, args.patch), (args.tubelet, args.patch, args.patch))
+        kernel = (args.tubelet, args.patch, args.patch)
+        self.embed = nn.Conv3d(3, args.width, kernel, kernel)
         tokens = (args.frames // args.tubelet) * (args.size // args.patch) ** 2
         self.pos = nn.Parameter(torch.randn(1, tokens, args.width) * 0.02)
         layer = nn.TransformerEncoderLayer(args.width, args.heads, 4 * args.width, 0.0, "gelu", batch_first=True,

@@ -114,7 +114,8 @@ def probe(args: DemoArguments, root: Path, encoder: Path, kind: str) -> dict[str
     """An attentive or linear probe on frozen features of `encoder`, trained on all demo train labels."""
     from .training.probes import ProbeArguments, run_probe
 
-    output_dir = Path(args.output_dir) / f"probe-{kind}-{encoder.parent.name if encoder.name == 'encoder' else encoder.name}"
+    name = encoder.parent.name if encoder.name == "encoder" else encoder.name
+    output_dir = Path(args.output_dir) / f"probe-{kind}-{name}"
     results = run_probe(ProbeArguments(probe=kind, model_name_or_path=str(encoder), demo_root=str(root),
                                        sampling_rate=2, epochs=args.probe_epochs, output_dir=str(output_dir)))
     return {"top1": results["top1"], "num_train": results["num_train"], "num_test": results["num_test"]}
@@ -140,7 +141,7 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
                           ["--num_train_epochs", str(args.supervised_epochs), "--per_device_train_batch_size", "32"])
     pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())
     return {"rows": rows, "supervised_all_labels": supervised, "pretraining_seconds": round(pretraining_seconds),
-            "wall_seconds": round(time.perf_counter() - started + (pretraining_seconds if args.skip_pretraining else 0)),
+            "wall_seconds": round(time.perf_counter() - started + args.skip_pretraining * pretraining_seconds),
             "machine": describe_machine(), "dataset": _dataset_sizes(root), "args": asdict(args),
             "command": "make demo"}
 

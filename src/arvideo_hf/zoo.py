@@ -223,9 +223,9 @@ def demo_entry() -> ZooEntry:
         "checkpoint is the seed-0 finetune. At this budget the gain over random init is smaller than random init's "
         "seed-to-seed spread."
     )
-    measured = ZooResult("demo", round(run["top1"], 2), "measured", "make demo  (= python -m arvideo_hf.demo; this checkpoint "
-                         "is its finetune-arvideo-seed0 folder)", views=run["views"], num_videos=run["num_test"],
-                         split="test")
+    command = "make demo  (= python -m arvideo_hf.demo; this checkpoint is its finetune-arvideo-seed0 folder)"
+    measured = ZooResult("demo", round(run["top1"], 2), "measured", command, views=run["views"],
+                         num_videos=run["num_test"], split="test")
     return ZooEntry("arvideo-tiny-demo", "tiny", "demo", recipe, summary, results=(measured,))
 
 

@@ -69,7 +69,8 @@ MARKER = ".complete.json"
 _SPLIT_CODES = {"train": 0, "test": 1, "unlabeled": 2}
 LOW_LABEL_FRACTION = 0.1
 _OUTPUTS = (
-    "unlabeled", "train", "test", "unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt", "labels.txt", "id2label.json",
+    "unlabeled", "train", "test", "unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt", "labels.txt",
+    "id2label.json",
 )
 
 

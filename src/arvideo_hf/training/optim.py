@@ -114,13 +114,16 @@ class WarmupCosine:
         progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
-    def plan_for_budget(self, steps_done: int, seconds_used: float, seconds_budget: float, warmup_fraction: float) -> None:
+    def plan_for_budget(
+        self, steps_done: int, seconds_used: float, seconds_budget: float, warmup_fraction: float
+    ) -> None:
         """Fit the cosine into a wall-clock budget: the steps the remaining seconds allow at the measured step time
         become the horizon, and warmup is capped at `warmup_fraction` of it (it never goes below `steps_done`)."""
         seconds_per_step = seconds_used / max(1, steps_done)
         remaining = max(0.0, seconds_budget - seconds_used)
         self.total_steps = max(steps_done + 1, steps_done + int(remaining / seconds_per_step))
-        self.warmup_steps = max(min(self.warmup_steps, int(warmup_fraction * self.total_steps)), min(steps_done, self.warmup_steps))
+        capped = min(self.warmup_steps, int(warmup_fraction * self.total_steps))
+        self.warmup_steps = max(capped, min(steps_done, self.warmup_steps))
 
 
 __all__ += ["WarmupCosine"]

@@ -163,7 +163,8 @@ def initialize_like_official_videomae(model: nn.Module) -> None:
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv3d)):
             fused_qkv = name.rsplit(".", 1)[-1] in ("query", "key", "value")
-            uniform_linear_init(module.weight, module.weight[0].numel(), module.weight.shape[0] * (3 if fused_qkv else 1))
+            fan_out = module.weight.shape[0] * (3 if fused_qkv else 1)
+            uniform_linear_init(module.weight, module.weight[0].numel(), fan_out)
             if module.bias is not None:
                 module.bias.zero_()
         elif isinstance(module, nn.LayerNorm):
@@ -205,7 +206,9 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
 BUDGET_CALIBRATION_STEPS = 20  # steps timed before a --max_seconds budget fixes the schedule's horizon
 
 
-def plan_budget(schedule: WarmupCosine, steps_done: int, seconds_used: float, args: PretrainArguments, progress: Any) -> None:
+def plan_budget(
+    schedule: WarmupCosine, steps_done: int, seconds_used: float, args: PretrainArguments, progress: Any
+) -> None:
     """Fit warmup + cosine into `--max_seconds` (at most 10% warmup) from the time the first steps took."""
     schedule.plan_for_budget(steps_done, seconds_used, args.max_seconds, warmup_fraction=0.1)
     progress.total = schedule.total_steps
@@ -340,11 +343,12 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     accelerator.init_trackers("arvideo-pretrain", config={k: str(v) for k, v in vars(args).items()})
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
-        f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{num_epochs} epochs'} of {steps_per_epoch} steps per epoch, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
+        f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{num_epochs} epochs'} of {steps_per_epoch} steps per "
+        f"epoch, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
     )
     metrics_path = output_dir / "metrics.jsonl"
-    progress = tqdm(total=schedule.total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process,
-                    desc="pretrain", dynamic_ncols=True)
+    progress = tqdm(total=schedule.total_steps, initial=state.global_step,
+                    disable=not accelerator.is_local_main_process, desc="pretrain", dynamic_ncols=True)
     window_loss, window_clips, window_start = torch.zeros((), device=accelerator.device), 0, time.perf_counter()
     run_start = time.perf_counter() - state.elapsed_seconds
     stop = state.global_step >= step_limit
