@@ -15,7 +15,7 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
     readme = tmp_path / "README.md"
     readme.write_text("# t\n\n<!-- demo-table:start -->\nold table\n<!-- demo-table:end -->\n\nafter\n")
     code = demo.main([
-        "--output_dir", str(output), "--demo_root", str(small_demo_root), "--pretrain_seconds", "2",
+        "--output_dir", str(output), "--demo_root", str(small_demo_root), "--pretrain_seconds", "2", "--seeds", "0",
         "--pretrain_batch_size", "4",
         "--supervised_epochs", "1", "--probe_epochs", "2", "--num_workers", "0", "--results_file", str(results_file),
         "--readme", str(readme),

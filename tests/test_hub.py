@@ -32,6 +32,7 @@ from arvideo_hf.hub import (
 )
 
 from arvideo_hf.processing import image_processor_for
+from arvideo_hf.zoo import ZOO
 
 from .conftest import clip, tiny_config
 from .test_conversion import official_state_dict
@@ -109,13 +110,13 @@ def test_card_parses_back_with_measured_model_index(published):
     assert "5x3" in results["accuracy"].metric_name
     text = card.text
     assert "| 71.25 | 93.5 | 240 |" in text and EVAL["command"] in text and "top-1 71.25 with 5x3 views" in text
-    # a tiny model named like the ViT-B entry gets a card about itself, without the paper's ViT-B numbers
-    assert "80.1" not in text and "81.2" not in text and "tiny encoder" in text
+    # a small custom model named like the ViT-B entry gets a card about itself, without the paper's ViT-B numbers
+    assert "80.1" not in text and "81.2" not in text and "custom encoder: width 128" in text
     assert 'pipeline("video-classification", model="org/arvideo-vitb-k400", trust_remote_code=True)' in text
 
 
 def test_matching_zoo_entry_gets_its_card_and_mismatch_is_refused(tmp_path):
-    config = tiny_config(num_labels=6, architectures=["ARVideoForVideoClassification"])
+    config = ZOO["arvideo-tiny-demo"].config()
     ARVideoForVideoClassification(config).save_pretrained(tmp_path / "ckpt")
     save_hub_folder(tmp_path / "ckpt", tmp_path / "out", "someone/arvideo-tiny-demo")
     card = ModelCard.load(tmp_path / "out" / "README.md")

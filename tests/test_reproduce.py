@@ -82,9 +82,9 @@ def test_run_switches_reach_the_model_config(tmp_path):
         name: build_config(parse_pretrain_args(reproduce.pretrain_argv(args, run, 0, tmp_path)))
         for name, run in STUDY_RUNS.items()
     }
-    assert configs["arvideo"].cluster_size == [2, 4, 4] and configs["arvideo"].token_grid == (4, 8, 8)
+    assert configs["arvideo"].cluster_size == [2, 2, 2] and configs["arvideo"].token_grid == (8, 4, 4)
     assert configs["token"].cluster_size == [1, 1, 1]
-    assert configs["spatial"].cluster_size == [1, 8, 8] and configs["temporal"].cluster_size == [4, 1, 1]
+    assert configs["spatial"].cluster_size == [1, 4, 4] and configs["temporal"].cluster_size == [8, 1, 1]
     assert configs["temporal_first"].prediction_order == "temporal_first"
     assert configs["mask75"].mask_ratio == 0.75
     assert parse_pretrain_args(reproduce.pretrain_argv(args, STUDY_RUNS["videomae"], 0, tmp_path)).method == "videomae"
