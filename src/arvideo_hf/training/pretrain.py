@@ -10,6 +10,7 @@ replays exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -46,6 +47,14 @@ from .optim import build_param_groups, scaled_lr
 logger = logging.get_logger(__name__)
 CHECKPOINT_PREFIX = "step_"
 STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
+ARGS_FILE = "training_args.json"  # the run's arguments, beside its outputs and inside every checkpoint
+TRACKER_PROJECT = "arvideo-pretrain"  # accelerate's trackers log under OUTPUT/<this>
+# What a run writes under --output_dir: a folder holding any of these holds a run.
+RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_curve.png", "pretrain_model",
+               "encoder", TRACKER_PROJECT)
+# The arguments that make a run's model and data: `--resume latest` only continues a checkpoint that agrees on them.
+RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
+                "train_list", "data_root", "demo_root", "sampling_rate", "repeated_aug", "seed")
 
 
 @dataclass
@@ -184,20 +193,89 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
     )
 
 
-def find_checkpoint(output_dir: str | os.PathLike, resume: str) -> Path | None:
-    """`resume="latest"`: the newest complete checkpoint under `output_dir/checkpoints` (None if there is none)."""
+def previous_run_files(output_dir: Path) -> list[Path]:
+    """What an earlier run wrote in `output_dir` (checkpoints, models, logs); empty for a new or unrelated folder."""
+    return [output_dir / name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+
+
+def prepare_output_dir(accelerator: Accelerator, args: PretrainArguments, output_dir: Path) -> None:
+    """Refuse a new run over an earlier one unless it resumes or overwrites it (transformers' Trainer convention):
+    two runs in one folder would share `metrics.jsonl` and checkpoint rotation, and `--resume latest` could pick
+    the wrong one. `--overwrite_output_dir` deletes only what a run writes, never other files in the folder."""
+    previous = previous_run_files(output_dir)
+    if previous and not args.resume and not args.overwrite_output_dir:
+        raise FileExistsError(
+            f"{output_dir} already holds a pretraining run ({', '.join(path.name for path in previous)}). Continue "
+            "it with --resume latest, delete it with --overwrite_output_dir, or choose another --output_dir."
+        )
+    if previous and args.overwrite_output_dir and accelerator.is_main_process:
+        logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
+                       f"{[path.name for path in previous]}")
+        for path in previous:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    accelerator.wait_for_everyone()
+
+
+def run_identity(run_args: dict[str, Any]) -> dict[str, Any]:
+    """The model and data arguments of a run (`RUN_IDENTITY`), paths made absolute and JSON overrides parsed."""
+    identity = {name: run_args.get(name) for name in RUN_IDENTITY}
+    for name in ("train_list", "data_root", "demo_root"):
+        if identity[name] is not None:
+            identity[name] = os.path.abspath(identity[name])
+    if identity["config_overrides"]:
+        identity["config_overrides"] = json.loads(identity["config_overrides"])
+    return identity
+
+
+def identity_mismatches(saved_args: dict[str, Any], run_args: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """`{argument: (saved, now)}` for each model or data argument on which two runs differ."""
+    saved, now = run_identity(saved_args), run_identity(run_args)
+    return {name: (saved[name], now[name]) for name in RUN_IDENTITY if saved[name] != now[name]}
+
+
+def saved_run_args(checkpoint: Path) -> dict[str, Any]:
+    """The arguments saved in a checkpoint; for checkpoints written before they were, the run's own beside them."""
+    for path in (checkpoint / ARGS_FILE, checkpoint.parent.parent / ARGS_FILE):
+        if path.is_file():
+            return json.loads(path.read_text())
+    return {}
+
+
+def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[str, Any] | None = None) -> Path | None:
+    """`resume="latest"`: the newest complete checkpoint under `output_dir/checkpoints` whose saved model and data
+    arguments match `run_args` (None if there is no checkpoint; an error if none matches); else the folder `resume`."""
     if resume != "latest":
         path = Path(resume)
         if not (path / STATE_FILE).exists():
             raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE}); use --resume latest.")
+        mismatches = identity_mismatches(saved_run_args(path), run_args) if run_args is not None else {}
+        if mismatches:
+            logger.warning(f"Resuming {path}, written with other model or data arguments (saved, now): {mismatches}")
         return path
     folder = Path(output_dir) / "checkpoints"
-    complete = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).exists())
-    return complete[-1] if complete else None
+    complete = sorted((p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).exists()), reverse=True)
+    if run_args is None or not complete:
+        return complete[0] if complete else None
+    rejected = {path.name: identity_mismatches(saved_run_args(path), run_args) for path in complete}
+    matching = [path for path in complete if not rejected[path.name]]
+    if not matching:
+        raise ValueError(
+            f"--resume latest: no checkpoint in {folder} was written with this run's model and data; "
+            f"(saved, now) per checkpoint: {rejected}. Resume with the same arguments, or start afresh with "
+            "--overwrite_output_dir or another --output_dir."
+        )
+    return matching[0]
 
 
-def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainState, keep: int) -> Path:
-    """`accelerator.save_state` into a temporary folder, then the state file, then an atomic rename."""
+def save_checkpoint(
+    accelerator: Accelerator,
+    output_dir: Path,
+    state: TrainState,
+    keep: int,
+    run_args: dict[str, Any],
+) -> Path:
+    """`accelerator.save_state` into a temporary folder, then the run's arguments, the state file (last: it marks the
+    checkpoint complete) and an atomic rename."""
     folder = output_dir / "checkpoints"
     final = folder / f"{CHECKPOINT_PREFIX}{state.global_step:08d}"
     partial = folder / f".partial-{final.name}"
@@ -207,6 +285,7 @@ def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainStat
     accelerator.save_state(str(partial))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        (partial / ARGS_FILE).write_text(json.dumps(run_args, indent=2, sort_keys=True))
         (partial / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
@@ -229,6 +308,21 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def restore_state(accelerator: Accelerator, args: PretrainArguments, output_dir: Path) -> TrainState:
+    """A fresh state, or (`--resume`) the checkpoint's, with the log lines written after that checkpoint dropped."""
+    state = TrainState()
+    if not args.resume:
+        return state
+    checkpoint = find_checkpoint(output_dir, args.resume, dataclasses.asdict(args))
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
+        logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
+    if accelerator.is_main_process:  # no checkpoint: the run starts over, so no earlier line stays
+        truncate_metrics(output_dir / "metrics.jsonl", state.global_step)
+    return state
 
 
 def _trackers(report_to: str) -> list[str] | None:
@@ -254,6 +348,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         project_dir=str(output_dir),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    prepare_output_dir(accelerator, args, output_dir)
     set_seed(args.seed)
     config = build_config(args)
     with accelerator.main_process_first():  # the demo set is built once, by the main process
@@ -290,21 +385,11 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     )
     accelerator.register_for_checkpointing(scheduler)
 
-    state = TrainState()
-    checkpoint = find_checkpoint(output_dir, args.resume) if args.resume else None
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
-        logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
-        if accelerator.is_main_process:  # drop log lines written after that checkpoint
-            truncate_metrics(output_dir / "metrics.jsonl", state.global_step)
-    elif args.resume and args.resume != "latest":
-        raise FileNotFoundError(args.resume)
-
+    state = restore_state(accelerator, args, output_dir)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "training_args.json").write_text(args.to_json())
-    accelerator.init_trackers("arvideo-pretrain", config={k: str(v) for k, v in vars(args).items()})
+        (output_dir / ARGS_FILE).write_text(args.to_json())
+    accelerator.init_trackers(TRACKER_PROJECT, config={k: str(v) for k, v in vars(args).items()})
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: {num_epochs} epochs x "
         f"{steps_per_epoch} steps, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
@@ -365,7 +450,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
                 window_clips, window_start = 0, time.perf_counter()
             if state.global_step % args.save_steps == 0 or stop:
                 state.elapsed_seconds = time.perf_counter() - run_start
-                save_checkpoint(accelerator, output_dir, state, args.save_total_limit)
+                save_checkpoint(accelerator, output_dir, state, args.save_total_limit, dataclasses.asdict(args))
             if stop:
                 break
     progress.close()
@@ -433,6 +518,7 @@ __all__ = [
     "build_train_dataset",
     "export_videomae_encoder",
     "find_checkpoint",
+    "prepare_output_dir",
     "run_pretraining",
     "videomae_config_from",
 ]
