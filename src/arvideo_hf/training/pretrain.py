@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.utils import set_seed
+from accelerate.utils import gather_object, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import (
@@ -55,6 +55,11 @@ RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_
 # The arguments that make a run's model and data: `--resume latest` only continues a checkpoint that agrees on them.
 RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
                 "train_list", "data_root", "demo_root", "sampling_rate", "repeated_aug", "seed")
+INDEX_KEY = "video_index"  # dataset indices of a batch's videos, added by `IndexedCollator`
+
+
+class NonFiniteError(FloatingPointError):
+    """A NaN/inf loss or weight: raised before the optimizer step it would feed or the checkpoint it would spoil."""
 
 
 @dataclass
@@ -66,6 +71,7 @@ class TrainState:
     step_in_epoch: int = 0  # optimizer steps already taken in `epoch`
     clips_seen: int = 0
     elapsed_seconds: float = 0.0
+    skipped_nonfinite: int = 0  # batches with a non-finite loss skipped under --skip_nonfinite
 
 
 def build_config(args: PretrainArguments) -> ARVideoConfig:
@@ -193,6 +199,18 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
     )
 
 
+class IndexedCollator:
+    """A collator that also returns the batch's dataset indices (`video_index`), so a bad batch can name its videos."""
+
+    def __init__(self, collator: PretrainingCollator) -> None:
+        self.collator = collator
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = self.collator(samples)
+        batch[INDEX_KEY] = torch.tensor([int(sample["index"]) for sample in samples])
+        return batch
+
+
 def previous_run_files(output_dir: Path) -> list[Path]:
     """What an earlier run wrote in `output_dir` (checkpoints, models, logs); empty for a new or unrelated folder."""
     return [output_dir / name for name in RUN_OUTPUTS if (output_dir / name).exists()]
@@ -267,15 +285,27 @@ def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[s
     return matching[0]
 
 
+def check_finite_weights(model: torch.nn.Module, step: int) -> None:
+    """Raise `NonFiniteError` when any weight is NaN/inf, so no checkpoint or saved model ever holds a diverged one."""
+    bad = [name for name, param in model.named_parameters() if not bool(torch.isfinite(param).all())]
+    if bad:
+        raise NonFiniteError(
+            f"Step {step}: non-finite weights in {len(bad)} tensors (first: {bad[:3]}); nothing was saved. The last "
+            "checkpoint is intact: resume from it with a lower learning rate or --max_grad_norm."
+        )
+
+
 def save_checkpoint(
     accelerator: Accelerator,
+    model: torch.nn.Module,
     output_dir: Path,
     state: TrainState,
     keep: int,
     run_args: dict[str, Any],
 ) -> Path:
-    """`accelerator.save_state` into a temporary folder, then the run's arguments, the state file (last: it marks the
-    checkpoint complete) and an atomic rename."""
+    """Check the weights are finite, then `accelerator.save_state` into a temporary folder, the run's arguments,
+    the state file (last: it marks the checkpoint complete) and an atomic rename."""
+    check_finite_weights(model, state.global_step)
     folder = output_dir / "checkpoints"
     final = folder / f"{CHECKPOINT_PREFIX}{state.global_step:08d}"
     partial = folder / f".partial-{final.name}"
@@ -325,6 +355,62 @@ def restore_state(accelerator: Accelerator, args: PretrainArguments, output_dir:
     return state
 
 
+def nonfinite_videos(
+    accelerator: Accelerator, loss: torch.Tensor, video_index: torch.Tensor, dataset: VideoClipDataset
+) -> list[str] | None:
+    """The videos of the batch when its loss is NaN/inf on any process, else None; every process gets the same
+    answer, so all of them stop or skip together (one process alone would leave the others waiting in DDP)."""
+    local_bad = not bool(torch.isfinite(loss.detach()).all())
+    flag = torch.tensor(float(local_bad), device=accelerator.device)
+    if accelerator.reduce(flag, reduction="sum").item() == 0:
+        return None
+    return gather_object([dataset.records[i].path for i in video_index.tolist()] if local_bad else [])
+
+
+def register_nonfinite(args: PretrainArguments, state: TrainState, loss: torch.Tensor, videos: list[str]) -> None:
+    """Count a batch with a non-finite loss as skipped, or raise `NonFiniteError` once `--skip_nonfinite` are used."""
+    message = (
+        f"Non-finite loss ({loss.detach().float().item()} on this process) at step {state.global_step + 1} "
+        f"(epoch {state.epoch}); the batch's videos: {videos}."
+    )
+    if state.skipped_nonfinite >= args.skip_nonfinite:
+        raise NonFiniteError(
+            f"{message} Stopped before its optimizer step, so no checkpoint holds it. Check those videos "
+            "(`python -m arvideo_hf.data check LIST`), lower the learning rate or set --max_grad_norm; "
+            f"--skip_nonfinite N skips up to N such batches ({state.skipped_nonfinite} skipped so far)."
+        )
+    state.skipped_nonfinite += 1
+    logger.warning(f"{message} Skipped its optimizer step ({state.skipped_nonfinite} of --skip_nonfinite "
+                   f"{args.skip_nonfinite}).")
+
+
+def train_micro_batch(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    args: PretrainArguments,
+    state: TrainState,
+    dataset: VideoClipDataset,
+    drop_step: bool,
+) -> torch.Tensor | None:
+    """Forward and backward one micro-batch; on the last of an optimizer step, step unless a micro-batch of it
+    (`drop_step`, or this one) had a non-finite loss. Returns the detached loss, or None for a skipped one."""
+    video_index = batch.pop(INDEX_KEY)
+    with accelerator.accumulate(model):
+        loss = model(**batch).loss
+        videos = nonfinite_videos(accelerator, loss, video_index, dataset)
+        if videos is not None:
+            register_nonfinite(args, state, loss, videos)  # raises unless this batch may be skipped
+        accelerator.backward(loss)  # a skipped loss too: every DDP process must run the same collectives
+        if videos is None and not drop_step:
+            if accelerator.sync_gradients and args.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return loss.detach() if videos is None else None
+
+
 def _trackers(report_to: str) -> list[str] | None:
     if report_to == "none":
         return None
@@ -362,7 +448,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         shuffle=True,
         drop_last=True,
         num_workers=args.num_workers,
-        collate_fn=collator,
+        collate_fn=IndexedCollator(collator),
         pin_memory=torch.cuda.is_available(),
     )
     total_batch = args.per_device_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
@@ -398,6 +484,8 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     progress = tqdm(total=total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process,
                     desc="pretrain", dynamic_ncols=True)
     window_loss, window_clips, window_start = torch.zeros((), device=accelerator.device), 0, time.perf_counter()
+    window_weight = torch.zeros((), device=accelerator.device)  # optimizer steps' worth of finite losses logged
+    drop_step = False  # this optimizer step holds a skipped non-finite micro-batch
     run_start = time.perf_counter() - state.elapsed_seconds
     stop = state.global_step >= total_steps
     model.train()
@@ -411,14 +499,11 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         dataloader.set_epoch(epoch)
         skip = state.step_in_epoch * args.gradient_accumulation_steps
         for batch in accelerator.skip_first_batches(dataloader, skip) if skip else dataloader:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            window_loss += loss.detach() / args.gradient_accumulation_steps
+            loss = train_micro_batch(accelerator, model, optimizer, batch, args, state, dataset, drop_step)
+            drop_step = (drop_step or loss is None) and not accelerator.sync_gradients
+            if loss is not None:
+                window_loss += loss / args.gradient_accumulation_steps
+                window_weight += 1 / args.gradient_accumulation_steps
             batch_clips = batch["pixel_values"].shape[0] * accelerator.num_processes
             window_clips += batch_clips
             state.clips_seen += batch_clips
@@ -432,11 +517,12 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
                 args.max_seconds is not None and time.perf_counter() - run_start >= args.max_seconds
             )
             if state.global_step % args.logging_steps == 0 or stop:
-                steps_in_window = (state.global_step - 1) % args.logging_steps + 1
+                logged_steps = accelerator.reduce(window_weight, reduction="sum").item()
                 record = {
                     "step": state.global_step,
                     "epoch": round(epoch + state.step_in_epoch / steps_per_epoch, 4),
-                    "loss": accelerator.reduce(window_loss, reduction="mean").item() / steps_in_window,
+                    "loss": accelerator.reduce(window_loss, reduction="sum").item() / logged_steps
+                    if logged_steps else float("nan"),
                     "lr": scheduler.get_last_lr()[0],
                     "clips_per_s": window_clips / max(time.perf_counter() - window_start, 1e-9),
                     "peak_memory_mb": peak_memory_mb(accelerator.device),
@@ -447,10 +533,11 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
                         handle.write(json.dumps(record) + "\n")
                 progress.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
                 window_loss.zero_()
+                window_weight.zero_()
                 window_clips, window_start = 0, time.perf_counter()
             if state.global_step % args.save_steps == 0 or stop:
                 state.elapsed_seconds = time.perf_counter() - run_start
-                save_checkpoint(accelerator, output_dir, state, args.save_total_limit, dataclasses.asdict(args))
+                save_checkpoint(accelerator, model, output_dir, state, args.save_total_limit, dataclasses.asdict(args))
             if stop:
                 break
     progress.close()
@@ -463,11 +550,13 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         "clips_per_s": round(state.clips_seen / max(time.perf_counter() - run_start, 1e-9), 2),
         "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
         "bad_videos": bad,
+        "skipped_nonfinite_batches": state.skipped_nonfinite,
         "processes": accelerator.num_processes,
         "method": args.method,
     }
     if bad:
         logger.warning(f"{bad} videos could not be decoded and were replaced; first: {dataset.bad_paths()[:5]}")
+    check_finite_weights(model, state.global_step)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         save_final_models(accelerator.unwrap_model(model), output_dir, config)
@@ -518,6 +607,7 @@ __all__ = [
     "build_train_dataset",
     "export_videomae_encoder",
     "find_checkpoint",
+    "NonFiniteError",
     "prepare_output_dir",
     "run_pretraining",
     "videomae_config_from",
