@@ -17,9 +17,11 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# Re-runnable: it overwrites its own demo folders (--overwrite_output_dir; the demo does the same for its arms).
 demo: $(STAMP)
+	@echo "make demo: overwriting the demo's own folders outputs/pretrain-demo and outputs/finetune-demo/{pretrained,random}"
 	$(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
-	  examples/pretrain.py --output_dir outputs/pretrain-demo
+	  examples/pretrain.py --output_dir outputs/pretrain-demo --overwrite_output_dir
 	$(PY) -m arvideo_hf.demo --pretrained outputs/pretrain-demo/encoder --output_dir outputs/finetune-demo
 
 test: $(STAMP)

@@ -72,7 +72,8 @@ def ensure_encoder(args: DemoArguments) -> Path | None:
     print("Running that pretraining now (the tiny preset, a few minutes on CPU)...")
     from .training import parse_pretrain_args, run_pretraining
 
-    argv = ["--output_dir", str(encoder.parent)] + (["--demo_root", args.demo_root] if args.demo_root else [])
+    argv = ["--output_dir", str(encoder.parent), "--resume", "latest"]  # continues a killed run, never mixes two
+    argv += ["--demo_root", args.demo_root] if args.demo_root else []
     run_pretraining(parse_pretrain_args(argv))
     _reset_accelerate_state()
     return encoder
@@ -103,7 +104,7 @@ def finetune_and_evaluate(args: DemoArguments, encoder: Path, init: str) -> dict
         output_dir=str(output_dir), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         save_strategy="no", logging_steps=20, seed=args.seed, dataloader_num_workers=args.num_workers,
-        use_cpu=not _cuda(),
+        use_cpu=not _cuda(), overwrite_output_dir=True,  # the demo's own arm folder: a re-run replaces (and logs) it
     )
     started = time.perf_counter()
     train_metrics = run_finetuning(finetune_args, training_args)
