@@ -17,6 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# Re-runnable: the demo overwrites its own folder (outputs/demo) and says so.
 demo: $(STAMP)
 	$(PY) -m arvideo_hf.demo --output_dir outputs/demo
 

@@ -273,6 +273,17 @@ def test_bad_order_and_noise_raise():
         model(clip(config), bool_masked_pos=torch.zeros(2, 256, dtype=torch.bool))
 
 
+def test_cluster_order_for_fewer_clips_names_rows_and_clips():
+    """A cluster_order of batch 1 for 2 clips is reported as that mismatch, not as a noise shape (with or without noise)."""
+    config = tiny_config()
+    model = ARVideoForPretraining(config)
+    one_row = torch.arange(8)[None]
+    for noise in (None, torch.rand(2, 256)):
+        with pytest.raises(ValueError, match=r"cluster_order has 1 rows but the batch has 2 clips") as info:
+            model(clip(config), cluster_order=one_row, noise=noise)
+        assert "noise" not in str(info.value)
+
+
 def test_chunked_decoder_same_loss_and_gradients():
     """The memory-saving chunked decoder path gives the unchunked loss and gradients (fp32 tolerance)."""
     config = tiny_config()

@@ -98,6 +98,7 @@ def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_li
     argv = ["--preset", "tiny", *init, "--train_list", str(root / train_list), "--data_root", str(root),
             "--class_names", str(root / "labels.txt"), "--output_dir", str(output_dir), "--seed", str(seed),
             "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", str(args.num_workers),
+            "--overwrite_output_dir", "True",
             "--use_cpu", str(not torch.cuda.is_available()), *(extra or [])]
     _reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
     train_metrics = run_finetuning(*parse_finetune_args(argv))

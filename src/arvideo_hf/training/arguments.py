@@ -81,6 +81,12 @@ class PretrainArguments:
     save_steps: int | None = field(default=None)
     save_total_limit: int = field(default=2)
     resume: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Delete the previous run's checkpoints, models and logs in --output_dir."}
+    )
+    skip_nonfinite: int = field(
+        default=0, metadata={"help": "Skip up to this many batches with a non-finite loss (default 0: stop at one)."}
+    )
     logging_steps: int | None = field(default=None)
     report_to: str = field(default="auto", metadata={"help": "auto (tensorboard if installed), none, or a tracker."})
 
@@ -98,6 +104,10 @@ class PretrainArguments:
             raise ValueError(f"method must be arvideo or videomae, got {self.method!r}.")
         if self.per_device_batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ValueError("per_device_batch_size and gradient_accumulation_steps must be >= 1.")
+        if self.resume and self.overwrite_output_dir:
+            raise ValueError("--resume continues the run in --output_dir, --overwrite_output_dir deletes it; pick one.")
+        if self.skip_nonfinite < 0:
+            raise ValueError(f"skip_nonfinite must be >= 0, got {self.skip_nonfinite}.")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

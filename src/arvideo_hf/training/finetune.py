@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader
 from transformers import HfArgumentParser, Trainer, TrainingArguments
-from transformers.trainer_utils import SaveStrategy, SchedulerType
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy, SchedulerType
 
 from ..configuration_arvideo import ARVideoConfig
 from ..modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
@@ -35,6 +36,15 @@ from .optim import build_layer_decay_param_groups, scaled_lr
 
 
 logger = logging.getLogger(__name__)
+ARGS_FILE = "finetune_args.json"
+# What finetuning (and evaluation into the model folder) writes under --output_dir, besides `checkpoint-*` folders.
+FINETUNE_OUTPUTS = ("model.safetensors", "config.json", "training_args.bin", "preprocessor_config.json", ARGS_FILE,
+                    "all_results.json", "train_results.json", "eval_results.json", "eval_details.json",
+                    "confusion_matrix.png", "trainer_state.json", "runs")
+# The arguments that make a finetuning run's model and data: `--resume_from_checkpoint latest` checks them.
+FINETUNE_IDENTITY = ("model_name_or_path", "init", "model_preset", "train_list", "validation_list", "data_root",
+                     "class_names", "demo_root", "sampling", "sampling_rate", "repeated_aug")
+FINETUNE_PATHS = ("train_list", "validation_list", "data_root", "class_names", "demo_root")
 
 
 # Finetuning presets: command-line defaults that any explicit argument overrides. "paper" is VideoMAE's recipe (the
@@ -120,6 +130,9 @@ class ARVideoTrainingArguments(TrainingArguments):
     save_strategy: SaveStrategy | str = field(default="epoch")
     save_total_limit: int | None = field(default=2)
     logging_steps: float = field(default=10)
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Delete the previous run's checkpoints, model and logs in --output_dir."}
+    )
 
 
 def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, ARVideoTrainingArguments]:
@@ -144,6 +157,75 @@ def preset_argv(argv: list[str]) -> list[str]:
     if preset not in FINETUNE_PRESETS:
         raise ValueError(f"--preset must be one of {sorted(FINETUNE_PRESETS)}, got {preset!r}.")
     return [item for name, value in FINETUNE_PRESETS[preset].items() for item in (f"--{name}", str(value))]
+
+
+# -------------------------------------------------------------------------------------------------- output folder
+def previous_finetune_files(output_dir: Path) -> list[Path]:
+    """What an earlier finetuning run wrote in `output_dir` (checkpoints, model, metrics, logs)."""
+    found = [output_dir / name for name in FINETUNE_OUTPUTS if (output_dir / name).exists()]
+    return found + sorted(output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"))
+
+
+def finetune_identity(run_args: dict[str, Any]) -> dict[str, Any]:
+    """The model and data arguments of a finetuning run, data paths made absolute."""
+    identity = {name: run_args.get(name) for name in FINETUNE_IDENTITY}
+    for name in FINETUNE_PATHS:
+        if identity[name] is not None:
+            identity[name] = os.path.abspath(identity[name])
+    return identity
+
+
+def latest_finetune_checkpoint(output_dir: Path, args: FinetuneArguments) -> str | None:
+    """The newest complete `checkpoint-*` (its `trainer_state.json` is written last) of a run with these model and
+    data arguments; None when there is none, an error when the folder's run had other ones."""
+    checkpoints = output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+    complete = [path for path in checkpoints if (path / "trainer_state.json").exists()]
+    if not complete:
+        logger.warning(f"--resume_from_checkpoint latest: no complete checkpoint in {output_dir}; starting afresh.")
+        return None
+    saved_file = output_dir / ARGS_FILE
+    if saved_file.is_file():
+        saved, now = finetune_identity(json.loads(saved_file.read_text())), finetune_identity(dataclasses.asdict(args))
+        mismatches = {name: (saved[name], now[name]) for name in FINETUNE_IDENTITY if saved[name] != now[name]}
+        if mismatches:
+            raise ValueError(
+                f"--resume_from_checkpoint latest: the checkpoints in {output_dir} were written with other model or "
+                f"data arguments (saved, now): {mismatches}. Resume with the same arguments, or start afresh with "
+                "--overwrite_output_dir or another --output_dir."
+            )
+    return str(max(complete, key=lambda path: int(path.name.rsplit("-", 1)[-1])))
+
+
+def prepare_finetune_output_dir(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> str | None:
+    """Refuse a new run over an earlier one unless it resumes or overwrites it (transformers' convention), so two
+    runs never share checkpoints and logs; returns the checkpoint to resume from (`latest` resolved), or None."""
+    output_dir = Path(training_args.output_dir)
+    previous = previous_finetune_files(output_dir)
+    resume, overwrite = training_args.resume_from_checkpoint, training_args.overwrite_output_dir
+    if resume and overwrite:
+        raise ValueError("--resume_from_checkpoint continues the run in --output_dir, --overwrite_output_dir deletes "
+                         "it; pick one.")
+    if previous and not resume and not overwrite:
+        raise FileExistsError(
+            f"{output_dir} already holds a finetuning run ({', '.join(path.name for path in previous)}). Continue it "
+            "with --resume_from_checkpoint latest, delete it with --overwrite_output_dir, or choose another "
+            "--output_dir."
+        )
+    with training_args.main_process_first(desc="clearing the output folder"):
+        if previous and overwrite and training_args.process_index == 0:
+            logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
+                           f"{[path.name for path in previous]}")
+            for path in previous:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return latest_finetune_checkpoint(output_dir, args) if resume == "latest" else resume
+
+
+def save_finetune_args(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> None:
+    """`finetune_args.json`, written before training so `--resume_from_checkpoint latest` can compare with it."""
+    if training_args.process_index == 0:
+        output_dir = Path(training_args.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / ARGS_FILE).write_text(json.dumps(dataclasses.asdict(args), indent=2, sort_keys=True))
 
 
 # ---------------------------------------------------------------------------------------------------------- model
@@ -323,6 +405,8 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     if training_args.push_to_hub:
         push_repo = training_args.hub_model_id or Path(training_args.output_dir).name
     training_args.push_to_hub = False
+    resume_from = prepare_finetune_output_dir(args, training_args)
+    save_finetune_args(args, training_args)
     train_source, validation_source, id2label = read_sources(args)
     model = build_classifier(
         args.model_name_or_path, id2label, init=args.init, model_preset=args.model_preset, drop_path=args.drop_path,
@@ -360,7 +444,7 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
         f"peak lr {training_args.learning_rate:.3g} (layer decay {args.layer_decay}), "
         f"warmup {training_args.warmup_steps} steps."
     )
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=resume_from)
     metrics: dict[str, Any] = dict(train_result.metrics)
     if eval_dataset is not None:
         metrics.update(trainer.evaluate())
@@ -368,9 +452,6 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     metrics["wall_seconds"] = round(time.perf_counter() - started, 1)
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", metrics)
-        (Path(training_args.output_dir) / "finetune_args.json").write_text(
-            json.dumps(dataclasses.asdict(args), indent=2, sort_keys=True)
-        )
         if push_repo:
             from ..hub import push_checkpoint_to_hub
 
@@ -396,6 +477,7 @@ __all__ = [
     "build_datasets",
     "load_encoder",
     "parse_finetune_args",
+    "prepare_finetune_output_dir",
     "read_sources",
     "run_finetuning",
     "save_classifier",

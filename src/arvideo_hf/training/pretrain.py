@@ -10,6 +10,7 @@ replays exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.utils import set_seed
+from accelerate.utils import gather_object, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import (
@@ -47,6 +48,19 @@ from .optim import WarmupCosine, build_param_groups, scaled_lr
 logger = logging.get_logger(__name__)
 CHECKPOINT_PREFIX = "step_"
 STATE_FILE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
+ARGS_FILE = "training_args.json"  # the run's arguments, beside its outputs and inside every checkpoint
+TRACKER_PROJECT = "arvideo-pretrain"  # accelerate's trackers log under OUTPUT/<this>
+# What a run writes under --output_dir: a folder holding any of these holds a run.
+RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_curve.png", "pretrain_model",
+               "encoder", TRACKER_PROJECT)
+# The arguments that make a run's model and data: `--resume latest` only continues a checkpoint that agrees on them.
+RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
+                "train_list", "data_root", "demo_root", "sampling_rate", "repeated_aug", "seed")
+INDEX_KEY = "video_index"  # dataset indices of a batch's videos, added by `IndexedCollator`
+
+
+class NonFiniteError(FloatingPointError):
+    """A NaN/inf loss or weight: raised before the optimizer step it would feed or the checkpoint it would spoil."""
 
 
 @dataclass
@@ -58,6 +72,7 @@ class TrainState:
     step_in_epoch: int = 0  # optimizer steps already taken in `epoch`
     clips_seen: int = 0
     elapsed_seconds: float = 0.0
+    skipped_nonfinite: int = 0  # batches with a non-finite loss skipped under --skip_nonfinite
 
 
 def build_config(args: PretrainArguments) -> ARVideoConfig:
@@ -216,20 +231,113 @@ def plan_budget(
                    f"({schedule.warmup_steps} warmup) at {seconds_used / steps_done:.3f} s/step.")
 
 
-def find_checkpoint(output_dir: str | os.PathLike, resume: str) -> Path | None:
-    """`resume="latest"`: the newest complete checkpoint under `output_dir/checkpoints` (None if there is none)."""
+class IndexedCollator:
+    """A collator that also returns the batch's dataset indices (`video_index`), so a bad batch can name its videos."""
+
+    def __init__(self, collator: PretrainingCollator) -> None:
+        self.collator = collator
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = self.collator(samples)
+        batch[INDEX_KEY] = torch.tensor([int(sample["index"]) for sample in samples])
+        return batch
+
+
+def previous_run_files(output_dir: Path) -> list[Path]:
+    """What an earlier run wrote in `output_dir` (checkpoints, models, logs); empty for a new or unrelated folder."""
+    return [output_dir / name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+
+
+def prepare_output_dir(accelerator: Accelerator, args: PretrainArguments, output_dir: Path) -> None:
+    """Refuse a new run over an earlier one unless it resumes or overwrites it (transformers' Trainer convention):
+    two runs in one folder would share `metrics.jsonl` and checkpoint rotation, and `--resume latest` could pick
+    the wrong one. `--overwrite_output_dir` deletes only what a run writes, never other files in the folder."""
+    previous = previous_run_files(output_dir)
+    if previous and not args.resume and not args.overwrite_output_dir:
+        raise FileExistsError(
+            f"{output_dir} already holds a pretraining run ({', '.join(path.name for path in previous)}). Continue "
+            "it with --resume latest, delete it with --overwrite_output_dir, or choose another --output_dir."
+        )
+    if previous and args.overwrite_output_dir and accelerator.is_main_process:
+        logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
+                       f"{[path.name for path in previous]}")
+        for path in previous:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    accelerator.wait_for_everyone()
+
+
+def run_identity(run_args: dict[str, Any]) -> dict[str, Any]:
+    """The model and data arguments of a run (`RUN_IDENTITY`), paths made absolute and JSON overrides parsed."""
+    identity = {name: run_args.get(name) for name in RUN_IDENTITY}
+    for name in ("train_list", "data_root", "demo_root"):
+        if identity[name] is not None:
+            identity[name] = os.path.abspath(identity[name])
+    if identity["config_overrides"]:
+        identity["config_overrides"] = json.loads(identity["config_overrides"])
+    return identity
+
+
+def identity_mismatches(saved_args: dict[str, Any], run_args: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """`{argument: (saved, now)}` for each model or data argument on which two runs differ."""
+    saved, now = run_identity(saved_args), run_identity(run_args)
+    return {name: (saved[name], now[name]) for name in RUN_IDENTITY if saved[name] != now[name]}
+
+
+def saved_run_args(checkpoint: Path) -> dict[str, Any]:
+    """The arguments saved in a checkpoint; for checkpoints written before they were, the run's own beside them."""
+    for path in (checkpoint / ARGS_FILE, checkpoint.parent.parent / ARGS_FILE):
+        if path.is_file():
+            return json.loads(path.read_text())
+    return {}
+
+
+def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[str, Any] | None = None) -> Path | None:
+    """`resume="latest"`: the newest complete checkpoint under `output_dir/checkpoints` whose saved model and data
+    arguments match `run_args` (None if there is no checkpoint; an error if none matches); else the folder `resume`."""
     if resume != "latest":
         path = Path(resume)
         if not (path / STATE_FILE).exists():
             raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE}); use --resume latest.")
+        mismatches = identity_mismatches(saved_run_args(path), run_args) if run_args is not None else {}
+        if mismatches:
+            logger.warning(f"Resuming {path}, written with other model or data arguments (saved, now): {mismatches}")
         return path
     folder = Path(output_dir) / "checkpoints"
-    complete = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).exists())
-    return complete[-1] if complete else None
+    complete = sorted((p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).exists()), reverse=True)
+    if run_args is None or not complete:
+        return complete[0] if complete else None
+    rejected = {path.name: identity_mismatches(saved_run_args(path), run_args) for path in complete}
+    matching = [path for path in complete if not rejected[path.name]]
+    if not matching:
+        raise ValueError(
+            f"--resume latest: no checkpoint in {folder} was written with this run's model and data; "
+            f"(saved, now) per checkpoint: {rejected}. Resume with the same arguments, or start afresh with "
+            "--overwrite_output_dir or another --output_dir."
+        )
+    return matching[0]
 
 
-def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainState, keep: int) -> Path:
-    """`accelerator.save_state` into a temporary folder, then the state file, then an atomic rename."""
+def check_finite_weights(model: torch.nn.Module, step: int) -> None:
+    """Raise `NonFiniteError` when any weight is NaN/inf, so no checkpoint or saved model ever holds a diverged one."""
+    bad = [name for name, param in model.named_parameters() if not bool(torch.isfinite(param).all())]
+    if bad:
+        raise NonFiniteError(
+            f"Step {step}: non-finite weights in {len(bad)} tensors (first: {bad[:3]}); nothing was saved. The last "
+            "checkpoint is intact: resume from it with a lower learning rate or --max_grad_norm."
+        )
+
+
+def save_checkpoint(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    output_dir: Path,
+    state: TrainState,
+    keep: int,
+    run_args: dict[str, Any],
+) -> Path:
+    """Check the weights are finite, then `accelerator.save_state` into a temporary folder, the run's arguments,
+    the state file (last: it marks the checkpoint complete) and an atomic rename."""
+    check_finite_weights(model, state.global_step)
     folder = output_dir / "checkpoints"
     final = folder / f"{CHECKPOINT_PREFIX}{state.global_step:08d}"
     partial = folder / f".partial-{final.name}"
@@ -239,6 +347,7 @@ def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainStat
     accelerator.save_state(str(partial))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        (partial / ARGS_FILE).write_text(json.dumps(run_args, indent=2, sort_keys=True))
         (partial / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
@@ -261,6 +370,77 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def restore_state(accelerator: Accelerator, args: PretrainArguments, output_dir: Path) -> TrainState:
+    """A fresh state, or (`--resume`) the checkpoint's, with the log lines written after that checkpoint dropped."""
+    state = TrainState()
+    if not args.resume:
+        return state
+    checkpoint = find_checkpoint(output_dir, args.resume, dataclasses.asdict(args))
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
+        logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
+    if accelerator.is_main_process:  # no checkpoint: the run starts over, so no earlier line stays
+        truncate_metrics(output_dir / "metrics.jsonl", state.global_step)
+    return state
+
+
+def nonfinite_videos(
+    accelerator: Accelerator, loss: torch.Tensor, video_index: torch.Tensor, dataset: VideoClipDataset
+) -> list[str] | None:
+    """The videos of the batch when its loss is NaN/inf on any process, else None; every process gets the same
+    answer, so all of them stop or skip together (one process alone would leave the others waiting in DDP)."""
+    local_bad = not bool(torch.isfinite(loss.detach()).all())
+    flag = torch.tensor(float(local_bad), device=accelerator.device)
+    if accelerator.reduce(flag, reduction="sum").item() == 0:
+        return None
+    return gather_object([dataset.records[i].path for i in video_index.tolist()] if local_bad else [])
+
+
+def register_nonfinite(args: PretrainArguments, state: TrainState, loss: torch.Tensor, videos: list[str]) -> None:
+    """Count a batch with a non-finite loss as skipped, or raise `NonFiniteError` once `--skip_nonfinite` are used."""
+    message = (
+        f"Non-finite loss ({loss.detach().float().item()} on this process) at step {state.global_step + 1} "
+        f"(epoch {state.epoch}); the batch's videos: {videos}."
+    )
+    if state.skipped_nonfinite >= args.skip_nonfinite:
+        raise NonFiniteError(
+            f"{message} Stopped before its optimizer step, so no checkpoint holds it. Check those videos "
+            "(`python -m arvideo_hf.data check LIST`), lower the learning rate or set --max_grad_norm; "
+            f"--skip_nonfinite N skips up to N such batches ({state.skipped_nonfinite} skipped so far)."
+        )
+    state.skipped_nonfinite += 1
+    logger.warning(f"{message} Skipped its optimizer step ({state.skipped_nonfinite} of --skip_nonfinite "
+                   f"{args.skip_nonfinite}).")
+
+
+def train_micro_batch(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    args: PretrainArguments,
+    state: TrainState,
+    dataset: VideoClipDataset,
+    drop_step: bool,
+) -> torch.Tensor | None:
+    """Forward and backward one micro-batch; on the last of an optimizer step, step unless a micro-batch of it
+    (`drop_step`, or this one) had a non-finite loss. Returns the detached loss, or None for a skipped one."""
+    video_index = batch.pop(INDEX_KEY)
+    with accelerator.accumulate(model):
+        loss = model(**batch).loss
+        videos = nonfinite_videos(accelerator, loss, video_index, dataset)
+        if videos is not None:
+            register_nonfinite(args, state, loss, videos)  # raises unless this batch may be skipped
+        accelerator.backward(loss)  # a skipped loss too: every DDP process must run the same collectives
+        if videos is None and not drop_step:
+            if accelerator.sync_gradients and args.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return loss.detach() if videos is None else None
 
 
 def _trackers(report_to: str) -> list[str] | None:
@@ -286,6 +466,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         project_dir=str(output_dir),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    prepare_output_dir(accelerator, args, output_dir)
     set_seed(args.seed)
     config = build_config(args)
     with accelerator.main_process_first():  # the demo set is built once, by the main process
@@ -299,7 +480,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         shuffle=True,
         drop_last=True,
         num_workers=args.num_workers,
-        collate_fn=collator,
+        collate_fn=IndexedCollator(collator),
         pin_memory=torch.cuda.is_available(),
     )
     total_batch = args.per_device_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
@@ -326,21 +507,11 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     accelerator.register_for_checkpointing(scheduler)
 
-    state = TrainState()
-    checkpoint = find_checkpoint(output_dir, args.resume) if args.resume else None
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
-        logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
-        if accelerator.is_main_process:  # drop log lines written after that checkpoint
-            truncate_metrics(output_dir / "metrics.jsonl", state.global_step)
-    elif args.resume and args.resume != "latest":
-        raise FileNotFoundError(args.resume)
-
+    state = restore_state(accelerator, args, output_dir)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "training_args.json").write_text(args.to_json())
-    accelerator.init_trackers("arvideo-pretrain", config={k: str(v) for k, v in vars(args).items()})
+        (output_dir / ARGS_FILE).write_text(args.to_json())
+    accelerator.init_trackers(TRACKER_PROJECT, config={k: str(v) for k, v in vars(args).items()})
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
         f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{num_epochs} epochs'} of {steps_per_epoch} steps per "
@@ -350,6 +521,8 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     progress = tqdm(total=schedule.total_steps, initial=state.global_step,
                     disable=not accelerator.is_local_main_process, desc="pretrain", dynamic_ncols=True)
     window_loss, window_clips, window_start = torch.zeros((), device=accelerator.device), 0, time.perf_counter()
+    window_weight = torch.zeros((), device=accelerator.device)  # optimizer steps' worth of finite losses logged
+    drop_step = False  # this optimizer step holds a skipped non-finite micro-batch
     run_start = time.perf_counter() - state.elapsed_seconds
     stop = state.global_step >= step_limit
     model.train()
@@ -363,14 +536,11 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         dataloader.set_epoch(epoch)
         skip = state.step_in_epoch * args.gradient_accumulation_steps
         for batch in accelerator.skip_first_batches(dataloader, skip) if skip else dataloader:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            window_loss += loss.detach() / args.gradient_accumulation_steps
+            loss = train_micro_batch(accelerator, model, optimizer, batch, args, state, dataset, drop_step)
+            drop_step = (drop_step or loss is None) and not accelerator.sync_gradients
+            if loss is not None:
+                window_loss += loss / args.gradient_accumulation_steps
+                window_weight += 1 / args.gradient_accumulation_steps
             batch_clips = batch["pixel_values"].shape[0] * accelerator.num_processes
             window_clips += batch_clips
             state.clips_seen += batch_clips
@@ -386,11 +556,12 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
                 args.max_seconds is not None and time.perf_counter() - run_start >= args.max_seconds
             )
             if state.global_step % args.logging_steps == 0 or stop:
-                steps_in_window = (state.global_step - 1) % args.logging_steps + 1
+                logged_steps = accelerator.reduce(window_weight, reduction="sum").item()
                 record = {
                     "step": state.global_step,
                     "epoch": round(epoch + state.step_in_epoch / steps_per_epoch, 4),
-                    "loss": accelerator.reduce(window_loss, reduction="mean").item() / steps_in_window,
+                    "loss": accelerator.reduce(window_loss, reduction="sum").item() / logged_steps
+                    if logged_steps else float("nan"),
                     "lr": scheduler.get_last_lr()[0],
                     "clips_per_s": window_clips / max(time.perf_counter() - window_start, 1e-9),
                     "peak_memory_mb": peak_memory_mb(accelerator.device),
@@ -401,10 +572,11 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
                         handle.write(json.dumps(record) + "\n")
                 progress.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
                 window_loss.zero_()
+                window_weight.zero_()
                 window_clips, window_start = 0, time.perf_counter()
             if state.global_step % args.save_steps == 0 or stop:
                 state.elapsed_seconds = time.perf_counter() - run_start
-                save_checkpoint(accelerator, output_dir, state, args.save_total_limit)
+                save_checkpoint(accelerator, model, output_dir, state, args.save_total_limit, dataclasses.asdict(args))
             if stop:
                 break
     progress.close()
@@ -417,11 +589,13 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         "clips_per_s": round(state.clips_seen / max(time.perf_counter() - run_start, 1e-9), 2),
         "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
         "bad_videos": bad,
+        "skipped_nonfinite_batches": state.skipped_nonfinite,
         "processes": accelerator.num_processes,
         "method": args.method,
     }
     if bad:
         logger.warning(f"{bad} videos could not be decoded and were replaced; first: {dataset.bad_paths()[:5]}")
+    check_finite_weights(model, state.global_step)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         save_final_models(accelerator.unwrap_model(model), output_dir, config)
@@ -472,6 +646,8 @@ __all__ = [
     "build_train_dataset",
     "export_videomae_encoder",
     "find_checkpoint",
+    "NonFiniteError",
+    "prepare_output_dir",
     "run_pretraining",
     "videomae_config_from",
 ]
