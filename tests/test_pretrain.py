@@ -51,8 +51,8 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, small_demo_root, monkeyp
 
     real_save = pretrain_module.save_checkpoint
 
-    def crash_after_step_3(accelerator, output_dir, state, keep):
-        path = real_save(accelerator, output_dir, state, keep)
+    def crash_after_step_3(accelerator, model, output_dir, state, *rest):
+        path = real_save(accelerator, model, output_dir, state, *rest)
         if state.global_step == 3:
             raise KeyboardInterrupt("simulated kill")
         return path
