@@ -144,6 +144,11 @@ class SequencePlan(NamedTuple):
 def check_cluster_order(geometry: ClusterGeometry, cluster_order: torch.Tensor, batch_size: int) -> None:
     """Raise `ValueError` unless `cluster_order` is `(B, C)` with one permutation of the cluster ids per row."""
     expected = (batch_size, geometry.num_clusters)
+    if cluster_order.dim() == 2 and cluster_order.shape[0] != batch_size:
+        raise ValueError(
+            f"cluster_order has {cluster_order.shape[0]} rows but the batch has {batch_size} clips: pass one row of "
+            f"cluster ids per clip, shape {expected}."
+        )
     if cluster_order.dim() != 2 or tuple(cluster_order.shape) != expected:
         raise ValueError(f"cluster_order must have shape {expected} (batch, clusters), got {tuple(cluster_order.shape)}.")
     if cluster_order.dtype.is_floating_point or cluster_order.dtype == torch.bool:

@@ -29,6 +29,7 @@ from transformers.utils.output_capturing import capture_outputs
 from .clustering import (
     ClusterGeometry,
     block_causal_mask,
+    check_cluster_order,
     fit_cluster_size,
     make_cluster_order,
     noise_from_bool_masked_pos,
@@ -592,6 +593,8 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         # 1. Order and masks: which clusters come in which step, which tokens of each cluster the encoder sees.
         if cluster_order is None:
             cluster_order = make_cluster_order(geometry, self.config.prediction_order, batch, device=device)
+        else:
+            check_cluster_order(geometry, cluster_order, batch)  # rows against clips, before noise is drawn for them
         if noise is None:
             noise = (
                 noise_from_bool_masked_pos(geometry, bool_masked_pos)
