@@ -1,5 +1,6 @@
 """Finetuning: layer-decay groups, mixup/cutmix on video tensors, clip augmentation, checkpoint loading, Trainer."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,13 @@ from accelerate.state import AcceleratorState, GradientState
 
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data.finetune_transforms import FinetuneTransform, MixupCollator, mix_videos, parse_rand_augment, soft_targets
-from arvideo_hf.training.finetune import ARVideoTrainer, build_classifier, parse_finetune_args, run_finetuning
+from arvideo_hf.training.finetune import (
+    ARVideoTrainer,
+    build_classifier,
+    parse_finetune_args,
+    prepare_finetune_output_dir,
+    run_finetuning,
+)
 from arvideo_hf.training.optim import build_layer_decay_param_groups, layer_depth
 
 from .conftest import DEMO_LABELS, SMALL_ENCODER, tiny_config
@@ -240,3 +247,38 @@ def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():
     assert (paper.preset, paper.mixup, paper.rand_augment, paper.layer_decay) == ("paper", 0.8, "rand-m7-n4", 0.75)
     with pytest.raises(ValueError, match="--preset must be one of"):
         parse_finetune_args(["--preset", "huge", "--init", "random"])
+
+
+def test_used_output_dir_is_refused_resumed_or_overwritten(tmp_path, small_demo_root, small_encoder_dir):
+    """As for pretraining (transformers' convention): a folder holding a finetuning run is refused without
+    --resume_from_checkpoint or --overwrite_output_dir; `latest` picks the newest complete checkpoint of a run with the
+    same model and data; overwriting deletes only what a run writes."""
+    fresh_accelerate_state()
+    args, training_args = parse_finetune_args([
+        "--model_name_or_path", str(small_encoder_dir), "--train_list", str(small_demo_root / "train.txt"),
+        "--data_root", str(small_demo_root), "--class_names", str(small_demo_root / "labels.txt"),
+        "--output_dir", str(tmp_path), "--max_steps", "1", "--per_device_train_batch_size", "2",
+        "--dataloader_num_workers", "0", "--use_cpu", "True", "--report_to", "none",
+    ])
+    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-4", "runs"):
+        (tmp_path / name).mkdir()
+    for name in ("checkpoint-2", "checkpoint-4"):  # checkpoint-10 is half-written: no trainer_state.json
+        (tmp_path / name / "trainer_state.json").write_text("{}")
+    (tmp_path / "all_results.json").write_text("{}")
+    (tmp_path / "finetune_args.json").write_text(json.dumps(dataclasses.asdict(args)))
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="--resume_from_checkpoint latest.*--overwrite_output_dir"):
+        run_finetuning(args, training_args)
+
+    training_args.resume_from_checkpoint = "latest"
+    assert prepare_finetune_output_dir(args, training_args) == str(tmp_path / "checkpoint-4")
+    other_data = dataclasses.replace(args, train_list=str(small_demo_root / "test.txt"))
+    with pytest.raises(ValueError, match="other model or data arguments.*train_list"):
+        prepare_finetune_output_dir(other_data, training_args)
+    training_args.overwrite_output_dir = True
+    with pytest.raises(ValueError, match="pick one"):
+        prepare_finetune_output_dir(args, training_args)
+
+    training_args.resume_from_checkpoint = None
+    assert prepare_finetune_output_dir(args, training_args) is None
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]

@@ -4,18 +4,16 @@ import importlib.util
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
+from arvideo_hf import ARVideoForPretraining, viz  # `make test` installs viz's dependencies: a failed import fails
+from arvideo_hf.clustering import ClusterGeometry, make_cluster_order
 
 from .conftest import clip, tiny_config
-
-
-viz = pytest.importorskip("arvideo_hf.viz")
-Image = pytest.importorskip("PIL.Image")
-
-from arvideo_hf import ARVideoForPretraining  # noqa: E402
-from arvideo_hf.clustering import ClusterGeometry, make_cluster_order  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +35,6 @@ def model():
 
 
 def _write_video(path: Path, frames: np.ndarray, fps: int = 10) -> None:
-    av = pytest.importorskip("av")
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.height, stream.width, stream.pix_fmt = frames.shape[1], frames.shape[2], "yuv420p"

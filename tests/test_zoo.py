@@ -1,7 +1,9 @@
 """The model zoo: provenance of every number, committed cards in sync with the template, card metadata."""
 
 import re
+import runpy
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,20 @@ def test_demo_table_card_and_entry_come_from_the_committed_results_file():
     run = results["rows"]["arvideo"]["low_label_runs"][0]
     assert entry.measured_results[0].top1 == pytest.approx(run["top1"], abs=0.01) and entry.measured_results[0].views == run["views"]
     assert f"{round(run['top1'], 2)}" in str(render_model_card(entry))
+
+
+def test_zoo_list_command_prints_every_entry_with_its_numbers_and_their_source(capsys, monkeypatch):
+    """`python -m arvideo_hf.zoo list`, run as `__main__`: one line per entry, each result with its source label."""
+    monkeypatch.setattr(sys, "argv", ["python -m arvideo_hf.zoo", "list"])
+    monkeypatch.delitem(sys.modules, "arvideo_hf.zoo")  # run it afresh, as `python -m` does
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("arvideo_hf.zoo", run_name="__main__")
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(ZOO)
+    for line, entry in zip(lines, ZOO.values()):
+        assert entry.preset in line.split()
+        for result in entry.results:
+            assert f"{result.top1:.1f} top-1" in line and f"({result.source_label})" in line, line
+        if not entry.results:
+            assert NOT_MEASURED in line, line

@@ -1,6 +1,7 @@
 import json
 import os
 
+import datasets
 import pytest
 
 from arvideo_hf.data.sources import (
@@ -109,7 +110,6 @@ def test_class_folder(tmp_path):
 
 
 def test_hf_dataset_columns(tmp_path):
-    datasets = pytest.importorskip("datasets")
     features = datasets.Features(
         {"video_path": datasets.Value("string"), "label": datasets.ClassLabel(names=["a", "b", "c"])}
     )
@@ -125,7 +125,6 @@ def test_hf_dataset_columns(tmp_path):
 
 
 def test_hf_video_feature_is_not_decoded(video_dir):
-    datasets = pytest.importorskip("datasets")
     if not hasattr(datasets, "Video"):
         pytest.skip("datasets without a Video feature")
     path = str(video_dir / "good_0.mp4")
