@@ -112,7 +112,8 @@ def interleaved_clips_per_s(datasets: dict[str, VideoClipDataset], num_clips: in
                 dataset[int(i)]
             wall[name] += time.perf_counter() - started
             cpu[name] += time.process_time() - started_cpu
-    return {name: {"clips_per_s": num_clips / wall[name], "clips_per_cpu_s": num_clips / cpu[name]} for name in datasets}
+    return {name: {"clips_per_s": num_clips / wall[name], "clips_per_cpu_s": num_clips / cpu[name]}
+            for name in datasets}
 
 
 def frame_size(path: Path) -> str:
@@ -144,7 +145,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--long-clips", type=int, default=20, help="clips per measurement on the long videos")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the loader measurement")
     parser.add_argument("--short-side", type=int, default=320, help="short side of the prepared copies")
-    parser.add_argument("--sections", nargs="+", choices=("demo", "long", "prepare"), default=["demo", "long", "prepare"])
+    parser.add_argument("--sections", nargs="+", choices=("demo", "long", "prepare"),
+                        default=["demo", "long", "prepare"], help="which workloads to measure")
     return parser.parse_args()
 
 

@@ -31,7 +31,8 @@ if [[ "${1:-}" == "--dry-run" ]]; then
 elif [[ $# -eq 0 ]]; then
   MODEL=base DEVICE=cuda TRAIN_BATCHES="16 32" TRAIN_REPEATS=10 INFER_BATCH=32 INFER_REPEATS=20
   TRAIN_LIMIT=300 INFER_LIMIT=120  # together under 8 minutes, start-up included
-  "$PYTHON" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu_check: no CUDA device (use --dry-run)')"
+  "$PYTHON" -c "import sys, torch
+sys.exit(0 if torch.cuda.is_available() else 'gpu_check: no CUDA device (use --dry-run)')"
 else
   echo "usage: $0 [--dry-run]" >&2
   exit 2

@@ -237,7 +237,8 @@ def add_ratios(results: dict[str, dict]) -> str:
         entry["encoder_floor_mb_per_clip"] = results[f"{'videomae' if family == 'videomae' else 'arvideo'}/{attn}"][
             "encoder_saved_mb_per_clip"]
         entry["memory_vs_floor"] = entry["activation_mb_per_clip"] / entry["encoder_floor_mb_per_clip"]
-        for key, field in (("time", "step_s_per_clip"), ("memory", "activation_mb_per_clip"), ("flops", "gflops_per_clip")):
+        fields = (("time", "step_s_per_clip"), ("memory", "activation_mb_per_clip"), ("flops", "gflops_per_clip"))
+        for key, field in fields:
             entry[f"{key}_ratio_vs_videomae_same_attn"] = entry[field] / peer[field]
             entry[f"{key}_ratio_vs_videomae_best"] = entry[field] / peer_best[field]
         entry["time_per_gflop_ratio_vs_videomae_best"] = peer_best["gflop_per_s"] / entry["gflop_per_s"]
@@ -267,7 +268,8 @@ def attention_backends(device: torch.device) -> dict:
     """Which fused sdpa kernels this build offers (flash needs a CUDA build and an unmasked attention)."""
     if device.type != "cuda":
         return {"device": device.type}
-    return {"device": torch.cuda.get_device_name(), "flash_available": torch.backends.cuda.is_flash_attention_available(),
+    return {"device": torch.cuda.get_device_name(),
+            "flash_available": torch.backends.cuda.is_flash_attention_available(),
             "flash_enabled": torch.backends.cuda.flash_sdp_enabled(),
             "mem_efficient_enabled": torch.backends.cuda.mem_efficient_sdp_enabled()}
 
@@ -282,7 +284,8 @@ def run_attention(args: argparse.Namespace, attn: str, device: torch.device) -> 
         e = results[name]
         e.update(step_s_per_clip=min(times), step_s_per_clip_median=statistics.median(times), step_s_per_clip_all=times)
         add_rates(e)
-        print(f"{name:28s} step {e['step_s_per_clip']:.3f} s/clip  activations {e['activation_mb_per_clip']:.1f} MB/clip  "
+        print(f"{name:28s} step {e['step_s_per_clip']:.3f} s/clip  "
+              f"activations {e['activation_mb_per_clip']:.1f} MB/clip  "
               f"{e['gflops_per_clip']:.1f} GFLOP/clip  {e['gflop_per_s']:.1f} GFLOP/s", flush=True)
     del contenders
     gc.collect()

@@ -179,7 +179,8 @@ def _publish(part: Path, output: Path) -> None:
 
 def run_jobs(jobs: Sequence[PrepareJob], options: PrepareOptions, workers: int, quiet: bool) -> list[PrepareResult]:
     """All jobs over a process pool (`workers` 0: in this process) behind a tqdm bar; results in job order."""
-    results = {job.source: PrepareResult(job.source, job.output, "reused") for job in jobs if os.path.exists(job.output)}
+    results = {job.source: PrepareResult(job.source, job.output, "reused")
+               for job in jobs if os.path.exists(job.output)}
     todo = [job for job in jobs if job.source not in results]  # a resumed run sends only the rest to the pool
     failed = 0
     with tqdm(total=len(jobs), initial=len(results), desc="preparing", unit="video", disable=quiet or None) as bar:
