@@ -13,6 +13,7 @@ cannot be read are skipped, counted and listed in a JSON report.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections import Counter
@@ -166,7 +167,7 @@ def prepare_video(job: PrepareJob, options: PrepareOptions) -> PrepareResult:
 
 def _remove_parts(output: Path) -> None:
     """Delete half-written copies of `output` left by a killed run (any process id)."""
-    for part in output.parent.glob(f"{output.name}.*{PART_SUFFIX}"):
+    for part in output.parent.glob(f"{glob.escape(output.name)}.*{PART_SUFFIX}"):  # names may hold [ or *
         part.unlink(missing_ok=True)
 
 
