@@ -37,7 +37,7 @@ from transformers import (
 from transformers.utils import logging
 
 from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ARVideoConfig
-from ..data import PretrainingCollator, VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
 from ..data.collate import stack_pixel_values
 from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel, uniform_linear_init
 from ..processing import image_processor_for
@@ -55,7 +55,7 @@ RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_
                "encoder", TRACKER_PROJECT)
 # The arguments that make a run's model and data: `--resume latest` only continues a checkpoint that agrees on them.
 RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
-                "train_list", "data_root", "demo_root", "sampling_rate", "repeated_aug", "seed")
+                "train_list", "data_root", "demo_root", "sampling_rate", "crop_scales", "repeated_aug", "seed")
 INDEX_KEY = "video_index"  # dataset indices of a batch's videos, added by `IndexedCollator`
 
 
@@ -212,23 +212,44 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
         source,
         config,
         stride=args.sampling_rate,
+        transform=PretrainingTransform.from_config(config, scales=args.crop_scales),
         repeated_aug=args.repeated_aug,
         seed=args.seed,
         max_bad_fraction=args.max_bad_fraction,
+        cache_mb=args.cache_mb,
     )
 
 
 BUDGET_CALIBRATION_STEPS = 20  # steps timed before a --max_seconds budget fixes the schedule's horizon
+BUDGET_REPLAN_FRACTIONS = (0.25, 0.5)  # fractions of the budget at which the horizon is re-fitted to the step time
 
 
-def plan_budget(
-    schedule: WarmupCosine, steps_done: int, seconds_used: float, args: PretrainArguments, progress: Any
-) -> None:
-    """Fit warmup + cosine into `--max_seconds` (at most 10% warmup) from the time the first steps took."""
-    schedule.plan_for_budget(steps_done, seconds_used, args.max_seconds, warmup_fraction=0.1)
-    progress.total = schedule.total_steps
-    logger.warning(f"--max_seconds {args.max_seconds:g}: schedule fitted to {schedule.total_steps} steps "
-                   f"({schedule.warmup_steps} warmup) at {seconds_used / steps_done:.3f} s/step.")
+class BudgetPlanner:
+    """Fits warmup + cosine into `--max_seconds`, so a budgeted run decays to `min_lr` as the clock runs out.
+
+    The first plan (after `BUDGET_CALIBRATION_STEPS`) times the second half of those steps, leaving out start-up
+    (DataLoader workers, first allocations); later plans at `BUDGET_REPLAN_FRACTIONS` of the budget re-time the steps
+    since the previous plan and keep the warmup. The count of plans lives in the schedule, so a resume goes on."""
+
+    def __init__(self, schedule: WarmupCosine, max_seconds: float, progress: Any) -> None:
+        self.schedule, self.max_seconds, self.progress = schedule, max_seconds, progress
+        self.origin: tuple[int, float] | None = None  # (step, elapsed seconds) the next plan times from
+
+    def after_step(self, step: int, elapsed: float) -> None:
+        plans = self.schedule.budget_plans
+        if self.origin is None or (plans == 0 and step == BUDGET_CALIBRATION_STEPS // 2):
+            self.origin = (step, elapsed)
+        due = step == BUDGET_CALIBRATION_STEPS if plans == 0 else (
+            plans <= len(BUDGET_REPLAN_FRACTIONS) and elapsed >= BUDGET_REPLAN_FRACTIONS[plans - 1] * self.max_seconds)
+        if not due or step <= self.origin[0]:
+            return
+        seconds_per_step = (elapsed - self.origin[1]) / (step - self.origin[0])
+        self.schedule.plan_for_budget(step, elapsed, self.max_seconds, warmup_fraction=0.1 if plans == 0 else None,
+                                      seconds_per_step=seconds_per_step)
+        self.origin = (step, elapsed)
+        self.progress.total = self.schedule.total_steps
+        logger.warning(f"--max_seconds {self.max_seconds:g}: schedule fitted to {self.schedule.total_steps} steps "
+                       f"({self.schedule.warmup_steps} warmup) at {seconds_per_step:.3f} s/step.")
 
 
 class IndexedCollator:
@@ -484,8 +505,9 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         pin_memory=torch.cuda.is_available(),
     )
     total_batch = args.per_device_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
-    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_batch)
-    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_batch)
+    total_clips = total_batch * args.repeated_aug  # what the linear lr scaling counts (as finetuning does)
+    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_clips)
+    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_clips)
     optimizer = torch.optim.AdamW(
         build_param_groups(model, args.weight_decay), lr=peak_lr, betas=(args.adam_beta1, args.adam_beta2)
     )
@@ -515,7 +537,8 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
         f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{num_epochs} epochs'} of {steps_per_epoch} steps per "
-        f"epoch, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
+        f"epoch, batch {total_batch} videos x {args.repeated_aug} crops over {accelerator.num_processes} process(es), "
+        f"lr {peak_lr:.3g}."
     )
     metrics_path = output_dir / "metrics.jsonl"
     progress = tqdm(total=schedule.total_steps, initial=state.global_step,
@@ -524,6 +547,7 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     window_weight = torch.zeros((), device=accelerator.device)  # optimizer steps' worth of finite losses logged
     drop_step = False  # this optimizer step holds a skipped non-finite micro-batch
     run_start = time.perf_counter() - state.elapsed_seconds
+    planner = BudgetPlanner(schedule, args.max_seconds, progress) if fit_to_budget else None
     stop = state.global_step >= step_limit
     model.train()
     for epoch in range(state.epoch, num_epochs):
@@ -550,8 +574,8 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
             state.global_step += 1
             state.step_in_epoch += 1
             progress.update(1)
-            if fit_to_budget and state.global_step == BUDGET_CALIBRATION_STEPS:  # a resume past it restored the plan
-                plan_budget(schedule, state.global_step, time.perf_counter() - run_start, args, progress)
+            if planner is not None:
+                planner.after_step(state.global_step, time.perf_counter() - run_start)
             stop = state.global_step >= step_limit or (
                 args.max_seconds is not None and time.perf_counter() - run_start >= args.max_seconds
             )
