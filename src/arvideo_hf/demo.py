@@ -10,7 +10,7 @@ On the embedded demo set (a 2400-clip unlabeled pool, 1200 labeled train clips, 
 4. train the random-init model on all labels (the supervised reference: can this model learn the task at all?).
 
 It prints one table and writes `results.json`, `results.md` and every run's own folder under `--output_dir`, which it
-overwrites (it says so). Each step goes through the same functions as the example scripts. About 20 minutes on 2 CPU
+overwrites (it says so). Each step goes through the same functions as the example scripts. About 15 minutes on 2 CPU
 cores with the defaults (README).
 """
 
