@@ -464,7 +464,7 @@ def test_yaml_and_json_argument_files_equal_the_command_line(tmp_path):
         assert parse_pretrain_args([str(tmp_path / name)]) == command_line, name
     assert (command_line.model_preset, command_line.sampling_rate, command_line.base_lr) == ("base", 4, 1.5e-4)
     tiny = parse_pretrain_args(["--preset", "tiny"])  # 8 decoded videos x 4 crops = 32 clips a step
-    assert (tiny.per_device_batch_size, tiny.repeated_aug, tiny.learning_rate) == (8, 4, 1e-3)
+    assert (tiny.per_device_batch_size, tiny.repeated_aug, tiny.learning_rate) == (8, 4, 3e-4)
     assert tiny.crop_scales == [1.0] and command_line.crop_scales == [1.0, 0.875, 0.75, 0.66]  # full frames vs VideoMAE
     assert pretrain_module.build_config(command_line).cluster_size == [1, 1, 1]
     with pytest.raises(ValueError, match="Unknown run preset"):
