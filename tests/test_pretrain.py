@@ -22,7 +22,6 @@ from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training.finetune import parse_finetune_args
 from arvideo_hf.training.optim import build_param_groups
 
-from .conftest import tiny_config
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -356,26 +355,6 @@ def test_videomae_baseline_same_pipeline(tmp_path, small_demo_root):
     with torch.no_grad():  # same weights: the exported encoder equals VideoMAE's encoder before its pretraining norm
         expected = pretrain_model.videomae.encoder(pretrain_model.videomae.embeddings(clip, None)).last_hidden_state
         assert torch.allclose(encoder.eval()(clip).last_hidden_state, expected, atol=1e-5)
-
-
-def test_tube_masking_collator_is_seeded_like_arvideo():
-    from arvideo_hf import ARVideoConfig
-
-    config = tiny_config()
-    samples = [{"pixel_values": torch.zeros(8, 3, 64, 64), "index": i} for i in range(3)]
-    collator = pretrain_module.TubeMaskingCollator(config, mask_ratio=0.9, seed=5)
-    batch = collator(samples)
-    mask = batch["bool_masked_pos"]
-    assert mask.shape == (3, 256) and mask.dtype == torch.bool
-    assert (mask.sum(1) == 4 * 57).all()  # int(0.9 * 64) positions per time step, 4 time steps
-    assert (mask.view(3, 4, 64) == mask.view(3, 4, 64)[:, :1]).all()  # tubes: the same positions at every step
-    assert torch.equal(collator(samples)["bool_masked_pos"], mask)
-    collator.set_epoch(1)
-    assert not torch.equal(collator(samples)["bool_masked_pos"], mask)
-    base = pretrain_module.videomae_config_from(ARVideoConfig.from_preset("base"))
-    assert (base.decoder_hidden_size, base.decoder_num_hidden_layers, base.use_mean_pooling) == (384, 4, False)
-    with pytest.raises(ValueError, match="method must be"):
-        parse_pretrain_args(["--method", "bert"])
 
 
 def test_existing_small_demo_is_used_as_is(small_demo_root):

@@ -7,7 +7,6 @@ ships this file with `configuration_arvideo.py` and `clustering.py` loads with `
 
 from __future__ import annotations
 
-import collections.abc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +29,11 @@ from .clustering import (
     ClusterGeometry,
     block_causal_mask,
     check_cluster_order,
-    fit_cluster_size,
     make_cluster_order,
     noise_from_bool_masked_pos,
     plan_sequence,
 )
-from .configuration_arvideo import ARVideoConfig
+from .configuration_arvideo import ARVideoConfig, pair
 
 
 logger = logging.get_logger(__name__)
@@ -78,10 +76,6 @@ def get_sinusoid_encoding_table(num_positions: int, dim: int) -> torch.Tensor:
     return table.float()
 
 
-def _pair(value: int | collections.abc.Sequence[int]) -> tuple[int, int]:
-    return (int(value[0]), int(value[1])) if isinstance(value, collections.abc.Sequence) else (int(value), int(value))
-
-
 def patchify(frames: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
     """`(B, T, C, H, W)` -> `(B, N, t*p*p, C)` tubelets in flat `(t, h, w)` token order (VideoMAE's layout)."""
     batch, time, channels, height, width = frames.shape
@@ -103,7 +97,16 @@ def unnormalized_tubelets(pixel_values: torch.Tensor, config: Any) -> torch.Tens
     the pixels that the pretraining targets are made of."""
     mean = torch.tensor(config.image_mean, device=pixel_values.device, dtype=torch.float32)[:, None, None]
     std = torch.tensor(config.image_std, device=pixel_values.device, dtype=torch.float32)[:, None, None]
-    return patchify(pixel_values.float() * std + mean, config.tubelet_size, _pair(config.patch_size)[0])
+    return patchify(pixel_values.float() * std + mean, config.tubelet_size, pair(config.patch_size)[0])
+
+
+NORM_PIX_EPS = 1e-6  # VideoMAE's norm_pix_loss epsilon
+
+
+def tubelet_mean_scale(tubelets: torch.Tensor, eps: float = NORM_PIX_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-tubelet, per-channel mean and scale (unbiased std + `eps`) over the t*p*p pixels of `(B, N, t*p*p, C)`
+    tubelets: VideoMAE's norm_pix_loss target is `(tubelets - mean) / scale`."""
+    return tubelets.mean(dim=-2, keepdim=True), tubelets.var(dim=-2, unbiased=True, keepdim=True).sqrt() + eps
 
 
 class ARVideoPatchEmbeddings(nn.Module):
@@ -111,7 +114,7 @@ class ARVideoPatchEmbeddings(nn.Module):
 
     def __init__(self, config: ARVideoConfig):
         super().__init__()
-        self.image_size, self.patch_size = _pair(config.image_size), _pair(config.patch_size)
+        self.image_size, self.patch_size = pair(config.image_size), pair(config.patch_size)
         self.num_frames, self.tubelet_size, self.num_channels = config.num_frames, config.tubelet_size, config.num_channels
         self.num_patches = config.geometry.num_tokens
         self.projection = nn.Conv3d(
@@ -455,7 +458,7 @@ class ARVideoModel(ARVideoPreTrainedModel):
     @classmethod
     def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> "ARVideoPreTrainedModel":
         """Import a transformers VideoMAE model (object or folder/repo id) with identical weights."""
-        return _from_videomae(cls, videomae, **config_overrides)
+        return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
 
 
 class ARVideoDecoderLayer(GradientCheckpointingLayer):
@@ -492,7 +495,7 @@ class ARVideoDecoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([ARVideoDecoderLayer(config) for _ in range(config.decoder_num_hidden_layers)])
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
-        self.head = nn.Linear(config.decoder_hidden_size, config.tubelet_size * _pair(config.patch_size)[0] ** 2 * config.num_channels)
+        self.head = nn.Linear(config.decoder_hidden_size, config.tubelet_size * pair(config.patch_size)[0] ** 2 * config.num_channels)
         self.gradient_checkpointing = False
 
     def project_key_values(self, key_value_states: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -547,7 +550,7 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
 
     def __init__(self, config: ARVideoConfig):
         super().__init__(config)
-        if _pair(config.patch_size)[0] != _pair(config.patch_size)[1]:
+        if pair(config.patch_size)[0] != pair(config.patch_size)[1]:
             raise ValueError("ARVideoForPretraining needs square patches (patch_size p x p) to build pixel targets.")
         self.geometry: ClusterGeometry = config.geometry
         self.arvideo = ARVideoModel(config)
@@ -567,9 +570,8 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         normalize each tubelet per channel over its t*p*p pixels (mean, unbiased std + 1e-6)."""
         tubelets = unnormalized_tubelets(pixel_values, self.config)
         if self.config.norm_pix_loss:
-            tubelets = (tubelets - tubelets.mean(dim=-2, keepdim=True)) / (
-                tubelets.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
-            )
+            mean, scale = tubelet_mean_scale(tubelets)
+            tubelets = (tubelets - mean) / scale
         return tubelets.flatten(2)
 
     @can_return_tuple
@@ -678,59 +680,17 @@ class ARVideoForVideoClassification(ARVideoPreTrainedModel):
     @classmethod
     def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> "ARVideoPreTrainedModel":
         """Import a transformers VideoMAE model (object or folder/repo id); a classifier keeps its head."""
-        return _from_videomae(cls, videomae, **config_overrides)
+        return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
 
 
-# --------------------------------------------------------------------------------------------------- VideoMAE interop
-_VIDEOMAE_FIELDS = (
-    "image_size", "patch_size", "num_channels", "num_frames", "tubelet_size", "hidden_size", "num_hidden_layers",
-    "num_attention_heads", "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
-    "initializer_range", "layer_norm_eps", "use_mean_pooling", "id2label", "label2id",
-)
-
-
-def config_from_videomae(videomae_config: Any, **overrides: Any) -> ARVideoConfig:
-    """ARVideo config with a VideoMAE config's ViT; the default 2x7x7 clusters shrink to divisors of the grid."""
-    fields = {name: getattr(videomae_config, name) for name in _VIDEOMAE_FIELDS if hasattr(videomae_config, name)}
-    fields["qkv_bias"] = getattr(videomae_config, "qv_bias", True)
-    if "cluster_size" not in overrides:
-        sizes = {k: v for k, v in fields.items() if k in ("image_size", "patch_size", "num_frames", "tubelet_size")}
-        grid = ARVideoConfig(**sizes, cluster_size=[1, 1, 1]).token_grid
-        fields["cluster_size"] = fit_cluster_size(grid)
-    return ARVideoConfig(**{**fields, **overrides})
-
-
-def state_dict_from_videomae(state_dict: dict[str, torch.Tensor], base_prefix: str = "arvideo.") -> dict[str, torch.Tensor]:
-    """Rename a transformers VideoMAE state dict to ARVideo's (decoder and mask-token weights are dropped)."""
-    converted = {}
-    for key, value in state_dict.items():
-        if key.startswith("videomae."):
-            converted[base_prefix + key[len("videomae."):]] = value
-        elif key.startswith(("embeddings.", "encoder.", "layernorm.")):
-            converted[base_prefix + key] = value
-        elif key.startswith(("fc_norm.", "classifier.")):
-            converted[key] = value
-    return converted
-
-
-def _from_videomae(cls: type[ARVideoPreTrainedModel], videomae: PreTrainedModel | str, **overrides: Any) -> ARVideoPreTrainedModel:
-    if isinstance(videomae, (str, bytes)) or hasattr(videomae, "__fspath__"):
-        from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
-
-        architectures = AutoConfig.from_pretrained(videomae).architectures or []
-        with_head = cls is ARVideoForVideoClassification and any("ForVideoClassification" in a for a in architectures)
-        videomae = (AutoModelForVideoClassification if with_head else AutoModel).from_pretrained(videomae)
-    config = config_from_videomae(videomae.config, **overrides)
-    model = cls(config)
-    prefix = "" if cls is ARVideoModel else "arvideo."
-    state = state_dict_from_videomae(videomae.state_dict(), base_prefix=prefix)
-    if cls is ARVideoModel:
-        state = {k: v for k, v in state.items() if not k.startswith(("fc_norm.", "classifier."))}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(("fc_norm.", "classifier.", "encoder_norm.", "encoder_to_decoder.", "decoder.", "query_token"))]
-    if missing or unexpected:
-        raise ValueError(f"VideoMAE weights do not map onto {cls.__name__}: missing {missing}, unexpected {unexpected}.")
-    return model
+def _videomae_interop() -> Any:
+    """`arvideo_hf.videomae`, where the VideoMAE import lives. It is not part of the code a Hub repo ships, so this
+    file imports it only when asked (inside `try`, which transformers' remote-code import check skips)."""
+    try:
+        import arvideo_hf.videomae as interop
+    except ImportError as error:  # remote code loaded without the package
+        raise ImportError("from_videomae needs the arvideo_hf package: pip install arvideo_hf") from error
+    return interop
 
 
 __all__ = [
@@ -740,10 +700,9 @@ __all__ = [
     "ARVideoForVideoClassification",
     "ARVideoModel",
     "ARVideoPreTrainedModel",
-    "config_from_videomae",
     "get_sinusoid_encoding_table",
     "patchify",
-    "state_dict_from_videomae",
+    "tubelet_mean_scale",
     "unnormalized_tubelets",
     "unpatchify",
 ]

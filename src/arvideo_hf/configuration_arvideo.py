@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from transformers.configuration_utils import PreTrainedConfig
@@ -11,6 +12,8 @@ from transformers.configuration_utils import PreTrainedConfig
 from .clustering import ClusterGeometry
 
 
+# The clip normalization of every preset and of VideoMAE; the package's one definition (the data transforms, the image
+# processor and the VideoMAE baseline import it from here, the file that ships with the model code).
 IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
@@ -37,8 +40,10 @@ _PRESET_ALIASES = {"vit-s": "small", "vit-b": "base", "vit-l": "large", "vit-h":
                    "vits": "small", "vitb": "base", "vitl": "large", "vith": "huge"}
 
 
-def _pair(value: int | list[int] | tuple[int, ...]) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)):
+def pair(value: int | Sequence[int]) -> tuple[int, int]:
+    """`(height, width)` of an `image_size`/`patch_size`-style value: an int (square) or a pair; the one definition
+    that the whole package uses (here because this file ships with the model code to the Hub)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 2:
             raise ValueError(f"Expected an int or a pair (height, width), got {value!r}.")
         return int(value[0]), int(value[1])
@@ -143,7 +148,7 @@ class ARVideoConfig(PreTrainedConfig):
     @property
     def token_grid(self) -> tuple[int, int, int]:
         """Tokens along (time, height, width): (T/t, H/p, W/p)."""
-        (height, width), (patch_h, patch_w) = _pair(self.image_size), _pair(self.patch_size)
+        (height, width), (patch_h, patch_w) = pair(self.image_size), pair(self.patch_size)
         return self.num_frames // self.tubelet_size, height // patch_h, width // patch_w
 
     @property
@@ -153,7 +158,7 @@ class ARVideoConfig(PreTrainedConfig):
 
     def check_geometry(self) -> None:
         """Raise `ValueError` naming the fix for every combination the model cannot run."""
-        (height, width), (patch_h, patch_w) = _pair(self.image_size), _pair(self.patch_size)
+        (height, width), (patch_h, patch_w) = pair(self.image_size), pair(self.patch_size)
         if min(height, width, patch_h, patch_w, self.num_frames, self.tubelet_size) <= 0:
             raise ValueError("image_size, patch_size, num_frames and tubelet_size must all be positive.")
         if height % patch_h or width % patch_w:
@@ -189,4 +194,4 @@ class ARVideoConfig(PreTrainedConfig):
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
 
 
-__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS"]
+__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS", "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD", "pair"]

@@ -6,6 +6,8 @@ from typing import Any
 
 from transformers import VideoMAEImageProcessorPil
 
+from .configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
 
 def image_processor_for(config: Any) -> VideoMAEImageProcessorPil:
     """A VideoMAE image processor matching `config` (short-side resize and center crop to `image_size`, the
@@ -15,8 +17,8 @@ def image_processor_for(config: Any) -> VideoMAEImageProcessorPil:
     return VideoMAEImageProcessorPil(
         size={"shortest_edge": size},
         crop_size={"height": height, "width": width},
-        image_mean=list(getattr(config, "image_mean", (0.485, 0.456, 0.406))),
-        image_std=list(getattr(config, "image_std", (0.229, 0.224, 0.225))),
+        image_mean=list(getattr(config, "image_mean", IMAGENET_DEFAULT_MEAN)),
+        image_std=list(getattr(config, "image_std", IMAGENET_DEFAULT_STD)),
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, _pair
+from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
 
 
 DEFAULT_ORGANIZATION = "arvideo-hf"
@@ -484,8 +484,8 @@ def render_model_card(
     measured = tuple(entry.measured_results if measured is None else measured)
     finetuned = "ARVideoForVideoClassification" in (config.architectures or [])
     recipe, info = entry.recipe, entry.dataset_info
-    size, (height, width), stride = size_name(config), _pair(config.image_size), recipe.sampling_stride
-    patch_h, patch_w = _pair(config.patch_size)
+    size, (height, width), stride = size_name(config), pair(config.image_size), recipe.sampling_stride
+    patch_h, patch_w = pair(config.patch_size)
 
     if measured:
         headline = measured[0]

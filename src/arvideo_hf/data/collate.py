@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..clustering import ClusterGeometry, make_cluster_order
-from .transforms import _pair
+from ..configuration_arvideo import pair
 
 
 __all__ = ["stack_pixel_values", "PretrainingCollator", "ClassificationCollator"]
@@ -51,7 +51,7 @@ class PretrainingCollator:
     def __init__(self, config: Any, *, order: str | None = None, seed: int = 0) -> None:
         self.geometry = ClusterGeometry.from_config(config)
         self.order = order if order is not None else config.prediction_order
-        self.clip_shape = (int(config.num_frames), int(config.num_channels), *_pair(config.image_size))
+        self.clip_shape = (int(config.num_frames), int(config.num_channels), *pair(config.image_size))
         self.seed = int(seed)
         self.epoch = 0
         self._unindexed_batches = 0

@@ -21,8 +21,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
 from .collate import stack_pixel_values
-from .transforms import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, RandomSource, _pair, _to_tchw_uint8, as_numpy_rng
+from .transforms import RandomSource, _to_tchw_uint8, as_numpy_rng
 
 
 __all__ = ["FinetuneTransform", "MixupCollator", "mix_videos", "parse_rand_augment", "soft_targets"]
@@ -82,7 +83,7 @@ class FinetuneTransform:
         import kornia.augmentation as K
         from kornia.augmentation.auto import RandAugment
 
-        self.size = _pair(size)
+        self.size = pair(size)
         self.rand_augment_spec = rand_augment
         n_m = parse_rand_augment(rand_augment)
         self.rand_augment = RandAugment(n=n_m[0], m=n_m[1]) if n_m is not None else None

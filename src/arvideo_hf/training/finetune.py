@@ -29,7 +29,8 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy, SchedulerType
 
 from ..configuration_arvideo import ARVideoConfig
-from ..modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
+from ..loading import load_config, load_encoder
+from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
@@ -229,25 +230,6 @@ def save_finetune_args(args: FinetuneArguments, training_args: ARVideoTrainingAr
 
 
 # ---------------------------------------------------------------------------------------------------------- model
-def _model_type(path: str | os.PathLike) -> str | None:
-    config_file = Path(path) / "config.json"
-    return json.loads(config_file.read_text()).get("model_type") if config_file.is_file() else None
-
-
-def load_encoder(model_name_or_path: str | os.PathLike) -> ARVideoModel:
-    """The encoder of any checkpoint: an imported VideoMAE folder, or an ARVideo encoder/pretraining/classifier
-    folder (decoder and head weights are dropped). Raises when encoder weights are missing from the checkpoint."""
-    if _model_type(model_name_or_path) == "videomae":
-        return ARVideoModel.from_videomae(str(model_name_or_path))
-    encoder, info = ARVideoModel.from_pretrained(model_name_or_path, output_loading_info=True)
-    if info["missing_keys"]:
-        raise ValueError(
-            f"{model_name_or_path} lacks encoder weights {sorted(info['missing_keys'])[:5]}...; pass a folder written "
-            "by pretraining (OUTPUT/encoder or OUTPUT/pretrain_model), a classifier, or a VideoMAE model."
-        )
-    return encoder
-
-
 def build_classifier(
     model_name_or_path: str | os.PathLike | None,
     id2label: dict[int, str],
@@ -266,14 +248,7 @@ def build_classifier(
         encoder = load_encoder(model_name_or_path)
         config = encoder.config
     elif model_name_or_path is not None:
-        if _model_type(model_name_or_path) == "videomae":
-            from transformers import AutoConfig
-
-            from ..modeling_arvideo import config_from_videomae
-
-            config = config_from_videomae(AutoConfig.from_pretrained(model_name_or_path))
-        else:
-            config = ARVideoConfig.from_pretrained(model_name_or_path)
+        config = load_config(model_name_or_path)
     else:
         config = ARVideoConfig.from_preset(model_preset)
     config = ARVideoConfig.from_dict(config.to_dict())  # a copy: the encoder keeps its own
