@@ -38,7 +38,7 @@ from arvideo_hf.data import (
     open_video,
     read_kinetics_list,
 )
-from arvideo_hf.data.demo import BACKGROUND_CLIPS, _package_dir
+from arvideo_hf.data.demo_dataset import BACKGROUND_CLIPS, _package_dir
 from arvideo_hf.data.prepare import PrepareOptions, prepare_list
 from arvideo_hf.environment import describe_machine
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from arvideo_hf.data import DenseSampler, EvalTransform, VideoRecord, decode_frames, probe_video
-from arvideo_hf.data.demo import write_video
+from arvideo_hf.data.demo_dataset import write_video
 from arvideo_hf.hub import read_eval_results
 from arvideo_hf.training.evaluation import (
     EvaluateArguments,

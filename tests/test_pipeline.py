@@ -8,7 +8,7 @@ from transformers import AutoImageProcessor, pipeline
 import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
 from arvideo_hf import ARVideoForVideoClassification
 from arvideo_hf.data import EvalTransform, decode_frames
-from arvideo_hf.data.demo import write_video
+from arvideo_hf.data.demo_dataset import write_video
 
 from .conftest import DEMO_LABELS
 
