@@ -26,6 +26,7 @@ import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
+from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
 
 
 DEFAULT_ORGANIZATION = "arvideo-hf"
@@ -296,8 +297,6 @@ def config_mismatches(entry: ZooEntry, config: ARVideoConfig) -> dict[str, tuple
 
 def count_parameters(config: ARVideoConfig, with_head: bool = True) -> int:
     """Exact parameter count of the encoder (+ classifier), built on the meta device (no memory, milliseconds)."""
-    from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
-
     with torch.device("meta"):
         model = ARVideoForVideoClassification(config) if with_head else ARVideoModel(config)
     return sum(p.numel() for p in model.parameters())

@@ -56,7 +56,7 @@ class VideoMetadata:
 
 def _import_decord():
     try:
-        import decord  # noqa: PLC0415
+        import decord  # noqa: PLC0415 - an optional backend: this probe is how its absence is found
     except ImportError:  # pragma: no cover - depends on the environment
         return None
     return decord
@@ -64,7 +64,7 @@ def _import_decord():
 
 def _import_av():
     try:
-        import av  # noqa: PLC0415
+        import av  # noqa: PLC0415 - an optional backend: this probe is how its absence is found
     except ImportError:  # pragma: no cover - depends on the environment
         return None
     return av

@@ -41,6 +41,7 @@ def parse_rand_augment(spec: str | None) -> tuple[int, int] | None:
 
 def _repeat_params(params: list[Any], frames: int) -> list[Any]:
     """kornia parameters drawn for a batch of one, repeated for `frames` frames (the same op, magnitude and sign)."""
+    # kornia is imported where it is used: it takes seconds to import, and only the finetuning transform needs it.
     from kornia.augmentation.container.params import ParamItem
 
     repeated = []
@@ -80,6 +81,7 @@ class FinetuneTransform:
         flip_prob: float = 0.5,
         erase_prob: float = 0.25,
     ) -> None:
+        # kornia is imported where it is used: it takes seconds to import, and only this transform needs it.
         import kornia.augmentation as K
         from kornia.augmentation.auto import RandAugment
 

@@ -28,7 +28,17 @@ from torch.utils.data import DataLoader
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy, SchedulerType
 
+from .. import hub  # push_checkpoint_to_hub is looked up at call time (tests stand in for the upload)
 from ..configuration_arvideo import ARVideoConfig
+from ..data import (
+    ClassificationCollator,
+    DenseSampler,
+    SegmentSampler,
+    VideoClipDataset,
+    open_demo_dataset,
+    read_kinetics_list,
+)
+from ..data.finetune_transforms import FinetuneTransform, MixupCollator
 from ..loading import load_config, load_encoder
 from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
@@ -266,8 +276,6 @@ def build_classifier(
 # ----------------------------------------------------------------------------------------------------------- data
 def read_sources(args: FinetuneArguments) -> tuple[Any, Any | None, dict[int, str]]:
     """Train and validation (`None` without `--validation_list`) `VideoSource`s, and `id2label`."""
-    from ..data import open_demo_dataset, read_kinetics_list
-
     if args.uses_demo:  # the demo set has no validation split: its test split is for the final test only
         root = open_demo_dataset(args.demo_root)
         train = read_kinetics_list(root / "train.txt", root=root, label_names=root / "labels.txt")
@@ -293,9 +301,6 @@ def default_sampling_rate(args: FinetuneArguments) -> int:
 
 def build_datasets(args: FinetuneArguments, config: ARVideoConfig, train_source: Any, validation_source: Any | None):
     """Augmented training clips and single-view (center clip, center crop) validation clips."""
-    from ..data import DenseSampler, SegmentSampler, VideoClipDataset
-    from ..data.finetune_transforms import FinetuneTransform
-
     stride = default_sampling_rate(args)
     flip = args.flip if args.flip is not None else not args.uses_demo
     transform = FinetuneTransform.from_config(
@@ -370,9 +375,6 @@ def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
 
 def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
     """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics."""
-    from ..data.finetune_transforms import MixupCollator
-    from ..data import ClassificationCollator
-
     started = time.perf_counter()
     # `--push_to_hub --hub_model_id org/name` publishes with hub.push_checkpoint_to_hub (model card, remote code,
     # eval results) once training is done, instead of Trainer's own uploads.
@@ -428,9 +430,7 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", metrics)
         if push_repo:
-            from ..hub import push_checkpoint_to_hub
-
-            metrics["hub_url"] = push_checkpoint_to_hub(
+            metrics["hub_url"] = hub.push_checkpoint_to_hub(
                 training_args.output_dir, push_repo, private=bool(training_args.hub_private_repo),
                 token=training_args.hub_token,
             )
