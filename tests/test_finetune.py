@@ -242,6 +242,9 @@ def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():
     assert (args.mixup, args.cutmix, args.rand_augment, args.erase_prob, args.label_smoothing) == (0, 0, "none", 0, 0)
     assert (args.drop_path, args.layer_decay, args.flip, args.sampling_rate, args.base_lr) == (0, 1, False, 2, 0)
     assert (training.learning_rate, training.per_device_train_batch_size) == (1e-3, 16)
+    assert (args.cache_mb, training.dataloader_persistent_workers) == (1024, True)  # decode a small set once
+    _, no_workers = parse_finetune_args(["--preset", "tiny", "--init", "random", "--dataloader_num_workers", "0"])
+    assert not no_workers.dataloader_persistent_workers  # DataLoader refuses persistent workers without workers
     assert training.num_train_epochs == 5  # given explicitly: the preset's 30 does not override it
     paper, paper_training = parse_finetune_args(["--init", "random"])
     assert (paper.preset, paper.mixup, paper.rand_augment, paper.layer_decay) == ("paper", 0.8, "rand-m7-n4", 0.75)

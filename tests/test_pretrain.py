@@ -33,8 +33,8 @@ SMALL_RECIPE = ("--preset", "small", "--model_preset", "tiny", "--sampling_rate"
 def argv_for(output_dir, demo_root, *extra):
     return [
         "--output_dir", str(output_dir), "--demo_root", str(demo_root), "--config_overrides", SMALL,
-        "--per_device_batch_size", "2", "--num_workers", "0", "--logging_steps", "1", "--report_to", "none",
-        *extra,
+        "--per_device_batch_size", "2", "--repeated_aug", "1", "--num_workers", "0", "--logging_steps", "1",
+        "--report_to", "none", *extra,
     ]
 
 
@@ -379,6 +379,32 @@ def test_warmup_cosine_fits_a_budget_and_survives_a_scheduler_round_trip():
     assert (fresh.warmup_steps, fresh.total_steps) == (20, 200)  # a resumed run keeps the planned horizon
 
 
+def _planned_run(planner, seconds_per_step, budget=100.0, start_up=5.0):
+    """Feed `planner` the clock of a run whose step time is `seconds_per_step(elapsed)`; the steps it got."""
+    elapsed, step = start_up, 0
+    while elapsed < budget:
+        step += 1
+        elapsed += seconds_per_step(elapsed)
+        planner.after_step(step, elapsed)
+    return step
+
+
+def test_budget_planner_leaves_out_start_up_and_refits_when_steps_slow_down():
+    """The horizon matches the steps the budget really allows: a 5 s start-up does not shrink it (timing the first
+    steps from the start would plan 285 steps for 950), and a slow-down early in the run is caught by a re-plan."""
+    from types import SimpleNamespace
+
+    from arvideo_hf.training.optim import WarmupCosine
+
+    for seconds_per_step, expected in ((lambda t: 0.1, 950), (lambda t: 0.1 if t < 20 else 0.2, 550)):
+        schedule = WarmupCosine(warmup_steps=1000, total_steps=10**6, min_ratio=0.01)
+        planner = pretrain_module.BudgetPlanner(schedule, 100.0, SimpleNamespace(total=None))
+        steps = _planned_run(planner, seconds_per_step)
+        assert abs(steps - expected) <= 2
+        assert abs(schedule.total_steps - steps) <= 0.02 * steps, (schedule.total_steps, steps)
+        assert schedule.warmup_steps == 95 and schedule.budget_plans == 3  # 10% of the first plan, kept after it
+
+
 def test_max_seconds_fits_the_cosine_into_the_budget(tmp_path, small_demo_root, monkeypatch):
     """A wall-clock budget with a large --epochs decays the learning rate to its floor within the budget and stops
     on time, instead of ending still at peak lr."""
@@ -416,6 +442,9 @@ def test_yaml_and_json_argument_files_equal_the_command_line(tmp_path):
     for name in ("run.yaml", "run.json"):
         assert parse_pretrain_args([str(tmp_path / name)]) == command_line, name
     assert (command_line.model_preset, command_line.sampling_rate, command_line.base_lr) == ("base", 4, 1.5e-4)
+    tiny = parse_pretrain_args(["--preset", "tiny"])  # 8 decoded videos x 4 crops = 32 clips a step
+    assert (tiny.per_device_batch_size, tiny.repeated_aug, tiny.learning_rate) == (8, 4, 1e-3)
+    assert tiny.crop_scales == [1.0] and command_line.crop_scales == [1.0, 0.875, 0.75, 0.66]  # full frames vs VideoMAE
     assert pretrain_module.build_config(command_line).cluster_size == [1, 1, 1]
     with pytest.raises(ValueError, match="Unknown run preset"):
         parse_pretrain_args(["--preset", "gigantic"])

@@ -54,7 +54,7 @@ class DemoArguments:
     output_dir: str = field(default="outputs/demo", metadata={"help": "Every run and the results (overwritten)."})
     demo_root: str | None = field(default=None, metadata={"help": "The demo set (default: $ARVIDEO_DEMO_DIR)."})
     pretrain_seconds: float = field(default=150, metadata={"help": "Wall-clock pretraining budget of each method."})
-    pretrain_batch_size: int = field(default=32, metadata={"help": "Pretraining clips per step (the tiny preset's)."})
+    pretrain_batch_size: int | None = field(default=None, metadata={"help": "Pretraining videos per step (tiny's)."})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
     low_label_list: str = field(default="train_10pct.txt", metadata={"help": "Labeled subset for the finetunes."})
     supervised_epochs: float = field(default=8, metadata={"help": "Epochs of the all-labels supervised reference."})
@@ -73,8 +73,9 @@ def pretrain(args: DemoArguments, method: str) -> Path:
     if not (args.skip_pretraining and (output_dir / "encoder" / "config.json").is_file()):
         shutil.rmtree(output_dir, ignore_errors=True)
         argv = ["--preset", "tiny", "--method", method, "--output_dir", str(output_dir),
-                "--max_seconds", str(args.pretrain_seconds), "--num_workers", str(args.num_workers),
-                "--per_device_batch_size", str(args.pretrain_batch_size)]
+                "--max_seconds", str(args.pretrain_seconds), "--num_workers", str(args.num_workers)]
+        if args.pretrain_batch_size:
+            argv += ["--per_device_batch_size", str(args.pretrain_batch_size)]
         run_pretraining(parse_pretrain_args(argv + (["--demo_root", args.demo_root] if args.demo_root else [])))
         reset_accelerate_state()
     return output_dir / "encoder"
@@ -111,13 +112,16 @@ def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_li
             "train_loss": train_metrics.get("train_loss"), "finetune_seconds": train_metrics.get("wall_seconds")}
 
 
-def probe(args: DemoArguments, root: Path, encoder: Path, kind: str) -> dict[str, Any]:
-    """An attentive or linear probe on frozen features of `encoder`, trained on all demo train labels."""
+def probes(args: DemoArguments, root: Path, encoder: Path) -> dict[str, float]:
+    """Attentive and linear probes on frozen features of `encoder`, trained on all demo train labels. The linear probe
+    reads the attentive probe's token features (mean-pooling them is what its own extraction would do)."""
     name = encoder.parent.name if encoder.name == "encoder" else encoder.name
-    output_dir = Path(args.output_dir) / f"probe-{kind}-{name}"
-    results = run_probe(ProbeArguments(probe=kind, model_name_or_path=str(encoder), demo_root=str(root),
-                                       sampling_rate=2, epochs=args.probe_epochs, output_dir=str(output_dir)))
-    return {"top1": results["top1"], "num_train": results["num_train"], "num_test": results["num_test"]}
+    output_dir = Path(args.output_dir) / f"probes-{name}"
+    attentive = run_probe(ProbeArguments(probe="attentive", model_name_or_path=str(encoder), demo_root=str(root),
+                                         sampling_rate=2, epochs=args.probe_epochs, output_dir=str(output_dir)))
+    features = {f"{split}_features": str(output_dir / f"{split}_features.safetensors") for split in ("train", "test")}
+    linear = run_probe(ProbeArguments(probe="linear", **features, epochs=args.probe_epochs, output_dir=str(output_dir)))
+    return {"attentive": attentive["top1"], "linear": linear["top1"]}
 
 
 def run_demo(args: DemoArguments) -> dict[str, Any]:
@@ -135,7 +139,7 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
     for name in ENCODERS:
         runs = [finetune(args, root, encoders[name], name, args.low_label_list, seed) for seed in args.seeds]
         rows[name] = {"low_label": _mean_std([run["top1"] for run in runs]), "low_label_runs": runs,
-                      **{kind: probe(args, root, encoders[name], kind)["top1"] for kind in ("attentive", "linear")}}
+                      **probes(args, root, encoders[name])}
     supervised = finetune(args, root, encoders["random"], "random-all-labels", "train.txt", args.seeds[0],
                           ["--num_train_epochs", str(args.supervised_epochs), "--per_device_train_batch_size", "32"])
     pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from arvideo_hf.data import dataset as dataset_module
 from arvideo_hf.data.dataset import TooManyBadVideosError, VideoClipDataset
 from arvideo_hf.data.sampling import DenseSampler, SegmentSampler
 from arvideo_hf.data.sources import VideoRecord, VideoSource
@@ -132,3 +133,33 @@ def test_factories_follow_the_config(video_dir):
     test = VideoClipDataset.for_evaluation(records(video_dir, GOOD), Config, sampling="segment")
     assert not test.train and test.sampler == SegmentSampler(4)
     assert test[0]["pixel_values"].min() >= -1 and test[0]["pixel_values"].max() <= 1
+
+
+def test_decoded_video_cache_gives_the_same_clips_and_stops_decoding(video_dir, monkeypatch):
+    """`cache_mb`: the first epoch decodes whole small videos into memory, later epochs read them from there; every
+    clip equals the one decoding gives, and a file whose header promises missing frames still yields its clip."""
+    names = [*GOOD, "partial.mp4"]
+
+    def make(cache_mb):
+        return VideoClipDataset(records(video_dir, names), DenseSampler(4, 2), PretrainingTransform(32), seed=0,
+                                cache_mb=cache_mb, max_bad_fraction=1.0)
+
+    plain, cached = make(0), make(64)
+    expected = {}
+    for epoch in (0, 1):
+        plain.set_epoch(epoch)
+        expected[epoch] = [plain[i]["pixel_values"] for i in range(len(names))]
+    first = [cached[i]["pixel_values"] for i in range(len(names))]
+    assert sorted(cached._cache) == [0, 1, 2, 3, 4]  # partial.mp4 is read clip by clip, never cached
+    assert all(torch.equal(a, b) for a, b in zip(first, expected[0]))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached video was decoded again")
+
+    monkeypatch.setattr(dataset_module, "open_video", no_decoding)
+    cached.set_epoch(1)
+    assert all(torch.equal(cached[i]["pixel_values"], expected[1][i]) for i in range(5))
+    tight = make(0.01)  # smaller than one decoded video: nothing is cached
+    monkeypatch.undo()
+    tight[0]
+    assert tight._cache == {} and tight._cached_bytes == 0

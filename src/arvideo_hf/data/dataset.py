@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .decoding import Backend, VideoDecodeError, open_video
+from .decoding import Backend, VideoDecodeError, VideoHandle, open_video
 from .sampling import DenseSampler, FrameSampler, SegmentSampler
 from .sources import VideoRecord, VideoSource, unpack_records
 from .transforms import EvalTransform, PretrainingTransform
@@ -71,6 +71,9 @@ class BadVideoLog:
         self.flags.zero_()
 
 
+MAX_CACHED_VIDEO_MB = 16  # larger decoded videos are never cached (a 32x32 demo clip of 32 frames is 0.1 MiB)
+
+
 class VideoClipDataset(Dataset):
     """Clips from a list of videos: decode the sampled frames once, transform them `repeated_aug` times.
 
@@ -90,6 +93,9 @@ class VideoClipDataset(Dataset):
         max_bad_fraction: raise once more than this fraction of distinct samples failed.
         max_retries: replacement samples tried for one item before giving up.
         backend, num_threads: decoding backend and its threads (1 suits DataLoader workers).
+        cache_mb: keep whole decoded videos of at most `MAX_CACHED_VIDEO_MB` each in memory, up to this many MiB in
+            all (per process: with DataLoader workers each worker has its own, lost when it exits). For small clips,
+            where opening and decoding a file costs more than the model's step, later epochs then skip decoding.
     """
 
     def __init__(
@@ -105,6 +111,7 @@ class VideoClipDataset(Dataset):
         max_retries: int = 10,
         backend: Backend = "auto",
         num_threads: int = 1,
+        cache_mb: float = 0,
     ) -> None:
         self.records: list[VideoRecord]
         self.records, self.id2label = unpack_records(records)
@@ -126,6 +133,9 @@ class VideoClipDataset(Dataset):
         self.has_labels = all(record.label is not None for record in self.records)
         self.bad_log = BadVideoLog(len(self.records))
         self.epoch = 0
+        self.cache_bytes = int(cache_mb * 2**20)
+        self._cache: dict[int, np.ndarray] = {}
+        self._cached_bytes = 0
 
     @classmethod
     def for_pretraining(
@@ -193,12 +203,33 @@ class VideoClipDataset(Dataset):
 
     def load(self, index: int, rng: np.random.Generator) -> torch.Tensor:
         """Decode and transform record `index` (no error handling); raises [`VideoDecodeError`]."""
-        record = self.records[index]
-        with open_video(record.path, backend=self.backend, num_threads=self.num_threads) as video:
-            indices = self.sampler(video.num_frames, rng if self.train else None)
-            frames = video.get_frames(indices)
+        frames = self._sampled_frames(index, rng)
         clips = [self.transform(frames, rng) for _ in range(self.repeated_aug)]
         return clips[0] if self.repeated_aug == 1 else torch.stack(clips)
+
+    def _fits_cache(self, video: VideoHandle) -> bool:
+        if self._cached_bytes >= self.cache_bytes:  # (also: caching off) no need to read the frame size
+            return False
+        meta = video.metadata
+        size = meta.num_frames * meta.height * meta.width * 3
+        return size <= min(MAX_CACHED_VIDEO_MB * 2**20, self.cache_bytes - self._cached_bytes)
+
+    def _sampled_frames(self, index: int, rng: np.random.Generator) -> np.ndarray:
+        """The sampler's frames of record `index`, from the decoded-video cache when it holds the video."""
+        video_frames = self._cache.get(index)
+        if video_frames is not None:
+            return video_frames[self.sampler(len(video_frames), rng if self.train else None)]
+        with open_video(self.records[index].path, backend=self.backend, num_threads=self.num_threads) as video:
+            indices = self.sampler(video.num_frames, rng if self.train else None)
+            if not self._fits_cache(video):
+                return video.get_frames(indices)
+            try:
+                video_frames = video.get_frames(np.arange(video.num_frames))
+            except VideoDecodeError:  # e.g. a header promising frames the file lacks: the clip may still decode
+                return video.get_frames(indices)
+        self._cache[index] = video_frames
+        self._cached_bytes += video_frames.nbytes
+        return video_frames[indices]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index) + (len(self) if index < 0 else 0)

@@ -67,7 +67,8 @@ FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         model_preset="tiny", base_lr=0.0, learning_rate=1e-3, layer_decay=1.0, drop_path=0.0, label_smoothing=0.0,
         mixup=0.0, cutmix=0.0, rand_augment="none", erase_prob=0.0, min_crop_scale=1.0, flip=False,
-        sampling_rate=2, warmup_epochs=3.0, num_train_epochs=30, per_device_train_batch_size=16,
+        sampling_rate=2, warmup_epochs=3.0, num_train_epochs=30, per_device_train_batch_size=16, cache_mb=1024,
+        dataloader_persistent_workers=True,
     ),
 }
 
@@ -79,7 +80,8 @@ class FinetuneArguments:
     preset: str = field(
         default="paper",
         metadata={"help": "Recipe defaults: paper (VideoMAE's, for real data) or tiny (small clips and few labels: "
-                  "no mixup/cutmix/RandAugment/erasing/smoothing/drop path, lr 1e-3, 30 epochs, batch 16)."},
+                  "no mixup/cutmix/RandAugment/erasing/smoothing/drop path, lr 1e-3, 30 epochs, batch 16, decoded "
+                  "videos kept in memory by persistent loader workers)."},
     )
     model_name_or_path: str | None = field(
         default=None,
@@ -97,6 +99,11 @@ class FinetuneArguments:
     sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (TSN, for SSv2)."})
     sampling_rate: int | None = field(default=None, metadata={"help": "Frame stride of dense clips (4 K400; demo 2)."})
     repeated_aug: int = field(default=1, metadata={"help": "Augmented clips per decoded video (VideoMAE K400: 2)."})
+    cache_mb: float = field(
+        default=0,
+        metadata={"help": "Keep decoded small videos in memory, up to this many MiB per loader worker (tiny: 1024, "
+                  "with persistent workers so the cache outlives the epoch)."},
+    )
     # recipe (docs/method.md, Finetuning recipe)
     base_lr: float = field(
         default=1e-3, metadata={"help": "Peak lr = base_lr x clips per step / 256; 0 uses --learning_rate as given."}
@@ -144,6 +151,11 @@ class ARVideoTrainingArguments(TrainingArguments):
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Delete the previous run's checkpoints, model and logs in --output_dir."}
     )
+
+    def __post_init__(self) -> None:
+        if self.dataloader_num_workers == 0:  # a preset's persistent workers: without workers there is none to keep
+            self.dataloader_persistent_workers = False
+        super().__post_init__()
 
 
 def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, ARVideoTrainingArguments]:
@@ -313,7 +325,8 @@ def build_datasets(args: FinetuneArguments, config: ARVideoConfig, train_source:
     dense = args.sampling == "dense"
     sampler = DenseSampler(config.num_frames, stride) if dense else SegmentSampler(config.num_frames)
     # seed=None: clips come from torch's generator, which Trainer seeds and DataLoader reseeds per worker and epoch.
-    train = VideoClipDataset(train_source, sampler, transform, train=True, repeated_aug=args.repeated_aug, seed=None)
+    train = VideoClipDataset(train_source, sampler, transform, train=True, repeated_aug=args.repeated_aug, seed=None,
+                             cache_mb=args.cache_mb)
     validation = None
     if validation_source is not None:
         validation = VideoClipDataset.for_evaluation(validation_source, config, sampling=args.sampling, stride=stride)

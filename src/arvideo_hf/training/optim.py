@@ -107,6 +107,7 @@ class WarmupCosine:
     warmup_steps: int
     total_steps: int
     min_ratio: float = 0.0
+    budget_plans: int = 0  # how often a budget set the horizon (saved, so a resume knows)
 
     def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -115,15 +116,23 @@ class WarmupCosine:
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def plan_for_budget(
-        self, steps_done: int, seconds_used: float, seconds_budget: float, warmup_fraction: float
+        self,
+        steps_done: int,
+        seconds_used: float,
+        seconds_budget: float,
+        warmup_fraction: float | None,
+        seconds_per_step: float | None = None,
     ) -> None:
-        """Fit the cosine into a wall-clock budget: the steps the remaining seconds allow at the measured step time
-        become the horizon, and warmup is capped at `warmup_fraction` of it (it never goes below `steps_done`)."""
-        seconds_per_step = seconds_used / max(1, steps_done)
+        """Fit the cosine into a wall-clock budget: the steps the remaining seconds allow at the step time
+        (`seconds_per_step`, default the mean so far) become the horizon. Warmup is capped at `warmup_fraction` of it
+        (it never goes below `steps_done`); `warmup_fraction=None` keeps the warmup, for a re-plan later in the run."""
+        seconds_per_step = seconds_per_step or seconds_used / max(1, steps_done)
         remaining = max(0.0, seconds_budget - seconds_used)
         self.total_steps = max(steps_done + 1, steps_done + int(remaining / seconds_per_step))
-        capped = min(self.warmup_steps, int(warmup_fraction * self.total_steps))
-        self.warmup_steps = max(capped, min(steps_done, self.warmup_steps))
+        self.budget_plans += 1
+        if warmup_fraction is not None:
+            capped = min(self.warmup_steps, int(warmup_fraction * self.total_steps))
+            self.warmup_steps = max(capped, min(steps_done, self.warmup_steps))
 
 
 __all__ += ["WarmupCosine"]

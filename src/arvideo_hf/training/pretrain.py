@@ -32,7 +32,7 @@ from transformers import PreTrainedModel, VideoMAEForPreTraining
 from transformers.utils import logging
 
 from ..configuration_arvideo import ARVideoConfig
-from ..data import PretrainingCollator, VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
 from ..modeling_arvideo import ARVideoForPretraining
 from ..processing import image_processor_for
 from ..videomae import build_videomae_pretraining, export_videomae_encoder
@@ -50,7 +50,7 @@ RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_
                "encoder", TRACKER_PROJECT)
 # The arguments that make a run's model and data: `--resume latest` only continues a checkpoint that agrees on them.
 RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
-                "train_list", "data_root", "demo_root", "sampling_rate", "repeated_aug", "seed")
+                "train_list", "data_root", "demo_root", "sampling_rate", "crop_scales", "repeated_aug", "seed")
 INDEX_KEY = "video_index"  # dataset indices of a batch's videos, added by `IndexedCollator`
 
 
@@ -100,23 +100,44 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
         source,
         config,
         stride=args.sampling_rate,
+        transform=PretrainingTransform.from_config(config, scales=args.crop_scales),
         repeated_aug=args.repeated_aug,
         seed=args.seed,
         max_bad_fraction=args.max_bad_fraction,
+        cache_mb=args.cache_mb,
     )
 
 
 BUDGET_CALIBRATION_STEPS = 20  # steps timed before a --max_seconds budget fixes the schedule's horizon
+BUDGET_REPLAN_FRACTIONS = (0.25, 0.5)  # fractions of the budget at which the horizon is re-fitted to the step time
 
 
-def plan_budget(
-    schedule: WarmupCosine, steps_done: int, seconds_used: float, args: PretrainArguments, progress: Any
-) -> None:
-    """Fit warmup + cosine into `--max_seconds` (at most 10% warmup) from the time the first steps took."""
-    schedule.plan_for_budget(steps_done, seconds_used, args.max_seconds, warmup_fraction=0.1)
-    progress.total = schedule.total_steps
-    logger.warning(f"--max_seconds {args.max_seconds:g}: schedule fitted to {schedule.total_steps} steps "
-                   f"({schedule.warmup_steps} warmup) at {seconds_used / steps_done:.3f} s/step.")
+class BudgetPlanner:
+    """Fits warmup + cosine into `--max_seconds`, so a budgeted run decays to `min_lr` as the clock runs out.
+
+    The first plan (after `BUDGET_CALIBRATION_STEPS`) times the second half of those steps, leaving out start-up
+    (DataLoader workers, first allocations); later plans at `BUDGET_REPLAN_FRACTIONS` of the budget re-time the steps
+    since the previous plan and keep the warmup. The count of plans lives in the schedule, so a resume goes on."""
+
+    def __init__(self, schedule: WarmupCosine, max_seconds: float, progress: Any) -> None:
+        self.schedule, self.max_seconds, self.progress = schedule, max_seconds, progress
+        self.origin: tuple[int, float] | None = None  # (step, elapsed seconds) the next plan times from
+
+    def after_step(self, step: int, elapsed: float) -> None:
+        plans = self.schedule.budget_plans
+        if self.origin is None or (plans == 0 and step == BUDGET_CALIBRATION_STEPS // 2):
+            self.origin = (step, elapsed)
+        due = step == BUDGET_CALIBRATION_STEPS if plans == 0 else (
+            plans <= len(BUDGET_REPLAN_FRACTIONS) and elapsed >= BUDGET_REPLAN_FRACTIONS[plans - 1] * self.max_seconds)
+        if not due or step <= self.origin[0]:
+            return
+        seconds_per_step = (elapsed - self.origin[1]) / (step - self.origin[0])
+        self.schedule.plan_for_budget(step, elapsed, self.max_seconds, warmup_fraction=0.1 if plans == 0 else None,
+                                      seconds_per_step=seconds_per_step)
+        self.origin = (step, elapsed)
+        self.progress.total = self.schedule.total_steps
+        logger.warning(f"--max_seconds {self.max_seconds:g}: schedule fitted to {self.schedule.total_steps} steps "
+                       f"({self.schedule.warmup_steps} warmup) at {seconds_per_step:.3f} s/step.")
 
 
 class IndexedCollator:
@@ -390,6 +411,7 @@ class PretrainingRun:
     fit_to_budget: bool
     state: TrainState = field(default_factory=TrainState)
     progress: Any = None
+    planner: BudgetPlanner | None = None  # fits the schedule to --max_seconds (without --max_steps)
     run_start: float = 0.0  # perf_counter() at the start, minus the time of the run before a resume
     drop_step: bool = False  # this optimizer step holds a skipped non-finite micro-batch
 
@@ -432,9 +454,10 @@ def build_optimizer(
     args: PretrainArguments, model: torch.nn.Module, total_batch: int
 ) -> tuple[torch.optim.Optimizer, float, float]:
     """AdamW over the recipe's parameter groups, with its peak and final learning rates (`--learning_rate` as given,
-    else `--base_lr` and `--min_lr` scaled by the total batch)."""
-    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_batch)
-    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_batch)
+    else `--base_lr` and `--min_lr` scaled by the clips of a step: videos of the total batch x repeated crops)."""
+    total_clips = total_batch * args.repeated_aug  # what the linear lr scaling counts (as finetuning does)
+    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_clips)
+    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_clips)
     optimizer = torch.optim.AdamW(
         build_param_groups(model, args.weight_decay), lr=peak_lr, betas=(args.adam_beta1, args.adam_beta2)
     )
@@ -484,7 +507,8 @@ def build_run(args: PretrainArguments) -> PretrainingRun:
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
         f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{run.num_epochs} epochs'} of {steps_per_epoch} steps "
-        f"per epoch, batch {total_batch} over {accelerator.num_processes} process(es), lr {peak_lr:.3g}."
+        f"per epoch, batch {total_batch} videos x {args.repeated_aug} crops over {accelerator.num_processes} "
+        f"process(es), lr {peak_lr:.3g}."
     )
     return run
 
@@ -499,6 +523,8 @@ def start_run(run: PretrainingRun) -> None:
     run.progress = tqdm(total=run.schedule.total_steps, initial=run.state.global_step,
                         disable=not accelerator.is_local_main_process, desc="pretrain", dynamic_ncols=True)
     run.run_start = time.perf_counter() - run.state.elapsed_seconds
+    if run.fit_to_budget:
+        run.planner = BudgetPlanner(run.schedule, args.max_seconds, run.progress)
 
 
 # ------------------------------------------------------------------------------------------------------------- loop
@@ -552,8 +578,8 @@ def end_optimizer_step(run: PretrainingRun, epoch: int, window: LogWindow) -> bo
     state.global_step += 1
     state.step_in_epoch += 1
     run.progress.update(1)
-    if run.fit_to_budget and state.global_step == BUDGET_CALIBRATION_STEPS:  # a resume past it restored the plan
-        plan_budget(run.schedule, state.global_step, run.seconds(), args, run.progress)
+    if run.planner is not None:
+        run.planner.after_step(state.global_step, run.seconds())
     stop = state.global_step >= run.step_limit or (args.max_seconds is not None and run.seconds() >= args.max_seconds)
     if state.global_step % args.logging_steps == 0 or stop:
         log_window(run, epoch, window)
