@@ -57,7 +57,8 @@ DEMO_LABELS = ("move_down", "move_left", "move_right", "move_up", "rotate_ccw", 
 
 @pytest.fixture(scope="session")
 def small_encoder_dir(tmp_path_factory):
-    """A 2-layer, 32-wide ARVideo encoder folder (8x64x64 clips) with its preprocessor config, as pretraining saves it."""
+    """A 2-layer, 32-wide ARVideo encoder folder (8x64x64 clips) with its preprocessor config, as pretraining saves
+    it."""
     from arvideo_hf import ARVideoModel
     from arvideo_hf.processing import image_processor_for
 

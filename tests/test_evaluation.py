@@ -78,7 +78,9 @@ def wide_video(tmp_path_factory):
 
 def test_multiview_dataset_lays_out_clips_then_crops(wide_video):
     config = tiny_config(image_size=32, patch_size=8, num_frames=4, cluster_size=[1, 1, 1])
-    dataset = MultiViewDataset.from_config([VideoRecord(str(wide_video), 1)], config, num_clips=3, num_crops=3, stride=2)
+    dataset = MultiViewDataset.from_config(
+        [VideoRecord(str(wide_video), 1)], config, num_clips=3, num_crops=3, stride=2
+    )
     item = dataset[0]
     assert dataset.views == "3x3" and item["pixel_values"].shape == (9, 4, 3, 32, 32) and int(item["labels"]) == 1
     sampler, transform = DenseSampler(4, 2, num_clips=3), EvalTransform(32, spatial_crops=3)
@@ -134,8 +136,8 @@ def test_two_process_evaluation_counts_every_video_once(tmp_path, small_demo_roo
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
         str(EXAMPLES / "evaluate.py"), *_eval_argv(small_classifier_dir, test_list, small_demo_root, tmp_path / "ddp"),
     ]
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}

@@ -29,7 +29,6 @@ from arvideo_hf.hub import (
     read_eval_results,
     save_hub_folder,
 )
-
 from arvideo_hf.processing import image_processor_for
 from arvideo_hf.zoo import ZOO
 
@@ -69,7 +68,8 @@ def published(tmp_path_factory):
     """A tiny finetuned checkpoint with training leftovers and eval_results.json, dry-run published by the CLI."""
     root = tmp_path_factory.mktemp("publish")
     torch.manual_seed(0)
-    model = ARVideoForVideoClassification(tiny_config(id2label=LABELS, label2id={v: k for k, v in LABELS.items()})).eval()
+    config = tiny_config(id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
+    model = ARVideoForVideoClassification(config).eval()
     checkpoint = root / "checkpoint"
     model.save_pretrained(checkpoint)
     (checkpoint / "eval_results.json").write_text(json.dumps(EVAL))
@@ -182,14 +182,16 @@ class FakeApi:
         self.calls.append(("create_branch", kwargs))
 
     def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", {**kwargs, "files": sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())}))
+        files = sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())
+        self.calls.append(("upload_folder", {**kwargs, "files": files}))
         return SimpleNamespace(commit_url=f"https://huggingface.co/{kwargs['repo_id']}/commit/abc")
 
 
 def test_push_uploads_the_dry_run_folder(published, caplog, capsys):
     api = FakeApi()
     with caplog.at_level(logging.DEBUG):
-        url = push_checkpoint_to_hub(published.checkpoint, REPO_ID, private=True, revision="v1", token="hf_SECRET", api=api)
+        url = push_checkpoint_to_hub(published.checkpoint, REPO_ID, private=True, revision="v1", token="hf_SECRET",
+                                     api=api)
     assert url == f"https://huggingface.co/{REPO_ID}/commit/abc"
     names = [name for name, _ in api.calls]
     assert names == ["create_repo", "create_branch", "upload_folder"]
@@ -261,11 +263,12 @@ def offline_runs(published):
     write_mp4(root / "video.mp4")
     runs = {}
     for name, script in (("package", _WITH_PACKAGE), ("remote_code", _WITHOUT_PACKAGE)):
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(root / "hub"), "HF_HOME": str(root / f"home-{name}"),
-               "TRANSFORMERS_VERBOSITY": "error"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(root / "hub"),
+               "HF_HOME": str(root / f"home-{name}"), "TRANSFORMERS_VERBOSITY": "error"}
         command = [sys.executable, "-c", textwrap.dedent(script + _LOAD_AND_RUN), REPO_ID, str(root / "pixels.pt"),
                    str(root / f"{name}.pt"), str(root / "video.mp4")]
-        runs[name] = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        runs[name] = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True)
     outputs = {}
     for name, process in runs.items():
         log, _ = process.communicate(timeout=240)

@@ -1,4 +1,5 @@
-"""ARVideo models: round trips, no autoregressive leak, attention backends (VideoMAE weight parity: test_videomae.py)."""
+"""ARVideo models: round trips, no autoregressive leak, attention backends (VideoMAE weight parity:
+test_videomae.py)."""
 
 import copy
 
@@ -90,7 +91,9 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, cls):
     kwargs = dict(cluster_order=order, noise=noise) if cls is ARVideoForPretraining else {}
     with torch.no_grad():
         out_a, out_b = model(pixels, **kwargs), loaded(pixels, **kwargs)
-    first = "loss" if cls is ARVideoForPretraining else ("logits" if cls is ARVideoForVideoClassification else "last_hidden_state")
+    first = "loss" if cls is ARVideoForPretraining else (
+        "logits" if cls is ARVideoForVideoClassification else "last_hidden_state"
+    )
     assert torch.equal(out_a[first], out_b[first])
 
 
@@ -104,7 +107,8 @@ def test_auto_classes_resolve(tmp_path):
     encoder = AutoModel.from_pretrained(tmp_path / "pre")  # the encoder alone out of a pretraining checkpoint
     assert type(encoder) is ARVideoModel
     full = ARVideoForPretraining.from_pretrained(tmp_path / "pre")
-    assert torch.equal(encoder.encoder.layer[0].attention.attention.query.weight, full.arvideo.encoder.layer[0].attention.attention.query.weight)
+    assert torch.equal(encoder.encoder.layer[0].attention.attention.query.weight,
+                       full.arvideo.encoder.layer[0].attention.attention.query.weight)
 
 
 def test_no_leak_by_perturbation():
@@ -237,7 +241,8 @@ def test_bad_order_and_noise_raise():
 
 
 def test_cluster_order_for_fewer_clips_names_rows_and_clips():
-    """A cluster_order of batch 1 for 2 clips is reported as that mismatch, not as a noise shape (with or without noise)."""
+    """A cluster_order of batch 1 for 2 clips is reported as that mismatch, not as a noise shape (with or without
+    noise)."""
     config = tiny_config()
     model = ARVideoForPretraining(config)
     one_row = torch.arange(8)[None]

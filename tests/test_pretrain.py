@@ -23,7 +23,6 @@ from arvideo_hf.training.finetune import parse_finetune_args
 from arvideo_hf.training.optim import build_param_groups
 
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = '{"num_hidden_layers": 2, "decoder_num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128}'
 # The `small` recipe (lr = base_lr x total batch / 256, no preset absolute lr) on the tiny model and demo clips.
@@ -91,7 +90,8 @@ def test_run_writes_models_and_logs(tmp_path, small_demo_root):
     assert summary["steps"] == 3 and summary["clips_seen"] == 6 and summary["bad_videos"] == 0
     assert summary["skipped_nonfinite_batches"] == 0
     for name in ("pretrain_model/model.safetensors", "encoder/model.safetensors", "encoder/preprocessor_config.json",
-                 "training_args.json", "loss_curve.png", "summary.json", "checkpoints/step_00000003/training_args.json"):
+                 "training_args.json", "loss_curve.png", "summary.json",
+                 "checkpoints/step_00000003/training_args.json"):
         assert (tmp_path / name).exists(), name
     assert [r["step"] for r in metrics(tmp_path)] == [1, 2, 3]
     encoder = AutoModel.from_pretrained(tmp_path / "encoder")
@@ -428,7 +428,8 @@ def test_max_seconds_stops_and_saves_after_the_budget(tmp_path, small_demo_root)
 
 
 def test_yaml_and_json_argument_files_equal_the_command_line(tmp_path):
-    """`examples/pretrain.py run.yaml` / `run.json` (and the same for finetuning) parse to the command line's arguments."""
+    """`examples/pretrain.py run.yaml` / `run.json` (and the same for finetuning) parse to the command line's
+    arguments."""
     import yaml
 
     values = {"preset": "base", "output_dir": "out", "mask_ratio": 0.75, "cluster_size": [1, 1, 1],

@@ -37,7 +37,8 @@ def official_state_dict(model: VideoMAEForVideoClassification, prefix: str = "")
         out[dst + "attn.q_bias"], out[dst + "attn.v_bias"] = sd[att + "query.bias"], sd[att + "value.bias"]
         out[dst + "attn.proj.weight"] = sd[src + "attention.output.dense.weight"]
         out[dst + "attn.proj.bias"] = sd[src + "attention.output.dense.bias"]
-        for a, b in (("norm1", "layernorm_before"), ("norm2", "layernorm_after"), ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")):
+        for a, b in (("norm1", "layernorm_before"), ("norm2", "layernorm_after"), ("mlp.fc1", "intermediate.dense"),
+                     ("mlp.fc2", "output.dense")):
             out[f"{dst}{a}.weight"], out[f"{dst}{a}.bias"] = sd[f"{src}{b}.weight"], sd[f"{src}{b}.bias"]
     out["fc_norm.weight"], out["fc_norm.bias"] = sd["fc_norm.weight"], sd["fc_norm.bias"]
     out["head.weight"], out["head.bias"] = sd["classifier.weight"], sd["classifier.bias"]
@@ -54,7 +55,9 @@ def test_official_finetuned_checkpoint(tmp_path):
             p.add_(torch.randn_like(p) * 0.02)
     path = tmp_path / "checkpoint.pth"
     torch.save({"module": official_state_dict(reference)}, path)
-    ours = load_official_checkpoint(path, ARVideoForVideoClassification, image_size=32, num_frames=16, num_attention_heads=4).eval()
+    ours = load_official_checkpoint(
+        path, ARVideoForVideoClassification, image_size=32, num_frames=16, num_attention_heads=4
+    ).eval()
     pixels = torch.randn(2, 16, 3, 32, 32)
     with torch.no_grad():
         assert (ours(pixels).logits - reference(pixels).logits).abs().max() < 1e-4
@@ -75,7 +78,7 @@ def test_layer_scale_checkpoint_is_rejected():
         convert_official_state_dict({"blocks.0.gamma_1": torch.ones(8)})
 
 
-# ------------------------------------------------------------------------------------------ transformers VideoMAE models
+# ---------------------------------------------------------------------------------------- transformers VideoMAE models
 def _parity_config(**kw):
     return VideoMAEConfig(
         image_size=32, patch_size=8, num_frames=16, tubelet_size=2, hidden_size=64, num_hidden_layers=3,
@@ -112,8 +115,9 @@ def test_classifier_matches_videomae(tmp_path):
 
 # ------------------------------------------------------------------------------------------ publishable folders
 def _conversion_config(**kwargs):
-    return VideoMAEConfig(image_size=32, patch_size=8, num_frames=8, tubelet_size=2, hidden_size=32, num_hidden_layers=2,
-                          num_attention_heads=4, intermediate_size=64, layer_norm_eps=1e-6, **kwargs)
+    return VideoMAEConfig(image_size=32, patch_size=8, num_frames=8, tubelet_size=2, hidden_size=32,
+                          num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, layer_norm_eps=1e-6,
+                          **kwargs)
 
 
 def _perturbed(model):
@@ -176,7 +180,8 @@ def test_convert_official_pth_against_reference_forward(tmp_path, capsys, monkey
 
 def test_official_pretraining_checkpoint_converts_to_encoder(tmp_path):
     reference = _perturbed(VideoMAEForVideoClassification(_conversion_config(num_labels=3)))
-    state_dict = {f"encoder.{k}": v for k, v in official_state_dict(reference).items() if not k.startswith(("head.", "fc_norm."))}
+    state_dict = {f"encoder.{k}": v for k, v in official_state_dict(reference).items()
+                  if not k.startswith(("head.", "fc_norm."))}
     state_dict["encoder.norm.weight"], state_dict["encoder.norm.bias"] = torch.ones(32), torch.zeros(32)
     state_dict["decoder.blocks.0.norm1.weight"] = torch.ones(16)
     torch.save({"model": state_dict}, tmp_path / "pretrain.pth")

@@ -18,8 +18,8 @@ IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
 
-# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale model
-# that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
+# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale
+# model that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
 # measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses raw pixels: half of the demo's
 # tubelets vary by under 8 gray levels, and per-tubelet normalization would make that faint texture (and compression
 # noise) unit-size targets; the paper-scale presets keep norm_pix_loss.
@@ -137,7 +137,7 @@ class ARVideoConfig(PreTrainedConfig):
         self.check_geometry()
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "ARVideoConfig":
+    def from_preset(cls, name: str, **overrides: Any) -> ARVideoConfig:
         """Build a config from a named size (`tiny`, `small`/`vit-s`, `base`, `large`, `huge`) plus overrides."""
         key = _PRESET_ALIASES.get(name.lower(), name.lower())
         if key not in ARVIDEO_PRESETS:
@@ -189,7 +189,9 @@ class ARVideoConfig(PreTrainedConfig):
                 f"got {len(self.image_mean)}/{len(self.image_std)}."
             )
         if self.decoder_chunk_size is not None and self.decoder_chunk_size < 1:
-            raise ValueError(f"decoder_chunk_size must be a positive number of queries or None, got {self.decoder_chunk_size}.")
+            raise ValueError(
+                f"decoder_chunk_size must be a positive number of queries or None, got {self.decoder_chunk_size}."
+            )
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
 

@@ -115,7 +115,8 @@ class ARVideoPatchEmbeddings(nn.Module):
     def __init__(self, config: ARVideoConfig):
         super().__init__()
         self.image_size, self.patch_size = pair(config.image_size), pair(config.patch_size)
-        self.num_frames, self.tubelet_size, self.num_channels = config.num_frames, config.tubelet_size, config.num_channels
+        self.num_frames, self.tubelet_size = config.num_frames, config.tubelet_size
+        self.num_channels = config.num_channels
         self.num_patches = config.geometry.num_tokens
         self.projection = nn.Conv3d(
             config.num_channels,
@@ -300,7 +301,8 @@ class ARVideoIntermediate(nn.Module):
     def __init__(self, config: ARVideoConfig, hidden_size: int | None = None, intermediate_size: int | None = None):
         super().__init__()
         self.dense = nn.Linear(hidden_size or config.hidden_size, intermediate_size or config.intermediate_size)
-        self.intermediate_act_fn = ACT2FN[config.hidden_act] if isinstance(config.hidden_act, str) else config.hidden_act
+        activation = config.hidden_act
+        self.intermediate_act_fn = ACT2FN[activation] if isinstance(activation, str) else activation
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.intermediate_act_fn(self.dense(hidden_states))
@@ -348,8 +350,11 @@ class ARVideoLayer(GradientCheckpointingLayer):
         self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.drop_path = ARVideoDropPath(drop_path)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-        hidden_states = hidden_states + self.drop_path(self.attention(self.layernorm_before(hidden_states), attention_mask))
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> torch.Tensor:
+        attention_output = self.attention(self.layernorm_before(hidden_states), attention_mask)
+        hidden_states = hidden_states + self.drop_path(attention_output)
         mlp_output = self.output(self.intermediate(self.layernorm_after(hidden_states)))
         return hidden_states + self.drop_path(mlp_output)
 
@@ -360,11 +365,14 @@ class ARVideoEncoder(nn.Module):
     def __init__(self, config: ARVideoConfig):
         super().__init__()
         self.config = config
-        rates = [config.drop_path_rate * i / max(config.num_hidden_layers - 1, 1) for i in range(config.num_hidden_layers)]
+        depth = config.num_hidden_layers
+        rates = [config.drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.layer = nn.ModuleList([ARVideoLayer(config, rate) for rate in rates])
         self.gradient_checkpointing = False
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> BaseModelOutput:
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> BaseModelOutput:
         for layer_module in self.layer:
             hidden_states = layer_module(hidden_states, attention_mask, **kwargs)
         return BaseModelOutput(last_hidden_state=hidden_states)
@@ -402,7 +410,8 @@ class ARVideoPreTrainedModel(PreTrainedModel):
             init.ones_(module.weight)
             init.zeros_(module.bias)
         elif isinstance(module, ARVideoEmbeddings):
-            init.copy_(module.position_embeddings, get_sinusoid_encoding_table(module.num_patches, self.config.hidden_size))
+            table = get_sinusoid_encoding_table(module.num_patches, self.config.hidden_size)
+            init.copy_(module.position_embeddings, table)
         elif isinstance(module, ARVideoForPretraining):
             init.normal_(module.query_token, std=self.config.initializer_range)
             table = get_sinusoid_encoding_table(self.config.geometry.num_tokens, self.config.decoder_hidden_size)
@@ -424,7 +433,9 @@ class ARVideoModel(ARVideoPreTrainedModel):
         super().__init__(config)
         self.embeddings = ARVideoEmbeddings(config)
         self.encoder = ARVideoEncoder(config)
-        self.layernorm = None if config.use_mean_pooling else nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layernorm = (
+            None if config.use_mean_pooling else nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        )
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -456,7 +467,7 @@ class ARVideoModel(ARVideoPreTrainedModel):
         return BaseModelOutput(last_hidden_state=sequence_output)
 
     @classmethod
-    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> "ARVideoPreTrainedModel":
+    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> ARVideoPreTrainedModel:
         """Import a transformers VideoMAE model (object or folder/repo id) with identical weights."""
         return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
 
@@ -495,7 +506,8 @@ class ARVideoDecoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([ARVideoDecoderLayer(config) for _ in range(config.decoder_num_hidden_layers)])
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
-        self.head = nn.Linear(config.decoder_hidden_size, config.tubelet_size * pair(config.patch_size)[0] ** 2 * config.num_channels)
+        tubelet_pixels = config.tubelet_size * pair(config.patch_size)[0] ** 2 * config.num_channels
+        self.head = nn.Linear(config.decoder_hidden_size, tubelet_pixels)
         self.gradient_checkpointing = False
 
     def project_key_values(self, key_value_states: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -509,7 +521,7 @@ class ARVideoDecoder(nn.Module):
         cross_attention_mask: torch.Tensor,
         self_attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        for layer, key_value in zip(self.layers, key_values):
+        for layer, key_value in zip(self.layers, key_values, strict=True):
             queries = layer(queries, key_value, cross_attention_mask, self_attention_mask)
         return self.head(self.norm(queries))
 
@@ -608,7 +620,9 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         steps, dtype = geometry.num_clusters - 1, self.dtype
         # 2. Encoder: visible tokens of steps 0..C-2, each step attending to itself and every earlier step.
         encoder_mask = block_causal_mask(steps, geometry.num_visible, geometry.num_visible, dtype, device)
-        encoder_outputs = self.arvideo(pixel_values, token_index=plan.input_index, attention_mask=encoder_mask, **kwargs)
+        encoder_outputs = self.arvideo(
+            pixel_values, token_index=plan.input_index, attention_mask=encoder_mask, **kwargs
+        )
         key_value_states = self.encoder_to_decoder(self.encoder_norm(encoder_outputs.last_hidden_state))
         # 3. Decoder: one query per token of steps 1..C-1; the queries of step i read encoder steps < i only.
         queries = self.query_token + self.decoder_position_embeddings.to(key_value_states.dtype)[plan.target_index]
@@ -675,10 +689,12 @@ class ARVideoForVideoClassification(ARVideoPreTrainedModel):
                 loss = torch.sum(-labels * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
             else:
                 loss = self.loss_function(labels, logits, self.config)
-        return ImageClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return ImageClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
     @classmethod
-    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> "ARVideoPreTrainedModel":
+    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> ARVideoPreTrainedModel:
         """Import a transformers VideoMAE model (object or folder/repo id); a classifier keeps its head."""
         return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
 

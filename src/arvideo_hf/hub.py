@@ -43,8 +43,14 @@ from transformers.dynamic_module_utils import get_relative_import_files
 from . import modeling_arvideo
 from .configuration_arvideo import ARVideoConfig, pair
 from .processing import image_processor_for
+
 # VideoMAE conversion lives in arvideo_hf.videomae; re-exported so that earlier `arvideo_hf.hub` imports keep working.
-from .videomae import ConversionReport, convert_videomae_checkpoint, official_videomae_forward, save_publishable_checkpoint
+from .videomae import (
+    ConversionReport,
+    convert_videomae_checkpoint,
+    official_videomae_forward,
+    save_publishable_checkpoint,
+)
 from .zoo import ZOO, Recipe, ZooEntry, ZooResult, config_mismatches, dataset_info, get_entry, render_model_card
 
 
@@ -77,7 +83,7 @@ class EvalResults:
     pretrain_epochs: int | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = EVAL_RESULTS_NAME) -> "EvalResults":
+    def from_dict(cls, data: Mapping[str, Any], source: str = EVAL_RESULTS_NAME) -> EvalResults:
         """Validate and read the schema; raises `ValueError` naming the offending key."""
         missing = [k for k in ("top1", "dataset") if k not in data]
         if missing:
@@ -141,7 +147,9 @@ def remote_code_files() -> list[Path]:
     needed |= {Path(p).resolve() for p in get_relative_import_files(str(package_dir / "configuration_arvideo.py"))}
     extra = sorted(p.name for p in needed - set(files))
     if extra:
-        raise RuntimeError(f"the model code imports {extra}, which a Hub repo would lack; add them to REMOTE_CODE_FILES")
+        raise RuntimeError(
+            f"the model code imports {extra}, which a Hub repo would lack; add them to REMOTE_CODE_FILES"
+        )
     return files
 
 

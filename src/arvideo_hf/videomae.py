@@ -159,7 +159,9 @@ def unwrap_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     for key in ("model", "module", "state_dict"):
         if key in checkpoint and isinstance(checkpoint[key], dict):
             checkpoint = checkpoint[key]
-    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in checkpoint.items() if torch.is_tensor(v)}
+    return {
+        k[len("module."):] if k.startswith("module.") else k: v for k, v in checkpoint.items() if torch.is_tensor(v)
+    }
 
 
 def read_official_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -318,7 +320,8 @@ def _keeps_head(has_head: bool, task: str, source: Path) -> bool:
     return with_head
 
 
-Converted = tuple[ARVideoPreTrainedModel, Callable[[torch.Tensor], torch.Tensor], Any]  # model, reference, image processor
+# The converted model, the source model's forward (the reference) and the source's image processor (or None).
+Converted = tuple[ARVideoPreTrainedModel, Callable[[torch.Tensor], torch.Tensor], Any]
 
 
 def _convert_official(source: Path, task: str, overrides: dict[str, Any]) -> Converted:

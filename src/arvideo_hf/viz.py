@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+
 try:
     from matplotlib import colormaps, patheffects
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -496,8 +497,8 @@ class _RankAccumulator:
 
     def ranks(self) -> list[float]:
         if self.average == "matrix":
-            return [float(numerical_rank(s / n, self.rtol)) for s, n in zip(self.sums, self.counts)]
-        return [float(s / n) for s, n in zip(self.sums, self.counts)]
+            return [float(numerical_rank(s / n, self.rtol)) for s, n in zip(self.sums, self.counts, strict=True)]
+        return [float(s / n) for s, n in zip(self.sums, self.counts, strict=True)]
 
 
 def layer_attention_ranks(
@@ -566,7 +567,7 @@ def plot_attention_ranks(
     """One line per model of attention rank against layer (paper Figure 3), the tolerance stated on the axis."""
     figure = _new_figure(figsize, dpi)
     ax = figure.add_subplot(1, 1, 1)
-    for (name, values), marker in zip(ranks.items(), "osD^v<>"):
+    for (name, values), marker in zip(ranks.items(), "osD^v<>", strict=False):
         ax.plot(range(1, len(values) + 1), list(values), marker=marker, label=name)
     what = "rank of the head-and-clip mean attention" if average == "matrix" else "mean per-head attention rank"
     ax.set_xlabel("layer")
@@ -707,7 +708,8 @@ def plot_training_curves(
             if metric in curves:
                 steps, values = curves[metric]
                 ax.plot(steps, values, label=label, linewidth=1.2, marker="." if len(steps) < 30 else None)
-        ax.set_title({"lr": "learning rate", "clips_per_s": "clips/s"}.get(metric, metric.replace("_", " ")), fontsize=9)
+        title = {"lr": "learning rate", "clips_per_s": "clips/s"}.get(metric, metric.replace("_", " "))
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)

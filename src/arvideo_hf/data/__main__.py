@@ -17,9 +17,9 @@ import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 

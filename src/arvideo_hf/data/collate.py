@@ -8,7 +8,8 @@ and masks whatever the number of workers, and a new epoch gets new ones.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,7 +89,10 @@ class PretrainingCollator:
         return {"pixel_values": pixel_values, "cluster_order": cluster_order.long(), "noise": noise}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(order={self.order!r}, geometry={self.geometry}, seed={self.seed}, epoch={self.epoch})"
+        return (
+            f"{type(self).__name__}(order={self.order!r}, geometry={self.geometry}, seed={self.seed}, "
+            f"epoch={self.epoch})"
+        )
 
 
 class ClassificationCollator:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -255,7 +256,7 @@ class VideoHandle:
     def close(self) -> None:
         self._reader.close()
 
-    def __enter__(self) -> "VideoHandle":
+    def __enter__(self) -> VideoHandle:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,7 +104,7 @@ class FinetuneTransform:
         self.std = torch.tensor([float(s) for s in std]).view(1, 3, 1, 1)
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> "FinetuneTransform":
+    def from_config(cls, config: Any, **kwargs: Any) -> FinetuneTransform:
         """Size and mean/std from an ARVideo/VideoMAE config (`image_size`, `image_mean`, `image_std`)."""
         kwargs.setdefault("size", getattr(config, "image_size", 224))
         kwargs.setdefault("mean", getattr(config, "image_mean", None) or IMAGENET_DEFAULT_MEAN)

@@ -9,7 +9,8 @@ the generator passed to `__call__`, so a seeded generator reproduces a clip exac
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -193,7 +194,7 @@ class PretrainingTransform:
         self.flip_prob = flip_prob
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> "PretrainingTransform":
+    def from_config(cls, config: Any, **kwargs: Any) -> PretrainingTransform:
         """Size and mean/std from a VideoMAE/ARVideo config (`image_size`, `image_mean`, `image_std`)."""
         return cls(**_config_defaults(config, kwargs))
 
@@ -239,7 +240,7 @@ class EvalTransform:
         self.normalize = _Normalize(mean, std)
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> "EvalTransform":
+    def from_config(cls, config: Any, **kwargs: Any) -> EvalTransform:
         """Size and mean/std from a VideoMAE/ARVideo config (`image_size`, `image_mean`, `image_std`)."""
         return cls(**_config_defaults(config, kwargs))
 

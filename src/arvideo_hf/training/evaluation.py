@@ -18,9 +18,10 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,7 +85,7 @@ class MultiViewDataset(Dataset):
         stride: int = 4,
         image_processor: Any | None = None,
         **kwargs: Any,
-    ) -> "MultiViewDataset":
+    ) -> MultiViewDataset:
         """Samplers and crops for `config` (`num_frames`, `image_size`, mean/std); an `image_processor` (e.g. the
         checkpoint's `preprocessor_config.json`) overrides size, short-side resize and mean/std."""
         num_clips = DEFAULT_NUM_CLIPS[sampling] if num_clips is None else num_clips
@@ -204,7 +205,9 @@ def summarize(predictions: MultiViewPredictions, id2label: dict[int, str]) -> di
         "top1": topk["top1"],
         "top5": topk["top5"],
         "mean_class_accuracy": float(np.nanmean(per_class)) if len(per_class) else 0.0,
-        "per_class_accuracy": {name: (None if np.isnan(acc) else float(acc)) for name, acc in zip(names, per_class)},
+        "per_class_accuracy": {
+            name: (None if np.isnan(acc) else float(acc)) for name, acc in zip(names, per_class, strict=True)
+        },
         "confusion_matrix": matrix.tolist(),
         "class_names": names,
         "num_videos": int(len(predictions.labels)),
@@ -301,7 +304,8 @@ def run_evaluation(
         dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or finetuned_stride(args) or 2
     else:
         source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names)
-        dataset_name, stride = args.dataset or Path(args.test_list).stem, args.sampling_rate or finetuned_stride(args) or 4
+        dataset_name = args.dataset or Path(args.test_list).stem
+        stride = args.sampling_rate or finetuned_stride(args) or 4
     dataset = MultiViewDataset.from_config(
         source, model.config, num_clips=args.num_clips, num_crops=args.num_crops, sampling=args.sampling,
         stride=stride, image_processor=image_processor, backend=args.backend,
@@ -341,7 +345,7 @@ def write_results(
         {"path": dataset.records[i].path, "label": names[label], "prediction": names[int(probs.argmax())],
          "top5": [names[j] for j in np.argsort(-probs, kind="stable")[:5]], "confidence": round(float(probs.max()), 4)}
         for i, label, probs in zip(
-            predictions.indices.tolist(), predictions.labels.tolist(), predictions.probabilities
+            predictions.indices.tolist(), predictions.labels.tolist(), predictions.probabilities, strict=True
         )
     ]
     details = {**summary, "command": command, "videos": videos}

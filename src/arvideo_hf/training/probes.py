@@ -43,7 +43,7 @@ class LinearProbe(nn.Module):
         nn.init.trunc_normal_(self.linear.weight, std=0.01)
 
     @torch.no_grad()
-    def fit_normalization(self, features: torch.Tensor) -> "LinearProbe":
+    def fit_normalization(self, features: torch.Tensor) -> LinearProbe:
         """Fix the standardization to the training features' per-dimension mean and std."""
         pooled = features.mean(dim=1) if features.dim() == 3 else features
         self.mean.copy_(pooled.float().mean(0))

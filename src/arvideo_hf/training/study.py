@@ -28,9 +28,10 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -574,7 +575,7 @@ def render_markdown(args: ReproduceArguments, stats: dict[str, dict[str, Any]], 
     if environment.get("zero_prediction_loss") is not None:
         lines.insert(-2, f"Predicting all zeros scores a pretraining loss of {environment['zero_prediction_loss']:.4f} "
                          "(norm-pix targets): a run has learned to predict only as far as it gets below that.\n")
-    for name, entry in stats.items():
+    for entry in stats.values():
         loss = f"{entry['final_pretrain_loss']:.4f}" if "final_pretrain_loss" in entry else "-"
         lines.append(f"| {entry['label']} | {entry['pretrain_seconds']:.0f} | {loss} |")
     return "\n".join(lines) + "\n"
@@ -590,7 +591,7 @@ def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | N
     from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, len(STUDY_TABLES), figsize=(4.2 * len(STUDY_TABLES), 4.2), squeeze=False)
-    for ax, table in zip(axes[0], STUDY_TABLES):
+    for ax, table in zip(axes[0], STUDY_TABLES, strict=True):
         names = [name for name, _ in table.rows if name in stats and name != "random"]
         for offset, metric, color in ((-0.2, METRICS[0], "tab:blue"), (0.2, METRICS[1], "tab:orange")):
             means = [stats[n][metric]["mean"] if metric in stats[n] else float("nan") for n in names]
