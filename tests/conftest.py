@@ -35,6 +35,16 @@ def tiny_config(**overrides):
     return ARVideoConfig(**{**copy.deepcopy(TEST_GEOMETRY), **copy.deepcopy(overrides)})
 
 
+def write_noise_video(path, frames, height, width, seed=0):
+    """A `frames x height x width` video of uniform noise, written with the demo set's mp4 writer; returns `path`."""
+    import numpy as np
+
+    from arvideo_hf.data.demo_dataset import write_video
+
+    write_video(path, np.random.default_rng(seed).integers(0, 256, (frames, height, width, 3), dtype=np.uint8))
+    return path
+
+
 def clip(config, batch=2, seed=0):
     """Random normalized clips `(B, T, C, H, W)` for `config`."""
     generator = torch.Generator().manual_seed(seed)

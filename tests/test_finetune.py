@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from accelerate.state import AcceleratorState, GradientState
 
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data.finetune_transforms import (
@@ -24,13 +23,9 @@ from arvideo_hf.training.finetune import (
     run_finetuning,
 )
 from arvideo_hf.training.optim import build_layer_decay_param_groups, layer_depth
+from arvideo_hf.training.pretrain import reset_accelerate_state as fresh_accelerate_state
 
 from .conftest import DEMO_LABELS, SMALL_ENCODER, tiny_config
-
-
-def fresh_accelerate_state():
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 # ------------------------------------------------------------------------------------------- layer-wise lr decay

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from accelerate.state import AcceleratorState, GradientState
 from safetensors.torch import load_file
 from transformers import AutoModel
 
@@ -21,6 +20,7 @@ from arvideo_hf.training import parse_pretrain_args, run_pretraining
 from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training.finetune import parse_finetune_args
 from arvideo_hf.training.optim import build_param_groups
+from arvideo_hf.training.pretrain import reset_accelerate_state as fresh_accelerate_state
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,11 +39,6 @@ def argv_for(output_dir, demo_root, *extra):
 
 def args_for(output_dir, demo_root, *extra):
     return parse_pretrain_args(argv_for(output_dir, demo_root, *extra))
-
-
-def fresh_accelerate_state():
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 def pretrain(output_dir, demo_root, *extra):

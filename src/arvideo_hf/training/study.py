@@ -39,6 +39,7 @@ import transformers
 from torch.utils.data import DataLoader, Dataset
 from transformers import HfArgumentParser
 
+from ..configuration_arvideo import pair
 from ..data import VideoClipDataset, open_demo_dataset, read_kinetics_list
 from ..environment import cpu_model
 from ..loading import load_encoder
@@ -621,7 +622,7 @@ def zero_prediction_loss(args: ReproduceArguments) -> float | None:
     config = build_config(parse_pretrain_args(pretrain_argv(args, STUDY_RUNS["arvideo"], 0, Path(args.work_dir))))
     if not config.norm_pix_loss:
         return None
-    patch = config.patch_size if isinstance(config.patch_size, int) else config.patch_size[0]
+    patch = pair(config.patch_size)[0]
     pixels = config.tubelet_size * patch * patch
     return round((pixels - 1) / pixels, 4)
 
