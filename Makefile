@@ -1,17 +1,19 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
-# Both create .venv when it is missing and install torch==2.13.0 (the local CPU wheel) before the package,
-# so no resolver ever pulls a CUDA build of torch.
+# Both create .venv when it is missing and install torch==2.13.0 before the package, so no resolver ever pulls a
+# CUDA build of torch. WHEELS is an optional folder of local wheels used as a cache (skipped when it does not exist).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 WHEELS ?= /opt/wheels
 STAMP := $(VENV)/.arvideo-installed
+LINTED := src tests examples benchmarks reproduce
 
-.PHONY: install demo test clean
+.PHONY: install demo lint test clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q uv
-	$(VENV)/bin/uv pip install --python $(PY) --find-links $(WHEELS) "torch==2.13.0" -e ".[train,dev]" \
+	$(VENV)/bin/uv pip install --python $(PY) $(if $(wildcard $(WHEELS)),--find-links $(WHEELS)) \
+	  "torch==2.13.0" -e ".[train,dev]" \
 	  || $(PY) -m pip install "torch==2.13.0" -e ".[train,dev]"
 	touch $(STAMP)
 
@@ -21,7 +23,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m arvideo_hf.demo --output_dir outputs/demo
 
-test: $(STAMP)
+# ruff's settings are in pyproject.toml; `make test` (and so CI) fails on any finding before pytest runs.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+
+test: lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -38,7 +38,7 @@ from arvideo_hf.data import (
     open_video,
     read_kinetics_list,
 )
-from arvideo_hf.data.demo import BACKGROUND_CLIPS, _package_dir
+from arvideo_hf.data.demo_dataset import BACKGROUND_CLIPS, _package_dir
 from arvideo_hf.data.prepare import PrepareOptions, prepare_list
 from arvideo_hf.environment import describe_machine
 
@@ -82,7 +82,7 @@ def loader_throughput(dataset: VideoClipDataset, collator: PretrainingCollator, 
     iterator = iter(loader)
     next(iterator)  # worker start-up is not throughput
     started, clips = time.perf_counter(), 0
-    for _, batch in zip(range(batches), iterator):
+    for _, batch in zip(range(batches), iterator, strict=False):
         clips += batch["pixel_values"].shape[0]
     return clips / (time.perf_counter() - started)
 
@@ -170,7 +170,8 @@ def run_demo(args: argparse.Namespace, results: dict) -> None:
     dataset = VideoClipDataset.for_pretraining(train, tiny, stride=2, seed=0)
     rate = loader_throughput(dataset, PretrainingCollator(tiny, seed=0), args.workers, batches=args.clips // 16)
     results["demo"][f"dataloader_{args.workers}_workers_clips_per_s"] = rate
-    print(f"[{describe_machine()}] demo through DataLoader({args.workers} workers, batch 16, PretrainingCollator): {rate:.1f} clips/s")
+    print(f"[{describe_machine()}] demo through DataLoader({args.workers} workers, batch 16, PretrainingCollator): "
+          f"{rate:.1f} clips/s")
 
 
 def run_long(args: argparse.Namespace, results: dict) -> None:

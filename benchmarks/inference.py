@@ -21,7 +21,6 @@ import torch
 from transformers import VideoMAEConfig, VideoMAEModel
 
 from arvideo_hf import ARVideoConfig, ARVideoModel
-
 from arvideo_hf.environment import describe_machine
 
 

@@ -51,23 +51,26 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining
 from arvideo_hf.environment import describe_machine
+from arvideo_hf.videomae import VIDEOMAE_DECODERS
 
 
-VIDEOMAE_DECODERS = {"tiny": (64, 2, 256), "small": (192, 3, 768), "base": (384, 6, 1536), "large": (512, 8, 2048)}
+# VideoMAE has no decoder for the tiny width; this one keeps the smoke test (`gpu_check.sh --dry-run`) small.
+TINY_DECODER = dict(decoder_hidden_size=64, decoder_num_hidden_layers=4, decoder_num_attention_heads=2,
+                    decoder_intermediate_size=256)
 AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 MB = 2**20
 
 
 def videomae_config(arvideo: ARVideoConfig, preset: str) -> VideoMAEConfig:
-    """The peer: the same encoder, VideoMAE's own decoder for that size, norm-pix loss."""
-    width, heads, mlp = VIDEOMAE_DECODERS[preset]
+    """The peer: the same encoder, VideoMAE's own decoder for that size (`arvideo_hf.videomae.VIDEOMAE_DECODERS`, the
+    baseline's table), norm-pix loss."""
+    decoder = TINY_DECODER if preset == "tiny" else VIDEOMAE_DECODERS[arvideo.hidden_size]
     return VideoMAEConfig(
         image_size=arvideo.image_size, patch_size=arvideo.patch_size, num_frames=arvideo.num_frames,
         tubelet_size=arvideo.tubelet_size, hidden_size=arvideo.hidden_size, num_hidden_layers=arvideo.num_hidden_layers,
         num_attention_heads=arvideo.num_attention_heads, intermediate_size=arvideo.intermediate_size,
-        decoder_hidden_size=width, decoder_num_attention_heads=heads, decoder_intermediate_size=mlp,
-        decoder_num_hidden_layers=4, norm_pix_loss=True, layer_norm_eps=1e-6,
+        norm_pix_loss=True, layer_norm_eps=1e-6, **decoder,
     )
 
 

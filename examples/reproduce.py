@@ -7,7 +7,7 @@ command after an interruption and finished runs are skipped.
     python examples/reproduce.py --preset base --train_list train.txt --test_list val.txt --data_root videos/
 """
 
-from arvideo_hf.training.reproduce import parse_reproduce_args, run_study
+from arvideo_hf.training.study import parse_reproduce_args, run_study
 
 
 if __name__ == "__main__":

@@ -35,6 +35,16 @@ def tiny_config(**overrides):
     return ARVideoConfig(**{**copy.deepcopy(TEST_GEOMETRY), **copy.deepcopy(overrides)})
 
 
+def write_noise_video(path, frames, height, width, seed=0):
+    """A `frames x height x width` video of uniform noise, written with the demo set's mp4 writer; returns `path`."""
+    import numpy as np
+
+    from arvideo_hf.data.demo_dataset import write_video
+
+    write_video(path, np.random.default_rng(seed).integers(0, 256, (frames, height, width, 3), dtype=np.uint8))
+    return path
+
+
 def clip(config, batch=2, seed=0):
     """Random normalized clips `(B, T, C, H, W)` for `config`."""
     generator = torch.Generator().manual_seed(seed)
@@ -57,7 +67,8 @@ DEMO_LABELS = ("move_down", "move_left", "move_right", "move_up", "rotate_ccw", 
 
 @pytest.fixture(scope="session")
 def small_encoder_dir(tmp_path_factory):
-    """A 2-layer, 32-wide ARVideo encoder folder (8x64x64 clips) with its preprocessor config, as pretraining saves it."""
+    """A 2-layer, 32-wide ARVideo encoder folder (8x64x64 clips) with its preprocessor config, as pretraining saves
+    it."""
     from arvideo_hf import ARVideoModel
     from arvideo_hf.processing import image_processor_for
 

@@ -2,8 +2,6 @@
 end to end on a small demo build; the table is printed and saved, and a previous run is overwritten."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 

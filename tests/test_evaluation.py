@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from arvideo_hf.data import DenseSampler, EvalTransform, VideoRecord, decode_frames, probe_video
-from arvideo_hf.data.demo import write_video
 from arvideo_hf.hub import read_eval_results
 from arvideo_hf.training.evaluation import (
     EvaluateArguments,
@@ -28,8 +27,9 @@ from arvideo_hf.training.metrics import (
     per_class_accuracy,
     topk_accuracy,
 )
+from arvideo_hf.training.pretrain import reset_accelerate_state
 
-from .conftest import tiny_config
+from .conftest import tiny_config, write_noise_video
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -71,14 +71,14 @@ def test_dedupe_keeps_each_video_once_and_checks_coverage():
 def wide_video(tmp_path_factory):
     """A 40-frame 48x80 video of noise (wide, so the three spatial crops differ)."""
     path = tmp_path_factory.mktemp("wide") / "wide.mp4"
-    frames = np.random.default_rng(0).integers(0, 256, (40, 48, 80, 3), dtype=np.uint8)
-    write_video(path, frames)
-    return path
+    return write_noise_video(path, frames=40, height=48, width=80)
 
 
 def test_multiview_dataset_lays_out_clips_then_crops(wide_video):
     config = tiny_config(image_size=32, patch_size=8, num_frames=4, cluster_size=[1, 1, 1])
-    dataset = MultiViewDataset.from_config([VideoRecord(str(wide_video), 1)], config, num_clips=3, num_crops=3, stride=2)
+    dataset = MultiViewDataset.from_config(
+        [VideoRecord(str(wide_video), 1)], config, num_clips=3, num_crops=3, stride=2
+    )
     item = dataset[0]
     assert dataset.views == "3x3" and item["pixel_values"].shape == (9, 4, 3, 32, 32) and int(item["labels"]) == 1
     sampler, transform = DenseSampler(4, 2, num_clips=3), EvalTransform(32, spatial_crops=3)
@@ -106,11 +106,9 @@ def _eval_argv(model_dir, test_list, root, output_dir):
 
 
 def test_evaluation_writes_hub_results_details_and_confusion_matrix(tmp_path, small_demo_root, small_classifier_dir):
-    from accelerate.state import AcceleratorState, GradientState
     from transformers import HfArgumentParser
 
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
+    reset_accelerate_state()
     test_list = _odd_test_list(small_demo_root, tmp_path)
     (args,) = HfArgumentParser(EvaluateArguments).parse_args_into_dataclasses(
         _eval_argv(small_classifier_dir, test_list, small_demo_root, tmp_path / "single"))
@@ -126,7 +124,6 @@ def test_evaluation_writes_hub_results_details_and_confusion_matrix(tmp_path, sm
 
 def test_two_process_evaluation_counts_every_video_once(tmp_path, small_demo_root, small_classifier_dir):
     """5 videos over 2 processes (batch 2): the padded duplicate must not be counted; results match 1 process."""
-    from accelerate.state import AcceleratorState, GradientState
     from transformers import HfArgumentParser
 
     test_list = _odd_test_list(small_demo_root, tmp_path)
@@ -134,8 +131,8 @@ def test_two_process_evaluation_counts_every_video_once(tmp_path, small_demo_roo
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
         str(EXAMPLES / "evaluate.py"), *_eval_argv(small_classifier_dir, test_list, small_demo_root, tmp_path / "ddp"),
     ]
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
@@ -144,8 +141,7 @@ def test_two_process_evaluation_counts_every_video_once(tmp_path, small_demo_roo
     distributed = json.loads((tmp_path / "ddp" / "eval_details.json").read_text())
     assert distributed["processes"] == 2 and distributed["num_videos"] == 5
 
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
+    reset_accelerate_state()
     (args,) = HfArgumentParser(EvaluateArguments).parse_args_into_dataclasses(
         _eval_argv(small_classifier_dir, test_list, small_demo_root, tmp_path / "single"))
     run_evaluation(args, command="single")

@@ -6,10 +6,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from accelerate.state import AcceleratorState, GradientState
 
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
-from arvideo_hf.data.finetune_transforms import FinetuneTransform, MixupCollator, mix_videos, parse_rand_augment, soft_targets
+from arvideo_hf.data.finetune_transforms import (
+    FinetuneTransform,
+    MixupCollator,
+    mix_videos,
+    parse_rand_augment,
+    soft_targets,
+)
 from arvideo_hf.training.finetune import (
     ARVideoTrainer,
     build_classifier,
@@ -18,13 +23,9 @@ from arvideo_hf.training.finetune import (
     run_finetuning,
 )
 from arvideo_hf.training.optim import build_layer_decay_param_groups, layer_depth
+from arvideo_hf.training.pretrain import reset_accelerate_state as fresh_accelerate_state
 
 from .conftest import DEMO_LABELS, SMALL_ENCODER, tiny_config
-
-
-def fresh_accelerate_state():
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 # ------------------------------------------------------------------------------------------- layer-wise lr decay
@@ -214,7 +215,8 @@ def test_trainer_round_trip_train_save_reload_same_eval(tmp_path, small_demo_roo
     assert np.isfinite(metrics["train_loss"]) and "eval_top1" in metrics
     assert pushed == [(str(output), "someone/arvideo-demo", {"private": False, "token": None})]
     assert metrics["hub_url"] == "https://hub/commit"
-    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "all_results.json", "finetune_args.json"):
+    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "all_results.json",
+                 "finetune_args.json"):
         assert (output / name).is_file(), name
     reloaded = AutoModelForVideoClassification.from_pretrained(output)
     assert isinstance(reloaded, ARVideoForVideoClassification)
@@ -229,7 +231,8 @@ def test_trainer_round_trip_train_save_reload_same_eval(tmp_path, small_demo_roo
     fresh_accelerate_state()
     trainer = Trainer(model=reloaded, args=TrainingArguments(output_dir=str(tmp_path / "eval"), use_cpu=True,
                       per_device_eval_batch_size=3, report_to="none", remove_unused_columns=False),
-                      eval_dataset=eval_dataset, data_collator=ClassificationCollator(), compute_metrics=compute_metrics)
+                      eval_dataset=eval_dataset, data_collator=ClassificationCollator(),
+                      compute_metrics=compute_metrics)
     again = trainer.evaluate()
     assert again["eval_top1"] == pytest.approx(metrics["eval_top1"])
     assert again["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-5)

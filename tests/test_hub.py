@@ -1,5 +1,6 @@
 """Publishing: the exact upload folder, offline loading from a Hub cache (with and without the package), the card's
-model-index, the upload calls, and VideoMAE conversion. No network: a hand-built cache and HF_HUB_OFFLINE=1."""
+model-index and the upload calls (VideoMAE conversion: test_videomae.py). No network: a hand-built cache and
+HF_HUB_OFFLINE=1."""
 
 import importlib.util
 import json
@@ -16,26 +17,22 @@ import numpy as np
 import pytest
 import torch
 from huggingface_hub import ModelCard
-from transformers import AutoImageProcessor, VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEModel
+from transformers import AutoImageProcessor, VideoMAEConfig, VideoMAEModel
 
 import arvideo_hf
-from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
+from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification
 from arvideo_hf.hub import (
     AUTO_MAP,
     EvalResults,
-    convert_videomae_checkpoint,
     install_in_hub_cache,
-    official_videomae_forward,
     push_checkpoint_to_hub,
     read_eval_results,
     save_hub_folder,
 )
-
 from arvideo_hf.processing import image_processor_for
 from arvideo_hf.zoo import ZOO
 
 from .conftest import clip, tiny_config
-from .test_conversion import official_state_dict
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +68,8 @@ def published(tmp_path_factory):
     """A tiny finetuned checkpoint with training leftovers and eval_results.json, dry-run published by the CLI."""
     root = tmp_path_factory.mktemp("publish")
     torch.manual_seed(0)
-    model = ARVideoForVideoClassification(tiny_config(id2label=LABELS, label2id={v: k for k, v in LABELS.items()})).eval()
+    config = tiny_config(id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
+    model = ARVideoForVideoClassification(config).eval()
     checkpoint = root / "checkpoint"
     model.save_pretrained(checkpoint)
     (checkpoint / "eval_results.json").write_text(json.dumps(EVAL))
@@ -184,14 +182,16 @@ class FakeApi:
         self.calls.append(("create_branch", kwargs))
 
     def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", {**kwargs, "files": sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())}))
+        files = sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())
+        self.calls.append(("upload_folder", {**kwargs, "files": files}))
         return SimpleNamespace(commit_url=f"https://huggingface.co/{kwargs['repo_id']}/commit/abc")
 
 
 def test_push_uploads_the_dry_run_folder(published, caplog, capsys):
     api = FakeApi()
     with caplog.at_level(logging.DEBUG):
-        url = push_checkpoint_to_hub(published.checkpoint, REPO_ID, private=True, revision="v1", token="hf_SECRET", api=api)
+        url = push_checkpoint_to_hub(published.checkpoint, REPO_ID, private=True, revision="v1", token="hf_SECRET",
+                                     api=api)
     assert url == f"https://huggingface.co/{REPO_ID}/commit/abc"
     names = [name for name, _ in api.calls]
     assert names == ["create_repo", "create_branch", "upload_folder"]
@@ -263,11 +263,12 @@ def offline_runs(published):
     write_mp4(root / "video.mp4")
     runs = {}
     for name, script in (("package", _WITH_PACKAGE), ("remote_code", _WITHOUT_PACKAGE)):
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(root / "hub"), "HF_HOME": str(root / f"home-{name}"),
-               "TRANSFORMERS_VERBOSITY": "error"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(root / "hub"),
+               "HF_HOME": str(root / f"home-{name}"), "TRANSFORMERS_VERBOSITY": "error"}
         command = [sys.executable, "-c", textwrap.dedent(script + _LOAD_AND_RUN), REPO_ID, str(root / "pixels.pt"),
                    str(root / f"{name}.pt"), str(root / "video.mp4")]
-        runs[name] = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        runs[name] = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True)
     outputs = {}
     for name, process in runs.items():
         log, _ = process.communicate(timeout=240)
@@ -315,83 +316,3 @@ def test_pipeline_without_package_offline(offline_runs, published):
     got = offline_runs.outputs["remote_code"]["pipeline"]
     assert [r["label"] for r in got] == [LABELS[i] for i in ids.tolist()]
     assert [r["score"] for r in got] == pytest.approx(scores.tolist(), abs=1e-6)
-
-
-# ------------------------------------------------------------------------------------------------------- conversion
-def _videomae_config(**kwargs):
-    return VideoMAEConfig(image_size=32, patch_size=8, num_frames=8, tubelet_size=2, hidden_size=32, num_hidden_layers=2,
-                          num_attention_heads=4, intermediate_size=64, layer_norm_eps=1e-6, **kwargs)
-
-
-def _perturbed(model):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.02)
-    return model.eval()
-
-
-def test_convert_transformers_videomae_folder(tmp_path, capsys):
-    source = tmp_path / "videomae"
-    _perturbed(VideoMAEForVideoClassification(_videomae_config(num_labels=3))).save_pretrained(source)
-    image_processor_for(tiny_config(image_size=32, patch_size=8, cluster_size=[2, 2, 2])).save_pretrained(source)
-    convert = load_example("convert_videomae")
-    assert convert.main([str(source), str(tmp_path / "cls")]) == 0
-    printed = capsys.readouterr().out
-    assert "ARVideoForVideoClassification" in printed and "logits" in printed
-    assert float(printed.rsplit("source model: ", 1)[1].split()[0]) < 1e-4
-    model = ARVideoForVideoClassification.from_pretrained(tmp_path / "cls").eval()
-    reference = VideoMAEForVideoClassification.from_pretrained(source).eval()
-    pixels = torch.randn(2, 8, 3, 32, 32)
-    with torch.no_grad():
-        assert (model(pixels).logits - reference(pixels).logits).abs().max() < 1e-4
-    assert (tmp_path / "cls" / "preprocessor_config.json").is_file()
-    # the encoder alone, ready to publish
-    assert convert.main([str(source), str(tmp_path / "enc"), "--task", "encoder"]) == 0
-    assert json.loads((tmp_path / "enc" / "config.json").read_text())["architectures"] == ["ARVideoModel"]
-    save_hub_folder(tmp_path / "enc", tmp_path / "upload", "org/converted")
-    assert ModelCard.load(tmp_path / "upload" / "README.md").data.pipeline_tag is None
-
-
-def test_convert_official_pth_against_reference_forward(tmp_path, capsys, monkeypatch):
-    reference = _perturbed(VideoMAEForVideoClassification(_videomae_config(num_labels=3)))
-    state_dict = official_state_dict(reference)
-    pixels = torch.randn(2, 8, 3, 32, 32)
-    config = SimpleNamespace(num_attention_heads=4, layer_norm_eps=1e-6)
-    with torch.no_grad():  # the plain-torch official forward is itself checked against transformers' VideoMAE
-        assert (official_videomae_forward(state_dict, config, pixels) - reference(pixels).logits).abs().max() < 1e-5
-    torch.save({"model": state_dict}, tmp_path / "official.pth")
-    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
-    args = [str(tmp_path / "official.pth"), str(tmp_path / "out"), "--image-size", "32", "--num-frames", "8",
-            "--num-attention-heads", "4", "--labels", str(tmp_path / "labels.txt")]
-    assert load_example("convert_videomae").main(args) == 0
-    assert "logits" in capsys.readouterr().out
-    model = ARVideoForVideoClassification.from_pretrained(tmp_path / "out")
-    assert model.config.id2label == {0: "a", 1: "b", 2: "c"}
-    # the check catches a wrong conversion: a mapping that reverses one layer's MLP output bias
-    from arvideo_hf import conversion
-
-    correct = conversion.convert_official_state_dict
-
-    def wrong(weights):
-        out = correct(weights)
-        out["arvideo.encoder.layer.0.output.dense.bias"] = out["arvideo.encoder.layer.0.output.dense.bias"].flip(0)
-        return out
-
-    monkeypatch.setattr(conversion, "convert_official_state_dict", wrong)
-    assert load_example("convert_videomae").main(args[:1] + [str(tmp_path / "wrong")] + args[2:]) == 1
-    assert "above --tolerance" in capsys.readouterr().err
-
-
-def test_official_pretraining_checkpoint_converts_to_encoder(tmp_path):
-    reference = _perturbed(VideoMAEForVideoClassification(_videomae_config(num_labels=3)))
-    state_dict = {f"encoder.{k}": v for k, v in official_state_dict(reference).items() if not k.startswith(("head.", "fc_norm."))}
-    state_dict["encoder.norm.weight"], state_dict["encoder.norm.bias"] = torch.ones(32), torch.zeros(32)
-    state_dict["decoder.blocks.0.norm1.weight"] = torch.ones(16)
-    torch.save({"model": state_dict}, tmp_path / "pretrain.pth")
-    report = convert_videomae_checkpoint(tmp_path / "pretrain.pth", tmp_path / "out", image_size=32, num_frames=8,
-                                         num_attention_heads=4)
-    assert (report.model_class, report.compared) == ("ARVideoModel", "last_hidden_state") and report.max_abs_diff < 1e-4
-    with torch.no_grad():
-        expected = reference.videomae(pixels := torch.randn(1, 8, 3, 32, 32)).last_hidden_state
-        assert (ARVideoModel.from_pretrained(tmp_path / "out")(pixels).last_hidden_state - expected).abs().max() < 1e-4

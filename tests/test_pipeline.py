@@ -8,17 +8,14 @@ from transformers import AutoImageProcessor, pipeline
 import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
 from arvideo_hf import ARVideoForVideoClassification
 from arvideo_hf.data import EvalTransform, decode_frames
-from arvideo_hf.data.demo import write_video
 
-from .conftest import DEMO_LABELS
+from .conftest import DEMO_LABELS, write_noise_video
 
 
 @pytest.fixture(scope="module")
 def video_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("pipeline") / "clip.mp4"
-    frames = np.random.default_rng(0).integers(0, 256, (20, 72, 96, 3), dtype=np.uint8)
-    write_video(path, frames)
-    return path
+    return write_noise_video(path, frames=20, height=72, width=96)
 
 
 def test_pipeline_returns_labels_and_scores_like_a_direct_forward(small_classifier_dir, video_path):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from accelerate.state import AcceleratorState, GradientState
 from safetensors.torch import load_file
 from transformers import AutoModel
 
@@ -21,8 +20,7 @@ from arvideo_hf.training import parse_pretrain_args, run_pretraining
 from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training.finetune import parse_finetune_args
 from arvideo_hf.training.optim import build_param_groups
-
-from .conftest import tiny_config
+from arvideo_hf.training.pretrain import reset_accelerate_state as fresh_accelerate_state
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,11 +39,6 @@ def argv_for(output_dir, demo_root, *extra):
 
 def args_for(output_dir, demo_root, *extra):
     return parse_pretrain_args(argv_for(output_dir, demo_root, *extra))
-
-
-def fresh_accelerate_state():
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 def pretrain(output_dir, demo_root, *extra):
@@ -92,7 +85,8 @@ def test_run_writes_models_and_logs(tmp_path, small_demo_root):
     assert summary["steps"] == 3 and summary["clips_seen"] == 6 and summary["bad_videos"] == 0
     assert summary["skipped_nonfinite_batches"] == 0
     for name in ("pretrain_model/model.safetensors", "encoder/model.safetensors", "encoder/preprocessor_config.json",
-                 "training_args.json", "loss_curve.png", "summary.json", "checkpoints/step_00000003/training_args.json"):
+                 "training_args.json", "loss_curve.png", "summary.json",
+                 "checkpoints/step_00000003/training_args.json"):
         assert (tmp_path / name).exists(), name
     assert [r["step"] for r in metrics(tmp_path)] == [1, 2, 3]
     encoder = AutoModel.from_pretrained(tmp_path / "encoder")
@@ -358,26 +352,6 @@ def test_videomae_baseline_same_pipeline(tmp_path, small_demo_root):
         assert torch.allclose(encoder.eval()(clip).last_hidden_state, expected, atol=1e-5)
 
 
-def test_tube_masking_collator_is_seeded_like_arvideo():
-    from arvideo_hf import ARVideoConfig
-
-    config = tiny_config()
-    samples = [{"pixel_values": torch.zeros(8, 3, 64, 64), "index": i} for i in range(3)]
-    collator = pretrain_module.TubeMaskingCollator(config, mask_ratio=0.9, seed=5)
-    batch = collator(samples)
-    mask = batch["bool_masked_pos"]
-    assert mask.shape == (3, 256) and mask.dtype == torch.bool
-    assert (mask.sum(1) == 4 * 57).all()  # int(0.9 * 64) positions per time step, 4 time steps
-    assert (mask.view(3, 4, 64) == mask.view(3, 4, 64)[:, :1]).all()  # tubes: the same positions at every step
-    assert torch.equal(collator(samples)["bool_masked_pos"], mask)
-    collator.set_epoch(1)
-    assert not torch.equal(collator(samples)["bool_masked_pos"], mask)
-    base = pretrain_module.videomae_config_from(ARVideoConfig.from_preset("base"))
-    assert (base.decoder_hidden_size, base.decoder_num_hidden_layers, base.use_mean_pooling) == (384, 4, False)
-    with pytest.raises(ValueError, match="method must be"):
-        parse_pretrain_args(["--method", "bert"])
-
-
 def test_existing_small_demo_is_used_as_is(small_demo_root):
     """A complete demo build passed as --demo_root is read as it is, never rebuilt to the default 300 videos."""
     assert pretrain_module.open_demo_dataset(small_demo_root) == small_demo_root
@@ -449,7 +423,8 @@ def test_max_seconds_stops_and_saves_after_the_budget(tmp_path, small_demo_root)
 
 
 def test_yaml_and_json_argument_files_equal_the_command_line(tmp_path):
-    """`examples/pretrain.py run.yaml` / `run.json` (and the same for finetuning) parse to the command line's arguments."""
+    """`examples/pretrain.py run.yaml` / `run.json` (and the same for finetuning) parse to the command line's
+    arguments."""
     import yaml
 
     values = {"preset": "base", "output_dir": "out", "mask_ratio": 0.75, "cluster_size": [1, 1, 1],

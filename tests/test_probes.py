@@ -8,8 +8,8 @@ from arvideo_hf.training.features import (
     build_feature_dataset,
     extract_features,
     load_features,
-    run_feature_extraction,
     parse_feature_args,
+    run_feature_extraction,
     save_features,
 )
 from arvideo_hf.training.probes import (
@@ -91,7 +91,8 @@ def test_features_are_mean_pooled_tokens_and_layers_and_round_trip(tmp_path, sma
     mean = extract_features(encoder, dataset, pooling="mean", layers=[-1, 0], batch_size=4, progress=False)
     assert tokens["features"].shape == (6, 256, 32) and mean["features"].shape == (6, 2, 32)
     assert torch.allclose(mean["features"][:, 0], tokens["features"].mean(1), atol=1e-5)
-    assert tokens["labels"].tolist() == [r.label for r in dataset.records] and tokens["index"].tolist() == list(range(6))
+    assert (tokens["labels"].tolist() == [r.label for r in dataset.records]
+            and tokens["index"].tolist() == list(range(6)))
     direct = encoder(pixel_values=dataset[2]["pixel_values"][None]).last_hidden_state.mean(1)
     assert torch.allclose(mean["features"][2, 0], direct[0], atol=1e-5)
     # a classifier's encoder gives the same features

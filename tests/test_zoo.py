@@ -28,7 +28,6 @@ from arvideo_hf.zoo import (
 )
 
 
-
 CARDS = Path(__file__).resolve().parents[1] / "model_cards"
 # docs/method.md, Paper results: the paper's ARVideo top-1 (Tables 2, 3): (dataset, pretraining epochs) -> top-1
 PAPER_TOP1 = {("k400", 800): 80.1, ("k400", 1600): 81.2, ("ssv2", 800): 69.8, ("ssv2", 2400): 70.9}
@@ -53,7 +52,8 @@ def test_check_command_flags_edited_and_extra_cards(tmp_path, capsys):
 
 
 def test_zoo_has_the_issue_entries():
-    assert {"arvideo-tiny-demo", "arvideo-vits-k400", "arvideo-vitb-k400", "arvideo-vitb-ssv2", "arvideo-vitl-k400"} <= set(ZOO)
+    assert {"arvideo-tiny-demo", "arvideo-vits-k400", "arvideo-vitb-k400", "arvideo-vitb-ssv2",
+            "arvideo-vitl-k400"} <= set(ZOO)
     assert get_entry("org/arvideo-vitb-ssv2") is ZOO["arvideo-vitb-ssv2"]
     with pytest.raises(KeyError, match="known entries"):
         get_entry("arvideo-vitb-k401")
@@ -109,11 +109,13 @@ def test_card_metadata(name):
 
 def test_measured_results_enter_model_index():
     entry = ZOO["arvideo-vitb-ssv2"]
-    measured = [ZooResult("ssv2", 68.4, "measured", "`python examples/evaluate.py x`", views="2x3", top5=91.0, num_videos=24777)]
+    measured = [ZooResult("ssv2", 68.4, "measured", "`python examples/evaluate.py x`", views="2x3", top5=91.0,
+                          num_videos=24777)]
     card = ModelCard(str(render_model_card(entry, "me/arvideo-vitb-ssv2", measured=measured)))
     results = {r.metric_type: r for r in card.data.eval_results}
     assert results["accuracy"].metric_value == 68.4 and results["top_5_accuracy"].metric_value == 91.0
-    assert results["accuracy"].dataset_type == "something-something-v2" and results["accuracy"].task_type == "video-classification"
+    assert (results["accuracy"].dataset_type == "something-something-v2"
+            and results["accuracy"].task_type == "video-classification")
     assert card.data.model_name == "arvideo-vitb-ssv2"
     assert "measured (this project)" in card.text and "paper-reported" in card.text and NOT_MEASURED not in card.text
 
@@ -166,7 +168,8 @@ def test_demo_table_card_and_entry_come_from_the_committed_results_file():
     assert demo.readme_block(readme) == demo.results_text(results)
     entry = get_entry("arvideo-tiny-demo")
     run = results["rows"]["arvideo"]["low_label_runs"][0]
-    assert entry.measured_results[0].top1 == pytest.approx(run["top1"], abs=0.01) and entry.measured_results[0].views == run["views"]
+    assert (entry.measured_results[0].top1 == pytest.approx(run["top1"], abs=0.01)
+            and entry.measured_results[0].views == run["views"])
     assert f"{round(run['top1'], 2)}" in str(render_model_card(entry))
 
 

@@ -24,7 +24,7 @@ class ClusterGeometry:
     def __post_init__(self) -> None:
         if len(self.cluster_size) != 3 or min(self.cluster_size) <= 0:
             raise ValueError(f"cluster_size must be three positive ints (K_T, K_H, K_W), got {self.cluster_size}.")
-        for axis, n, k in zip(("time", "height", "width"), self.grid, self.cluster_size):
+        for axis, n, k in zip(("time", "height", "width"), self.grid, self.cluster_size, strict=True):
             if n % k:
                 divisors = [d for d in range(1, n + 1) if n % d == 0]
                 raise ValueError(
@@ -43,14 +43,14 @@ class ClusterGeometry:
             )
 
     @classmethod
-    def from_config(cls, config: Any) -> "ClusterGeometry":
+    def from_config(cls, config: Any) -> ClusterGeometry:
         """Geometry of an `ARVideoConfig` (anything with `token_grid`, `cluster_size`, `mask_ratio`)."""
         return cls(tuple(config.token_grid), tuple(int(k) for k in config.cluster_size), float(config.mask_ratio))
 
     @property
     def blocks(self) -> tuple[int, int, int]:
         """Clusters along (time, height, width)."""
-        return tuple(n // k for n, k in zip(self.grid, self.cluster_size))  # type: ignore[return-value]
+        return tuple(n // k for n, k in zip(self.grid, self.cluster_size, strict=True))  # type: ignore[return-value]
 
     @property
     def num_tokens(self) -> int:
@@ -92,8 +92,8 @@ class ClusterGeometry:
 def fit_cluster_size(grid: tuple[int, int, int], preferred: tuple[int, int, int] = (2, 7, 7)) -> list[int]:
     """The largest cluster shape <= `preferred` per axis that tiles `grid` and still gives at least 2 clusters
     (used when importing a VideoMAE model whose token grid the paper's 2x7x7 does not divide)."""
-    sizes = [max(d for d in range(1, min(k, n) + 1) if n % d == 0) for n, k in zip(grid, preferred)]
-    while all(n == k for n, k in zip(grid, sizes)) and max(sizes) > 1:  # one cluster: shrink the largest axis
+    sizes = [max(d for d in range(1, min(k, n) + 1) if n % d == 0) for n, k in zip(grid, preferred, strict=True)]
+    while all(n == k for n, k in zip(grid, sizes, strict=True)) and max(sizes) > 1:  # one cluster: shrink an axis
         axis = sizes.index(max(sizes))
         sizes[axis] = max(d for d in range(1, sizes[axis]) if grid[axis] % d == 0)
     return sizes
@@ -110,7 +110,9 @@ def make_cluster_order(
     (lexicographic in (it, ih, iw)) or `temporal_first` (lexicographic in (ih, iw, it))."""
     num_clusters = geometry.num_clusters
     if order == "random":
-        noise = torch.rand(batch_size, num_clusters, generator=generator, device=generator.device if generator else None)
+        noise = torch.rand(
+            batch_size, num_clusters, generator=generator, device=generator.device if generator else None
+        )
         return noise.argsort(dim=1).to(device)
     if order in ("spatial_first", "raster"):
         fixed = torch.arange(num_clusters, device=device)
@@ -150,7 +152,9 @@ def check_cluster_order(geometry: ClusterGeometry, cluster_order: torch.Tensor, 
             f"cluster ids per clip, shape {expected}."
         )
     if cluster_order.dim() != 2 or tuple(cluster_order.shape) != expected:
-        raise ValueError(f"cluster_order must have shape {expected} (batch, clusters), got {tuple(cluster_order.shape)}.")
+        raise ValueError(
+            f"cluster_order must have shape {expected} (batch, clusters), got {tuple(cluster_order.shape)}."
+        )
     if cluster_order.dtype.is_floating_point or cluster_order.dtype == torch.bool:
         raise ValueError("cluster_order must hold integer cluster ids (e.g. torch.long).")
     reference = torch.arange(geometry.num_clusters, device=cluster_order.device)

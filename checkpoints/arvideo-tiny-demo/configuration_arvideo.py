@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from transformers.configuration_utils import PreTrainedConfig
@@ -11,12 +12,14 @@ from transformers.configuration_utils import PreTrainedConfig
 from .clustering import ClusterGeometry
 
 
+# The clip normalization of every preset and of VideoMAE; the package's one definition (the data transforms, the image
+# processor and the VideoMAE baseline import it from here, the file that ships with the model code).
 IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
 
-# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale model
-# that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
+# Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale
+# model that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
 # measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses raw pixels: half of the demo's
 # tubelets vary by under 8 gray levels, and per-tubelet normalization would make that faint texture (and compression
 # noise) unit-size targets; the paper-scale presets keep norm_pix_loss.
@@ -37,8 +40,10 @@ _PRESET_ALIASES = {"vit-s": "small", "vit-b": "base", "vit-l": "large", "vit-h":
                    "vits": "small", "vitb": "base", "vitl": "large", "vith": "huge"}
 
 
-def _pair(value: int | list[int] | tuple[int, ...]) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)):
+def pair(value: int | Sequence[int]) -> tuple[int, int]:
+    """`(height, width)` of an `image_size`/`patch_size`-style value: an int (square) or a pair; the one definition
+    that the whole package uses (here because this file ships with the model code to the Hub)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 2:
             raise ValueError(f"Expected an int or a pair (height, width), got {value!r}.")
         return int(value[0]), int(value[1])
@@ -132,7 +137,7 @@ class ARVideoConfig(PreTrainedConfig):
         self.check_geometry()
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "ARVideoConfig":
+    def from_preset(cls, name: str, **overrides: Any) -> ARVideoConfig:
         """Build a config from a named size (`tiny`, `small`/`vit-s`, `base`, `large`, `huge`) plus overrides."""
         key = _PRESET_ALIASES.get(name.lower(), name.lower())
         if key not in ARVIDEO_PRESETS:
@@ -143,7 +148,7 @@ class ARVideoConfig(PreTrainedConfig):
     @property
     def token_grid(self) -> tuple[int, int, int]:
         """Tokens along (time, height, width): (T/t, H/p, W/p)."""
-        (height, width), (patch_h, patch_w) = _pair(self.image_size), _pair(self.patch_size)
+        (height, width), (patch_h, patch_w) = pair(self.image_size), pair(self.patch_size)
         return self.num_frames // self.tubelet_size, height // patch_h, width // patch_w
 
     @property
@@ -153,7 +158,7 @@ class ARVideoConfig(PreTrainedConfig):
 
     def check_geometry(self) -> None:
         """Raise `ValueError` naming the fix for every combination the model cannot run."""
-        (height, width), (patch_h, patch_w) = _pair(self.image_size), _pair(self.patch_size)
+        (height, width), (patch_h, patch_w) = pair(self.image_size), pair(self.patch_size)
         if min(height, width, patch_h, patch_w, self.num_frames, self.tubelet_size) <= 0:
             raise ValueError("image_size, patch_size, num_frames and tubelet_size must all be positive.")
         if height % patch_h or width % patch_w:
@@ -184,9 +189,11 @@ class ARVideoConfig(PreTrainedConfig):
                 f"got {len(self.image_mean)}/{len(self.image_std)}."
             )
         if self.decoder_chunk_size is not None and self.decoder_chunk_size < 1:
-            raise ValueError(f"decoder_chunk_size must be a positive number of queries or None, got {self.decoder_chunk_size}.")
+            raise ValueError(
+                f"decoder_chunk_size must be a positive number of queries or None, got {self.decoder_chunk_size}."
+            )
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
 
 
-__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS"]
+__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS", "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD", "pair"]

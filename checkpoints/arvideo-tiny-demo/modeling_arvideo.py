@@ -7,7 +7,6 @@ ships this file with `configuration_arvideo.py` and `clustering.py` loads with `
 
 from __future__ import annotations
 
-import collections.abc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +29,11 @@ from .clustering import (
     ClusterGeometry,
     block_causal_mask,
     check_cluster_order,
-    fit_cluster_size,
     make_cluster_order,
     noise_from_bool_masked_pos,
     plan_sequence,
 )
-from .configuration_arvideo import ARVideoConfig
+from .configuration_arvideo import ARVideoConfig, pair
 
 
 logger = logging.get_logger(__name__)
@@ -78,10 +76,6 @@ def get_sinusoid_encoding_table(num_positions: int, dim: int) -> torch.Tensor:
     return table.float()
 
 
-def _pair(value: int | collections.abc.Sequence[int]) -> tuple[int, int]:
-    return (int(value[0]), int(value[1])) if isinstance(value, collections.abc.Sequence) else (int(value), int(value))
-
-
 def patchify(frames: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
     """`(B, T, C, H, W)` -> `(B, N, t*p*p, C)` tubelets in flat `(t, h, w)` token order (VideoMAE's layout)."""
     batch, time, channels, height, width = frames.shape
@@ -103,7 +97,16 @@ def unnormalized_tubelets(pixel_values: torch.Tensor, config: Any) -> torch.Tens
     the pixels that the pretraining targets are made of."""
     mean = torch.tensor(config.image_mean, device=pixel_values.device, dtype=torch.float32)[:, None, None]
     std = torch.tensor(config.image_std, device=pixel_values.device, dtype=torch.float32)[:, None, None]
-    return patchify(pixel_values.float() * std + mean, config.tubelet_size, _pair(config.patch_size)[0])
+    return patchify(pixel_values.float() * std + mean, config.tubelet_size, pair(config.patch_size)[0])
+
+
+NORM_PIX_EPS = 1e-6  # VideoMAE's norm_pix_loss epsilon
+
+
+def tubelet_mean_scale(tubelets: torch.Tensor, eps: float = NORM_PIX_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-tubelet, per-channel mean and scale (unbiased std + `eps`) over the t*p*p pixels of `(B, N, t*p*p, C)`
+    tubelets: VideoMAE's norm_pix_loss target is `(tubelets - mean) / scale`."""
+    return tubelets.mean(dim=-2, keepdim=True), tubelets.var(dim=-2, unbiased=True, keepdim=True).sqrt() + eps
 
 
 class ARVideoPatchEmbeddings(nn.Module):
@@ -111,8 +114,9 @@ class ARVideoPatchEmbeddings(nn.Module):
 
     def __init__(self, config: ARVideoConfig):
         super().__init__()
-        self.image_size, self.patch_size = _pair(config.image_size), _pair(config.patch_size)
-        self.num_frames, self.tubelet_size, self.num_channels = config.num_frames, config.tubelet_size, config.num_channels
+        self.image_size, self.patch_size = pair(config.image_size), pair(config.patch_size)
+        self.num_frames, self.tubelet_size = config.num_frames, config.tubelet_size
+        self.num_channels = config.num_channels
         self.num_patches = config.geometry.num_tokens
         self.projection = nn.Conv3d(
             config.num_channels,
@@ -297,7 +301,8 @@ class ARVideoIntermediate(nn.Module):
     def __init__(self, config: ARVideoConfig, hidden_size: int | None = None, intermediate_size: int | None = None):
         super().__init__()
         self.dense = nn.Linear(hidden_size or config.hidden_size, intermediate_size or config.intermediate_size)
-        self.intermediate_act_fn = ACT2FN[config.hidden_act] if isinstance(config.hidden_act, str) else config.hidden_act
+        activation = config.hidden_act
+        self.intermediate_act_fn = ACT2FN[activation] if isinstance(activation, str) else activation
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.intermediate_act_fn(self.dense(hidden_states))
@@ -345,8 +350,11 @@ class ARVideoLayer(GradientCheckpointingLayer):
         self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.drop_path = ARVideoDropPath(drop_path)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-        hidden_states = hidden_states + self.drop_path(self.attention(self.layernorm_before(hidden_states), attention_mask))
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> torch.Tensor:
+        attention_output = self.attention(self.layernorm_before(hidden_states), attention_mask)
+        hidden_states = hidden_states + self.drop_path(attention_output)
         mlp_output = self.output(self.intermediate(self.layernorm_after(hidden_states)))
         return hidden_states + self.drop_path(mlp_output)
 
@@ -357,11 +365,14 @@ class ARVideoEncoder(nn.Module):
     def __init__(self, config: ARVideoConfig):
         super().__init__()
         self.config = config
-        rates = [config.drop_path_rate * i / max(config.num_hidden_layers - 1, 1) for i in range(config.num_hidden_layers)]
+        depth = config.num_hidden_layers
+        rates = [config.drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.layer = nn.ModuleList([ARVideoLayer(config, rate) for rate in rates])
         self.gradient_checkpointing = False
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> BaseModelOutput:
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> BaseModelOutput:
         for layer_module in self.layer:
             hidden_states = layer_module(hidden_states, attention_mask, **kwargs)
         return BaseModelOutput(last_hidden_state=hidden_states)
@@ -399,7 +410,8 @@ class ARVideoPreTrainedModel(PreTrainedModel):
             init.ones_(module.weight)
             init.zeros_(module.bias)
         elif isinstance(module, ARVideoEmbeddings):
-            init.copy_(module.position_embeddings, get_sinusoid_encoding_table(module.num_patches, self.config.hidden_size))
+            table = get_sinusoid_encoding_table(module.num_patches, self.config.hidden_size)
+            init.copy_(module.position_embeddings, table)
         elif isinstance(module, ARVideoForPretraining):
             init.normal_(module.query_token, std=self.config.initializer_range)
             table = get_sinusoid_encoding_table(self.config.geometry.num_tokens, self.config.decoder_hidden_size)
@@ -421,7 +433,9 @@ class ARVideoModel(ARVideoPreTrainedModel):
         super().__init__(config)
         self.embeddings = ARVideoEmbeddings(config)
         self.encoder = ARVideoEncoder(config)
-        self.layernorm = None if config.use_mean_pooling else nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layernorm = (
+            None if config.use_mean_pooling else nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        )
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -453,9 +467,9 @@ class ARVideoModel(ARVideoPreTrainedModel):
         return BaseModelOutput(last_hidden_state=sequence_output)
 
     @classmethod
-    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> "ARVideoPreTrainedModel":
+    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> ARVideoPreTrainedModel:
         """Import a transformers VideoMAE model (object or folder/repo id) with identical weights."""
-        return _from_videomae(cls, videomae, **config_overrides)
+        return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
 
 
 class ARVideoDecoderLayer(GradientCheckpointingLayer):
@@ -492,7 +506,8 @@ class ARVideoDecoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([ARVideoDecoderLayer(config) for _ in range(config.decoder_num_hidden_layers)])
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
-        self.head = nn.Linear(config.decoder_hidden_size, config.tubelet_size * _pair(config.patch_size)[0] ** 2 * config.num_channels)
+        tubelet_pixels = config.tubelet_size * pair(config.patch_size)[0] ** 2 * config.num_channels
+        self.head = nn.Linear(config.decoder_hidden_size, tubelet_pixels)
         self.gradient_checkpointing = False
 
     def project_key_values(self, key_value_states: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -506,7 +521,7 @@ class ARVideoDecoder(nn.Module):
         cross_attention_mask: torch.Tensor,
         self_attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        for layer, key_value in zip(self.layers, key_values):
+        for layer, key_value in zip(self.layers, key_values, strict=True):
             queries = layer(queries, key_value, cross_attention_mask, self_attention_mask)
         return self.head(self.norm(queries))
 
@@ -547,7 +562,7 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
 
     def __init__(self, config: ARVideoConfig):
         super().__init__(config)
-        if _pair(config.patch_size)[0] != _pair(config.patch_size)[1]:
+        if pair(config.patch_size)[0] != pair(config.patch_size)[1]:
             raise ValueError("ARVideoForPretraining needs square patches (patch_size p x p) to build pixel targets.")
         self.geometry: ClusterGeometry = config.geometry
         self.arvideo = ARVideoModel(config)
@@ -567,9 +582,8 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         normalize each tubelet per channel over its t*p*p pixels (mean, unbiased std + 1e-6)."""
         tubelets = unnormalized_tubelets(pixel_values, self.config)
         if self.config.norm_pix_loss:
-            tubelets = (tubelets - tubelets.mean(dim=-2, keepdim=True)) / (
-                tubelets.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
-            )
+            mean, scale = tubelet_mean_scale(tubelets)
+            tubelets = (tubelets - mean) / scale
         return tubelets.flatten(2)
 
     @can_return_tuple
@@ -606,7 +620,9 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         steps, dtype = geometry.num_clusters - 1, self.dtype
         # 2. Encoder: visible tokens of steps 0..C-2, each step attending to itself and every earlier step.
         encoder_mask = block_causal_mask(steps, geometry.num_visible, geometry.num_visible, dtype, device)
-        encoder_outputs = self.arvideo(pixel_values, token_index=plan.input_index, attention_mask=encoder_mask, **kwargs)
+        encoder_outputs = self.arvideo(
+            pixel_values, token_index=plan.input_index, attention_mask=encoder_mask, **kwargs
+        )
         key_value_states = self.encoder_to_decoder(self.encoder_norm(encoder_outputs.last_hidden_state))
         # 3. Decoder: one query per token of steps 1..C-1; the queries of step i read encoder steps < i only.
         queries = self.query_token + self.decoder_position_embeddings.to(key_value_states.dtype)[plan.target_index]
@@ -673,64 +689,24 @@ class ARVideoForVideoClassification(ARVideoPreTrainedModel):
                 loss = torch.sum(-labels * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
             else:
                 loss = self.loss_function(labels, logits, self.config)
-        return ImageClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return ImageClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
     @classmethod
-    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> "ARVideoPreTrainedModel":
+    def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> ARVideoPreTrainedModel:
         """Import a transformers VideoMAE model (object or folder/repo id); a classifier keeps its head."""
-        return _from_videomae(cls, videomae, **config_overrides)
+        return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
 
 
-# --------------------------------------------------------------------------------------------------- VideoMAE interop
-_VIDEOMAE_FIELDS = (
-    "image_size", "patch_size", "num_channels", "num_frames", "tubelet_size", "hidden_size", "num_hidden_layers",
-    "num_attention_heads", "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
-    "initializer_range", "layer_norm_eps", "use_mean_pooling", "id2label", "label2id",
-)
-
-
-def config_from_videomae(videomae_config: Any, **overrides: Any) -> ARVideoConfig:
-    """ARVideo config with a VideoMAE config's ViT; the default 2x7x7 clusters shrink to divisors of the grid."""
-    fields = {name: getattr(videomae_config, name) for name in _VIDEOMAE_FIELDS if hasattr(videomae_config, name)}
-    fields["qkv_bias"] = getattr(videomae_config, "qv_bias", True)
-    if "cluster_size" not in overrides:
-        sizes = {k: v for k, v in fields.items() if k in ("image_size", "patch_size", "num_frames", "tubelet_size")}
-        grid = ARVideoConfig(**sizes, cluster_size=[1, 1, 1]).token_grid
-        fields["cluster_size"] = fit_cluster_size(grid)
-    return ARVideoConfig(**{**fields, **overrides})
-
-
-def state_dict_from_videomae(state_dict: dict[str, torch.Tensor], base_prefix: str = "arvideo.") -> dict[str, torch.Tensor]:
-    """Rename a transformers VideoMAE state dict to ARVideo's (decoder and mask-token weights are dropped)."""
-    converted = {}
-    for key, value in state_dict.items():
-        if key.startswith("videomae."):
-            converted[base_prefix + key[len("videomae."):]] = value
-        elif key.startswith(("embeddings.", "encoder.", "layernorm.")):
-            converted[base_prefix + key] = value
-        elif key.startswith(("fc_norm.", "classifier.")):
-            converted[key] = value
-    return converted
-
-
-def _from_videomae(cls: type[ARVideoPreTrainedModel], videomae: PreTrainedModel | str, **overrides: Any) -> ARVideoPreTrainedModel:
-    if isinstance(videomae, (str, bytes)) or hasattr(videomae, "__fspath__"):
-        from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
-
-        architectures = AutoConfig.from_pretrained(videomae).architectures or []
-        with_head = cls is ARVideoForVideoClassification and any("ForVideoClassification" in a for a in architectures)
-        videomae = (AutoModelForVideoClassification if with_head else AutoModel).from_pretrained(videomae)
-    config = config_from_videomae(videomae.config, **overrides)
-    model = cls(config)
-    prefix = "" if cls is ARVideoModel else "arvideo."
-    state = state_dict_from_videomae(videomae.state_dict(), base_prefix=prefix)
-    if cls is ARVideoModel:
-        state = {k: v for k, v in state.items() if not k.startswith(("fc_norm.", "classifier."))}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(("fc_norm.", "classifier.", "encoder_norm.", "encoder_to_decoder.", "decoder.", "query_token"))]
-    if missing or unexpected:
-        raise ValueError(f"VideoMAE weights do not map onto {cls.__name__}: missing {missing}, unexpected {unexpected}.")
-    return model
+def _videomae_interop() -> Any:
+    """`arvideo_hf.videomae`, where the VideoMAE import lives. It is not part of the code a Hub repo ships, so this
+    file imports it only when asked (inside `try`, which transformers' remote-code import check skips)."""
+    try:
+        import arvideo_hf.videomae as interop
+    except ImportError as error:  # remote code loaded without the package
+        raise ImportError("from_videomae needs the arvideo_hf package: pip install arvideo_hf") from error
+    return interop
 
 
 __all__ = [
@@ -740,10 +716,9 @@ __all__ = [
     "ARVideoForVideoClassification",
     "ARVideoModel",
     "ARVideoPreTrainedModel",
-    "config_from_videomae",
     "get_sinusoid_encoding_table",
     "patchify",
-    "state_dict_from_videomae",
+    "tubelet_mean_scale",
     "unnormalized_tubelets",
     "unpatchify",
 ]

@@ -14,8 +14,8 @@ from .clustering import ClusterGeometry, block_causal_mask, make_cluster_order, 
 from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig
 from .modeling_arvideo import (
     ARVideoForPreTraining,
-    ARVideoForPreTrainingOutput,
     ARVideoForPretraining,
+    ARVideoForPreTrainingOutput,
     ARVideoForVideoClassification,
     ARVideoModel,
     ARVideoPreTrainedModel,

@@ -34,6 +34,11 @@ from .data import open_demo_dataset
 from .environment import describe_machine
 from .modeling_arvideo import ARVideoModel
 from .processing import image_processor_for
+from .training import parse_pretrain_args, run_pretraining
+from .training.evaluation import EvaluateArguments, run_evaluation
+from .training.finetune import parse_finetune_args, run_finetuning
+from .training.pretrain import reset_accelerate_state
+from .training.probes import ProbeArguments, run_probe
 
 
 logger = logging.getLogger(__name__)
@@ -64,8 +69,6 @@ class DemoArguments:
 
 def pretrain(args: DemoArguments, method: str) -> Path:
     """Pretrain `method` on the unlabeled pool for `pretrain_seconds`; its encoder folder."""
-    from .training import parse_pretrain_args, run_pretraining
-
     output_dir = Path(args.output_dir) / f"pretrain-{method}"
     if not (args.skip_pretraining and (output_dir / "encoder" / "config.json").is_file()):
         shutil.rmtree(output_dir, ignore_errors=True)
@@ -74,7 +77,7 @@ def pretrain(args: DemoArguments, method: str) -> Path:
         if args.pretrain_batch_size:
             argv += ["--per_device_batch_size", str(args.pretrain_batch_size)]
         run_pretraining(parse_pretrain_args(argv + (["--demo_root", args.demo_root] if args.demo_root else [])))
-        _reset_accelerate_state()
+        reset_accelerate_state()
     return output_dir / "encoder"
 
 
@@ -91,9 +94,6 @@ def random_encoder(args: DemoArguments) -> Path:
 def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_list: str, seed: int,
              extra: list[str] | None = None) -> dict[str, Any]:
     """`examples/finetune.py --preset tiny` on `train_list`, then `examples/evaluate.py` on the test split."""
-    from .training.evaluation import EvaluateArguments, run_evaluation
-    from .training.finetune import parse_finetune_args, run_finetuning
-
     output_dir = Path(args.output_dir) / f"finetune-{name}-seed{seed}"
     init = ["--init", "random"] if name.startswith("random") else ["--model_name_or_path", str(encoder)]
     argv = ["--preset", "tiny", *init, "--train_list", str(root / train_list), "--data_root", str(root),
@@ -101,7 +101,7 @@ def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_li
             "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", str(args.num_workers),
             "--overwrite_output_dir", "True",
             "--use_cpu", str(not torch.cuda.is_available()), *(extra or [])]
-    _reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
+    reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
     train_metrics = run_finetuning(*parse_finetune_args(argv))
     summary = run_evaluation(
         EvaluateArguments(model_name_or_path=str(output_dir), demo_root=str(root), num_clips=args.num_clips,
@@ -115,8 +115,6 @@ def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_li
 def probes(args: DemoArguments, root: Path, encoder: Path) -> dict[str, float]:
     """Attentive and linear probes on frozen features of `encoder`, trained on all demo train labels. The linear probe
     reads the attentive probe's token features (mean-pooling them is what its own extraction would do)."""
-    from .training.probes import ProbeArguments, run_probe
-
     name = encoder.parent.name if encoder.name == "encoder" else encoder.name
     output_dir = Path(args.output_dir) / f"probes-{name}"
     attentive = run_probe(ProbeArguments(probe="attentive", model_name_or_path=str(encoder), demo_root=str(root),
@@ -165,14 +163,6 @@ def _mean_std(values: list[float]) -> dict[str, Any]:
 def _dataset_sizes(root: Path) -> dict[str, int]:
     lists = ("unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt")
     return {name.removesuffix(".txt"): len((root / name).read_text().splitlines()) for name in lists}
-
-
-def _reset_accelerate_state() -> None:
-    """Forget the process-wide accelerate state, so the next run (Trainer, evaluation) configures it afresh."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 def format_table(results: dict[str, Any]) -> str:

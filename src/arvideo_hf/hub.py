@@ -1,5 +1,6 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
-"""Publishing ARVideo checkpoints to the Hugging Face Hub, and turning VideoMAE weights into publishable folders.
+"""Publishing ARVideo checkpoints to the Hugging Face Hub (VideoMAE weights become publishable folders with
+`arvideo_hf.videomae.convert_videomae_checkpoint`, re-exported here).
 
 A published repository loads with `AutoModel.from_pretrained("org/name")` (with `arvideo_hf` imported) and, without
 the package, with `trust_remote_code=True`. It holds exactly:
@@ -26,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -34,16 +34,24 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import torch
-import torch.nn.functional as F
+from huggingface_hub import HfApi
+from huggingface_hub import constants as hub_constants
+from transformers.dynamic_module_utils import get_relative_import_files
 
 from . import modeling_arvideo
-from .configuration_arvideo import ARVideoConfig, _pair
-from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel, ARVideoPreTrainedModel
-from .zoo import ZOO, Recipe, ZooEntry, ZooResult, config_mismatches, dataset_info, get_entry, render_model_card
+from .configuration_arvideo import ARVideoConfig, pair
 from .processing import image_processor_for
+
+# VideoMAE conversion lives in arvideo_hf.videomae; re-exported so that earlier `arvideo_hf.hub` imports keep working.
+from .videomae import (
+    ConversionReport,
+    convert_videomae_checkpoint,
+    official_videomae_forward,
+    save_publishable_checkpoint,
+)
+from .zoo import ZOO, Recipe, ZooEntry, ZooResult, config_mismatches, dataset_info, get_entry, render_model_card
 
 
 logger = logging.getLogger(__name__)
@@ -75,7 +83,7 @@ class EvalResults:
     pretrain_epochs: int | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = EVAL_RESULTS_NAME) -> "EvalResults":
+    def from_dict(cls, data: Mapping[str, Any], source: str = EVAL_RESULTS_NAME) -> EvalResults:
         """Validate and read the schema; raises `ValueError` naming the offending key."""
         missing = [k for k in ("top1", "dataset") if k not in data]
         if missing:
@@ -133,15 +141,15 @@ def read_eval_results(checkpoint_dir: str | os.PathLike) -> EvalResults | None:
 # ------------------------------------------------------------------------------------------------- folder contents
 def remote_code_files() -> list[Path]:
     """The installed package's model code that a Hub repo must ship; fails if it imports a sibling not shipped."""
-    from transformers.dynamic_module_utils import get_relative_import_files
-
     package_dir = Path(modeling_arvideo.__file__).resolve().parent
     files = [package_dir / name for name in REMOTE_CODE_FILES]
     needed = {Path(p).resolve() for p in get_relative_import_files(str(package_dir / "modeling_arvideo.py"))}
     needed |= {Path(p).resolve() for p in get_relative_import_files(str(package_dir / "configuration_arvideo.py"))}
     extra = sorted(p.name for p in needed - set(files))
     if extra:
-        raise RuntimeError(f"the model code imports {extra}, which a Hub repo would lack; add them to REMOTE_CODE_FILES")
+        raise RuntimeError(
+            f"the model code imports {extra}, which a Hub repo would lack; add them to REMOTE_CODE_FILES"
+        )
     return files
 
 
@@ -176,7 +184,7 @@ def resolve_zoo_entry(
             return ZOO[name]
         logger.warning("Repo name %r is a zoo entry but the checkpoint differs (%s); its card describes the "
                        "checkpoint alone.", name, mismatches)
-    height = _pair(config.image_size)[0]
+    height = pair(config.image_size)[0]
     clips, crops = (int(v) for v in results.views.split("x")) if results and results.views else (None, None)
     return ZooEntry(
         name=name,
@@ -266,8 +274,6 @@ def push_checkpoint_to_hub(
         logger.info("Dry run: wrote the %s upload to %s", repo_id, folder)
         return str(folder)
     if api is None:
-        from huggingface_hub import HfApi
-
         api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="arvideo-hub-") as staging:
         folder = save_hub_folder(checkpoint_dir, Path(staging) / "repo", repo_id, zoo_entry)
@@ -291,15 +297,13 @@ def install_in_hub_cache(
 ) -> Path:
     """Place a repo folder in a Hub cache (`HF_HUB_CACHE` layout) so `from_pretrained(repo_id)` finds it offline
     (`HF_HUB_OFFLINE=1`): air-gapped machines, and tests. The snapshot name is a hash of the files; returns it."""
-    from huggingface_hub.constants import HF_HUB_CACHE
-
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     digest = hashlib.sha1()
     for path in files:
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     commit = digest.hexdigest()
-    repo_dir = Path(cache_dir or HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    repo_dir = Path(cache_dir or hub_constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
     snapshot = repo_dir / "snapshots" / commit
     if snapshot.exists():
         shutil.rmtree(snapshot)
@@ -307,131 +311,6 @@ def install_in_hub_cache(
     (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
     (repo_dir / "refs" / revision).write_text(commit)
     return snapshot
-
-
-# ------------------------------------------------------------------------------------- VideoMAE -> ARVideo checkpoints
-@dataclass(frozen=True)
-class ConversionReport:
-    """What `convert_videomae_checkpoint` wrote and how closely it reproduces the source model."""
-
-    output_dir: Path
-    model_class: str
-    compared: str
-    max_abs_diff: float
-
-
-def save_publishable_checkpoint(
-    model: ARVideoPreTrainedModel, output_dir: str | os.PathLike, image_processor: Any | None = None
-) -> Path:
-    """`save_pretrained` plus an image processor config (the model's default one when none is given)."""
-    output_dir = Path(output_dir)
-    model.save_pretrained(output_dir)
-    (image_processor or image_processor_for(model.config)).save_pretrained(output_dir)
-    return output_dir
-
-
-def official_videomae_forward(
-    state_dict: Mapping[str, torch.Tensor], config: ARVideoConfig, pixel_values: torch.Tensor
-) -> torch.Tensor:
-    """The official VideoMAE ViT (fused qkv with q/v biases, timm names) written out in plain torch, as the reference
-    for converted `.pth` files: logits when the state dict has a `head`, else the final token sequence."""
-    sd = {k[len("encoder."):] if k.startswith("encoder.") else k: v.float() for k, v in state_dict.items()}
-    heads, eps = config.num_attention_heads, config.layer_norm_eps
-    x = F.conv3d(pixel_values.permute(0, 2, 1, 3, 4), sd["patch_embed.proj.weight"], sd["patch_embed.proj.bias"],
-                 stride=sd["patch_embed.proj.weight"].shape[2:])
-    x = x.flatten(2).transpose(1, 2)
-    x = x + modeling_arvideo.get_sinusoid_encoding_table(x.shape[1], x.shape[2]).to(x)
-    depth = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))
-    for i in range(depth):
-        p = f"blocks.{i}."
-        h = F.layer_norm(x, x.shape[-1:], sd[p + "norm1.weight"], sd[p + "norm1.bias"], eps)
-        bias = sd.get(p + "attn.qkv.bias")
-        if bias is None and p + "attn.q_bias" in sd:
-            bias = torch.cat([sd[p + "attn.q_bias"], torch.zeros_like(sd[p + "attn.v_bias"]), sd[p + "attn.v_bias"]])
-        qkv = F.linear(h, sd[p + "attn.qkv.weight"], bias).reshape(x.shape[0], x.shape[1], 3, heads, -1)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
-        attn = ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)).softmax(-1)
-        h = F.linear((attn @ v).transpose(1, 2).reshape_as(x), sd[p + "attn.proj.weight"], sd[p + "attn.proj.bias"])
-        x = x + h * sd[p + "gamma_1"] if p + "gamma_1" in sd else x + h
-        h = F.layer_norm(x, x.shape[-1:], sd[p + "norm2.weight"], sd[p + "norm2.bias"], eps)
-        h = F.gelu(F.linear(h, sd[p + "mlp.fc1.weight"], sd[p + "mlp.fc1.bias"]))
-        h = F.linear(h, sd[p + "mlp.fc2.weight"], sd[p + "mlp.fc2.bias"])
-        x = x + h * sd[p + "gamma_2"] if p + "gamma_2" in sd else x + h
-    if "norm.weight" in sd and "encoder.norm.weight" not in state_dict:  # finetuning models without mean pooling
-        x = F.layer_norm(x, x.shape[-1:], sd["norm.weight"], sd["norm.bias"], eps)
-    if "head.weight" not in sd:
-        return x
-    pooled = x[:, 0]
-    if "fc_norm.weight" in sd:
-        pooled = F.layer_norm(x.mean(1), x.shape[-1:], sd["fc_norm.weight"], sd["fc_norm.bias"], eps)
-    return F.linear(pooled, sd["head.weight"], sd["head.bias"])
-
-
-def convert_videomae_checkpoint(
-    source: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    task: Literal["auto", "encoder", "classification"] = "auto",
-    id2label: Mapping[int, str] | None = None,
-    seed: int = 0,
-    **config_overrides: Any,
-) -> ConversionReport:
-    """Convert an official VideoMAE `.pth` or a transformers VideoMAE folder into an ARVideo checkpoint folder ready for
-    `push_checkpoint_to_hub`, and measure the max |difference| against the source model on a random clip.
-
-    `task="auto"` keeps a classification head when the source has one. `.pth` files need what their weights do not
-    encode (`image_size`, `num_frames`, `num_attention_heads` when not width/64) as `config_overrides`.
-    """
-    source = Path(source)
-    if id2label is not None:
-        labels = {int(k): v for k, v in id2label.items()}
-        config_overrides.update(id2label=labels, label2id={v: k for k, v in labels.items()})
-    image_processor = None
-    if source.is_file():
-        from .conversion import load_official_checkpoint, unwrap_state_dict
-
-        state_dict = unwrap_state_dict(torch.load(source, map_location="cpu", weights_only=True))
-        with_head = "head.weight" in state_dict if task == "auto" else task == "classification"
-        if with_head and "head.weight" not in state_dict:
-            raise ValueError(f"{source} has no classification head; use task='encoder' or 'auto'.")
-        model_class = ARVideoForVideoClassification if with_head else ARVideoModel
-        model = load_official_checkpoint(source, model_class, **config_overrides)
-
-        def reference(pixels: torch.Tensor) -> torch.Tensor:
-            weights = state_dict if with_head else {k: v for k, v in state_dict.items() if not k.startswith("head.")}
-            return official_videomae_forward(weights, model.config, pixels)
-    else:
-        from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
-
-        architectures = AutoConfig.from_pretrained(source).architectures or []
-        has_head = any("ForVideoClassification" in a for a in architectures)
-        with_head = has_head if task == "auto" else task == "classification"
-        if with_head and not has_head:
-            raise ValueError(f"{source} has no classification head; use task='encoder' or 'auto'.")
-        videomae = (AutoModelForVideoClassification if with_head else AutoModel).from_pretrained(source).eval()
-        model_class = ARVideoForVideoClassification if with_head else ARVideoModel
-        model = model_class.from_videomae(videomae, **config_overrides)
-        if (source / PREPROCESSOR_NAME).is_file():
-            from transformers import AutoImageProcessor
-
-            image_processor = AutoImageProcessor.from_pretrained(source)
-
-        def reference(pixels: torch.Tensor) -> torch.Tensor:
-            out = videomae(pixel_values=pixels)
-            return out.logits if with_head else out.last_hidden_state
-    model.eval()
-    config = model.config
-    height, width = _pair(config.image_size)
-    generator = torch.Generator().manual_seed(seed)
-    pixels = torch.randn(1, config.num_frames, config.num_channels, height, width, generator=generator)
-    with torch.no_grad():
-        ours = model(pixels)
-        ours = ours.logits if with_head else ours.last_hidden_state
-        diff = (ours - reference(pixels)).abs().max().item()
-    if not math.isfinite(diff):
-        raise RuntimeError("the converted model produced non-finite outputs")
-    save_publishable_checkpoint(model, output_dir, image_processor)
-    compared = "logits" if with_head else "last_hidden_state"
-    return ConversionReport(Path(output_dir), type(model).__name__, compared, diff)
 
 
 __all__ = [

@@ -6,17 +6,18 @@ from typing import Any
 
 from transformers import VideoMAEImageProcessorPil
 
+from .configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+
 
 def image_processor_for(config: Any) -> VideoMAEImageProcessorPil:
     """A VideoMAE image processor matching `config` (short-side resize and center crop to `image_size`, the
     config's mean/std), so `pipeline("video-classification")` and `from_pretrained` reproduce our eval transform."""
-    size = config.image_size if isinstance(config.image_size, int) else min(config.image_size)
-    height, width = (size, size) if isinstance(config.image_size, int) else tuple(config.image_size)
+    height, width = pair(config.image_size)
     return VideoMAEImageProcessorPil(
-        size={"shortest_edge": size},
+        size={"shortest_edge": min(height, width)},
         crop_size={"height": height, "width": width},
-        image_mean=list(getattr(config, "image_mean", (0.485, 0.456, 0.406))),
-        image_std=list(getattr(config, "image_std", (0.229, 0.224, 0.225))),
+        image_mean=list(getattr(config, "image_mean", IMAGENET_DEFAULT_MEAN)),
+        image_std=list(getattr(config, "image_std", IMAGENET_DEFAULT_STD)),
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,30 +19,34 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
 
 try:
-    from matplotlib import patheffects
+    from matplotlib import colormaps, patheffects
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
+    from PIL import Image
 except ImportError as err:  # pragma: no cover - depends on the environment
-    raise ImportError("arvideo_hf.viz needs matplotlib: pip install 'arvideo_hf[train]' (or pip install matplotlib)") from err
+    raise ImportError(
+        "arvideo_hf.viz needs matplotlib and Pillow: pip install 'arvideo_hf[train]' (or pip install matplotlib)"
+    ) from err
 
 from .clustering import ClusterGeometry, make_cluster_order
-from .modeling_arvideo import unnormalized_tubelets, unpatchify
+from .configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+from .data import EvalTransform, open_video, read_kinetics_list
+from .loading import load_encoder as load_checkpoint_encoder
+from .modeling_arvideo import NORM_PIX_EPS, tubelet_mean_scale, unnormalized_tubelets, unpatchify
 
 
 PathLike = str | os.PathLike
 Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps, values)
 
 GREY = 0.8  # pixel value of tokens the encoder never sees (and of tokens nothing predicts)
-NORM_PIX_EPS = 1e-6  # the epsilon of VideoMAE's norm_pix_loss, `ARVideoForPretraining.pixel_targets`
 DEFAULT_RANK_RTOL = 1e-2  # singular values above 1% of the largest count towards the attention rank
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+LIST_SUFFIXES = (".txt", ".csv", ".list", ".lst")  # `read_video_list` reads these as annotation lists
 VIT_B_GEOMETRY = ClusterGeometry(grid=(8, 14, 14), cluster_size=(2, 7, 7), mask_ratio=0.8)  # docs/method.md, Clusters
 ORDERS = ("random", "spatial_first", "temporal_first")
 
@@ -78,14 +81,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def _pair(value: int | Sequence[int]) -> tuple[int, int]:
-    return (int(value[0]), int(value[1])) if isinstance(value, Sequence) else (int(value), int(value))
-
-
 def _mean_std(config: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """The clip normalization of `config` (ImageNet's when absent, as for a transformers VideoMAE config)."""
-    mean = torch.tensor(getattr(config, "image_mean", None) or IMAGENET_MEAN, dtype=torch.float32)
-    std = torch.tensor(getattr(config, "image_std", None) or IMAGENET_STD, dtype=torch.float32)
+    mean = torch.tensor(getattr(config, "image_mean", None) or IMAGENET_DEFAULT_MEAN, dtype=torch.float32)
+    std = torch.tensor(getattr(config, "image_std", None) or IMAGENET_DEFAULT_STD, dtype=torch.float32)
     return mean, std
 
 
@@ -126,7 +125,7 @@ def synthetic_clip(config: Any, seed: int = 0) -> torch.Tensor:
     """A normalized `(1, T, C, H, W)` moving-pattern clip for `config`: drifting stripes, a square sliding right and a
     disc falling down, so every figure works without any video file and motion is visible across tubelets."""
     rng = np.random.default_rng(seed)
-    height, width = _pair(config.image_size)
+    height, width = pair(config.image_size)
     frames = int(config.num_frames)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     warm, cool = rng.uniform(0.6, 1.0, size=3).astype(np.float32), rng.uniform(0.0, 0.4, size=3).astype(np.float32)
@@ -147,75 +146,43 @@ def synthetic_clip(config: Any, seed: int = 0) -> torch.Tensor:
 
 
 def read_video_list(items: Iterable[PathLike]) -> list[Path]:
-    """Expand `items` (video files, or `path [label]` lists: docs/method.md, Annotation lists) into video
+    """Expand `items` (video files, or `path [label]` lists read with `arvideo_hf.data.read_kinetics_list`) into video
     paths; a relative path in a list is taken relative to the list's folder when it does not exist as given."""
     videos: list[Path] = []
-    for item in items:
-        item = Path(item)
-        if item.suffix.lower() not in (".txt", ".csv", ".list", ".lst"):
+    for item in map(Path, items):
+        if item.suffix.lower() not in LIST_SUFFIXES:
             videos.append(item)
             continue
-        for line in item.read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            head, _, tail = line.rpartition(" ")
-            path = Path(head if head and re.fullmatch(r"-?\d+", tail) else line)
+        for record in read_kinetics_list(item, labels=False).records:
+            path = Path(record.path)
             videos.append(path if path.is_absolute() or path.exists() else item.parent / path)
     return videos
 
 
-def _decode_uniform(path: PathLike, num_frames: int) -> np.ndarray:
-    """`num_frames` frames uniformly spread over the whole video, uint8 `(T, H, W, 3)`. Uses the package's decoder
-    (decord, PyAV fallback) when `arvideo_hf.data.decoding` is importable, otherwise PyAV directly."""
-    try:
-        from .data.decoding import open_video
-
-        with open_video(path) as video:
-            total = video.num_frames
-            return video.get_frames(np.linspace(0, max(total - 1, 0), num_frames).round().astype(np.int64))
-    except ImportError:
-        pass
-    except Exception:  # e.g. a header frame count the stream does not reach: decode everything with PyAV below
-        if not os.path.isfile(path):
-            raise
-    import av
-
-    with av.open(os.fspath(path)) as container:
-        decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    if not decoded:
-        raise ValueError(f"{path}: no video frames could be decoded")
-    index = np.linspace(0, len(decoded) - 1, num_frames).round().astype(np.int64)
-    return np.stack([decoded[i] for i in index])
-
-
 def load_video_clip(path: PathLike, config: Any) -> torch.Tensor:
-    """Decode `config.num_frames` uniformly sampled frames of `path`, resize the short side to the model's image size,
-    center crop, and normalize with `config.image_mean/std`: a `(1, T, C, H, W)` clip."""
-    height, width = _pair(config.image_size)
-    frames = torch.from_numpy(_decode_uniform(path, int(config.num_frames))).permute(0, 3, 1, 2).float() / 255.0
-    scale = max(height / frames.shape[-2], width / frames.shape[-1])
-    size = (max(height, round(frames.shape[-2] * scale)), max(width, round(frames.shape[-1] * scale)))
-    frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
-    top, left = (size[0] - height) // 2, (size[1] - width) // 2
-    frames = frames[..., top : top + height, left : left + width].clamp(0, 1)
-    mean, std = _mean_std(config)
-    return ((frames - mean[:, None, None]) / std[:, None, None]).unsqueeze(0)
+    """`config.num_frames` frames spread uniformly over the whole video `path`, decoded and transformed by
+    `arvideo_hf.data` like evaluation clips (short side resized to the model's image size, center crop, the config's
+    mean/std): a `(1, T, C, H, W)` clip."""
+    with open_video(path) as video:
+        index = np.linspace(0, max(video.num_frames - 1, 0), int(config.num_frames)).round().astype(np.int64)
+        frames = video.get_frames(index)
+    transform = EvalTransform.from_config(config, resize_short=max(pair(config.image_size)))
+    return transform(frames).unsqueeze(0)
 
 
 # ------------------------------------------------------------------------------------------ pixels and targets
-def tubelet_pixels(pixel_values: torch.Tensor, config: Any) -> torch.Tensor:
-    """Un-normalized pixels cut into tubelets `(B, N, t*p*p, C)`: what `pixel_targets` normalizes per tubelet."""
-    return unnormalized_tubelets(pixel_values, config)
+# Un-normalized pixels cut into tubelets `(B, N, t*p*p, C)`: what `pixel_targets` normalizes per tubelet. The
+# modeling file's function under the name the figures have always used.
+tubelet_pixels = unnormalized_tubelets
 
 
 def unnormalize_tubelets(normalized: torch.Tensor, reference: torch.Tensor, eps: float = NORM_PIX_EPS) -> torch.Tensor:
-    """Invert VideoMAE's norm_pix_loss target: `normalized * (std_unbiased + eps) + mean`, with the per-channel
-    statistics of the true tubelets `reference` `(B, L, t*p*p, C)`. `normalized` is `(B, L, t*p*p*C)` (a model's
-    `logits` or `targets`) or `(B, L, t*p*p, C)`; returns `(B, L, t*p*p*C)` pixels."""
-    mean = reference.float().mean(dim=-2, keepdim=True)
-    std = reference.float().var(dim=-2, unbiased=True, keepdim=True).sqrt()
-    return (normalized.float().reshape(reference.shape) * (std + eps) + mean).flatten(2)
+    """Invert VideoMAE's norm_pix_loss target (`ARVideoForPretraining.pixel_targets`): `normalized * scale + mean`,
+    with `modeling_arvideo.tubelet_mean_scale` of the true tubelets `reference` `(B, L, t*p*p, C)`. `normalized` is
+    `(B, L, t*p*p*C)` (a model's `logits` or `targets`) or `(B, L, t*p*p, C)`; returns `(B, L, t*p*p*C)` pixels.
+    (Not to be confused with `unnormalized_tubelets`, which undoes the input normalization: `tubelet_pixels`.)"""
+    mean, scale = tubelet_mean_scale(reference.float(), eps)
+    return (normalized.float().reshape(reference.shape) * scale + mean).flatten(2)
 
 
 def logits_to_pixels(
@@ -229,7 +196,7 @@ def logits_to_pixels(
     if getattr(config, "norm_pix_loss", True):
         predicted = unnormalize_tubelets(predicted, pixels.gather(1, index)).reshape(index.shape)
     canvas = torch.full_like(pixels, fill).scatter(1, index, predicted)
-    return unpatchify(canvas, tuple(config.token_grid), config.tubelet_size, _pair(config.patch_size)[0])
+    return unpatchify(canvas, tuple(config.token_grid), config.tubelet_size, pair(config.patch_size)[0])
 
 
 def _token_map(values: torch.Tensor, geometry: ClusterGeometry, tubelet: int, patch: int) -> torch.Tensor:
@@ -290,7 +257,7 @@ def predict_next_clusters(
         outputs = model(pixel_values, cluster_order=cluster_order, noise=noise)
     finally:
         model.train(was_training)
-    t, p = config.tubelet_size, _pair(config.patch_size)[0]
+    t, p = config.tubelet_size, pair(config.patch_size)[0]
     as_image = lambda clip: clip[0].permute(0, 2, 3, 1).clamp(0, 1).cpu()  # noqa: E731
     target = as_image(unpatchify(tubelet_pixels(pixel_values, config), tuple(geometry.grid), t, p))
     prediction = as_image(logits_to_pixels(outputs.logits, outputs.target_index, pixel_values, config))
@@ -383,8 +350,6 @@ def animate_prediction_order(
 ) -> Path:
     """GIF of the prediction order filling in the clip: frame k shows the visible context of step 0 and the
     predictions of steps 1..k (top row) against the clip (bottom row), the cluster of step k boxed in red."""
-    from PIL import Image
-
     geometry, t, p = result.geometry, result.tubelet_size, result.patch_size
     (kt, kh, kw), columns = geometry.cluster_size, geometry.grid[0]
     step_pixels = _token_map(result.step, geometry, t, p)[..., None]  # (T, H, W, 1)
@@ -495,8 +460,6 @@ def plot_prediction_orders(
 
 def _step_colors(n: int) -> np.ndarray:
     """`n` light-to-dark colors (viridis, lightened) so black dots and white numbers stay readable."""
-    from matplotlib import colormaps
-
     colors = colormaps["viridis"](np.linspace(0.15, 0.95, max(n, 2)))[:n, :3]
     return 0.25 + 0.75 * colors
 
@@ -534,8 +497,8 @@ class _RankAccumulator:
 
     def ranks(self) -> list[float]:
         if self.average == "matrix":
-            return [float(numerical_rank(s / n, self.rtol)) for s, n in zip(self.sums, self.counts)]
-        return [float(s / n) for s, n in zip(self.sums, self.counts)]
+            return [float(numerical_rank(s / n, self.rtol)) for s, n in zip(self.sums, self.counts, strict=True)]
+        return [float(s / n) for s, n in zip(self.sums, self.counts, strict=True)]
 
 
 def layer_attention_ranks(
@@ -550,15 +513,10 @@ def layer_attention_ranks(
 
 def load_encoder(model: Any) -> Any:
     """The bidirectional ViT encoder of `model`: an ARVideo/VideoMAE model object (heads are stripped: `.arvideo`,
-    `.videomae`) or a folder path, loaded with eager attention (`ARVideoModel`, or `VideoMAEModel` for videomae)."""
+    `.videomae`), or a checkpoint folder loaded as an `ARVideoModel` by `arvideo_hf.loading.load_encoder` (a VideoMAE
+    folder is imported with identical weights)."""
     if isinstance(model, (str, os.PathLike)):
-        from transformers import AutoConfig, AutoModel, VideoMAEModel
-
-        from .modeling_arvideo import ARVideoModel
-
-        model_type = AutoConfig.from_pretrained(model).model_type
-        loader = {"arvideo": ARVideoModel, "videomae": VideoMAEModel}.get(model_type, AutoModel)
-        return loader.from_pretrained(model, attn_implementation="eager")
+        return load_checkpoint_encoder(model)
     for name in ("arvideo", "videomae"):
         if hasattr(model, name) and isinstance(getattr(model, name), torch.nn.Module):
             return getattr(model, name)
@@ -609,7 +567,7 @@ def plot_attention_ranks(
     """One line per model of attention rank against layer (paper Figure 3), the tolerance stated on the axis."""
     figure = _new_figure(figsize, dpi)
     ax = figure.add_subplot(1, 1, 1)
-    for (name, values), marker in zip(ranks.items(), "osD^v<>"):
+    for (name, values), marker in zip(ranks.items(), "osD^v<>", strict=False):
         ax.plot(range(1, len(values) + 1), list(values), marker=marker, label=name)
     what = "rank of the head-and-clip mean attention" if average == "matrix" else "mean per-head attention rank"
     ax.set_xlabel("layer")
@@ -679,6 +637,7 @@ def read_trainer_state(path: PathLike) -> Curves:
 def read_tensorboard(path: PathLike) -> Curves:
     """Scalar curves from tensorboard event files in `path` (a file, or a folder searched recursively), read
     offline with `EventAccumulator` (no tensorboard server)."""
+    # Here, not at the top: tensorboard is optional for the figures and slow to import; only this reader needs it.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     path = Path(path)
@@ -749,7 +708,8 @@ def plot_training_curves(
             if metric in curves:
                 steps, values = curves[metric]
                 ax.plot(steps, values, label=label, linewidth=1.2, marker="." if len(steps) < 30 else None)
-        ax.set_title({"lr": "learning rate", "clips_per_s": "clips/s"}.get(metric, metric.replace("_", " ")), fontsize=9)
+        title = {"lr": "learning rate", "clips_per_s": "clips/s"}.get(metric, metric.replace("_", " "))
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)

@@ -25,7 +25,8 @@ from typing import Any, Literal
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, _pair
+from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
+from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
 
 
 DEFAULT_ORGANIZATION = "arvideo-hf"
@@ -296,8 +297,6 @@ def config_mismatches(entry: ZooEntry, config: ARVideoConfig) -> dict[str, tuple
 
 def count_parameters(config: ARVideoConfig, with_head: bool = True) -> int:
     """Exact parameter count of the encoder (+ classifier), built on the meta device (no memory, milliseconds)."""
-    from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
-
     with torch.device("meta"):
         model = ARVideoForVideoClassification(config) if with_head else ARVideoModel(config)
     return sum(p.numel() for p in model.parameters())
@@ -429,7 +428,7 @@ softmax is taken per view and the probabilities are averaged. The views of each 
 ```bibtex
 {{ citation }}
 ```
-"""
+"""  # noqa: E501 - table rows and code lines of the card, rendered as written
 
 
 def _results_rows(results: Iterable[ZooResult]) -> str:
@@ -468,6 +467,101 @@ def card_data(repo_id: str, measured: Sequence[ZooResult], finetuned: bool) -> M
     )
 
 
+def _status_and_results_intro(entry: ZooEntry, measured: Sequence[ZooResult]) -> tuple[str, str]:
+    """The card's status line, and the sentence that introduces its results table."""
+    if measured:
+        headline = measured[0]
+        status = f"measured by this project: {headline.dataset_info.name} top-1 {_pct(headline.top1)}" + (
+            f" with {headline.views} views." if headline.views else "."
+        )
+        results_intro = "Measured rows come from this checkpoint" + (
+            "; paper rows are the ARVideo authors' numbers." if entry.paper_results else "."
+        )
+    else:
+        status = f"{NOT_MEASURED}; no number on this card is a measurement of these weights."
+        results_intro = f"This checkpoint is {NOT_MEASURED}." + (
+            " The paper's numbers for the same architecture are listed as targets." if entry.paper_results else ""
+        )
+    return status, results_intro
+
+
+def _results_rows_and_note(entry: ZooEntry, measured: Sequence[ZooResult]) -> tuple[str, str]:
+    """The results table's rows (measured, then the paper's) and the note under it."""
+    info = entry.dataset_info
+    rows = _results_rows(tuple(measured) + entry.paper_results)
+    rows = rows or f"| – | {info.name} | – | – | – | – | – | {NOT_MEASURED} |"
+    if entry.paper_results:
+        note = (
+            "Paper rows: ViT-B, 16 frames, 224x224; views as printed in the paper's GFLOPs column (180 x 2 x 3) "
+            "for both datasets, although VideoMAE, whose protocol the paper follows, tests Kinetics-400 with 5x3 "
+            "views."
+        )
+    elif info.key == "demo" or entry.preset is None:
+        note = "The ARVideo paper has no number for this setting."
+    else:
+        note = "The ARVideo paper reports ViT-B only; it has no number for this model size."
+    return rows, note
+
+
+def _model_fields(entry: ZooEntry, config: ARVideoConfig, finetuned: bool) -> dict[str, Any]:
+    """What the card says about the model: title, architecture, input, clusters, decoder."""
+    info, size = entry.dataset_info, size_name(config)
+    (height, width), (patch_h, patch_w) = pair(config.image_size), pair(config.patch_size)
+    return dict(
+        title=f"ARVideo {size}" + (f"/{patch_h}" if size.startswith("ViT") else "")
+        + (f" · {info.name}" if info.key != "unspecified" else "") + f" ({entry.name})",
+        finetuned=finetuned,
+        architecture=(
+            f"{size} encoder: width {config.hidden_size}, {config.num_hidden_layers} layers, "
+            f"{config.num_attention_heads} heads, MLP {config.intermediate_size}"
+        ),
+        num_frames=config.num_frames,
+        num_channels=config.num_channels,
+        height=height,
+        width=width,
+        tubelet=f"{config.tubelet_size}x{patch_h}x{patch_w}",
+        num_tokens=config.geometry.num_tokens,
+        parameters=f"{count_parameters(config, finetuned) / 1e6:.1f}M ({'encoder + head' if finetuned else 'encoder'})",
+        classes=f"{config.num_labels} ({info.name})" if finetuned else "none (a pretrained encoder, no classifier)",
+        cluster="x".join(str(k) for k in config.cluster_size),
+        num_clusters=config.geometry.num_clusters,
+        order=config.prediction_order.replace("_", "-"),
+        mask_pct=round(config.mask_ratio * 100),
+        decoder=f"{config.decoder_num_hidden_layers} x {config.decoder_hidden_size} cross-attention blocks"
+        + (" with masked self-attention" if config.decoder_self_attention else ""),
+    )
+
+
+def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
+    """What the card says about the training and evaluation recipe (or that the checkpoint does not record it)."""
+    recipe, info, stride = entry.recipe, entry.dataset_info, entry.recipe.sampling_stride
+    recorded = entry.preset is not None
+    pretrain_data = "the demo videos" if info.key == "demo" else info.name
+    if not recorded:
+        recipe_intro = (
+            "The clip and cluster settings below are read from this checkpoint's config; its training run is not "
+            "recorded in the checkpoint folder."
+        )
+    elif any(v is None for v in (recipe.pretrain_epochs, stride, recipe.views)):
+        recipe_intro = 'This entry\'s recipe; settings marked "not recorded" are chosen by the script that trains it.'
+    else:
+        recipe_intro = "This entry's recipe (pretraining and finetuning on the same dataset):"
+    return dict(
+        stride_comment=f", {stride} apart" if stride else "",
+        pipeline_rate=stride or 1,
+        recipe_intro=recipe_intro,
+        pretraining="not recorded" if not recorded else f"{pretrain_data}, self-supervised, "
+        + (f"{recipe.pretrain_epochs} epochs" if recipe.pretrain_epochs else "epochs not recorded"),
+        stride=_fmt(stride),
+        finetune_data=("not recorded" if not recorded else f"{info.name}, labeled")
+        if finetuned else "none (pretrained encoder)",
+        views=_fmt(recipe.views),
+        eval_data=f"the {info.name} {info.split} set" if recorded else "the evaluation set",
+        window=f" ({stride} apart, a {recipe.num_frames * stride}-frame window)" if stride else "",
+        data_terms="not recorded" if not recorded else info.name,
+    )
+
+
 def render_model_card(
     entry: ZooEntry,
     repo_id: str | None = None,
@@ -483,88 +577,19 @@ def render_model_card(
     repo_id = repo_id or f"{DEFAULT_ORGANIZATION}/{entry.name}"
     measured = tuple(entry.measured_results if measured is None else measured)
     finetuned = "ARVideoForVideoClassification" in (config.architectures or [])
-    recipe, info = entry.recipe, entry.dataset_info
-    size, (height, width), stride = size_name(config), _pair(config.image_size), recipe.sampling_stride
-    patch_h, patch_w = _pair(config.patch_size)
-
-    if measured:
-        headline = measured[0]
-        status = f"measured by this project: {headline.dataset_info.name} top-1 {_pct(headline.top1)}" + (
-            f" with {headline.views} views." if headline.views else "."
-        )
-        results_intro = "Measured rows come from this checkpoint" + (
-            "; paper rows are the ARVideo authors' numbers." if entry.paper_results else "."
-        )
-    else:
-        status = f"{NOT_MEASURED}; no number on this card is a measurement of these weights."
-        results_intro = f"This checkpoint is {NOT_MEASURED}." + (
-            " The paper's numbers for the same architecture are listed as targets." if entry.paper_results else ""
-        )
-    rows = _results_rows(measured + entry.paper_results)
-    rows = rows or f"| – | {info.name} | – | – | – | – | – | {NOT_MEASURED} |"
-    if entry.paper_results:
-        results_note = (
-            "Paper rows: ViT-B, 16 frames, 224x224; views as printed in the paper's GFLOPs column (180 x 2 x 3) "
-            "for both datasets, although VideoMAE, whose protocol the paper follows, tests Kinetics-400 with 5x3 "
-            "views."
-        )
-    elif info.key == "demo" or entry.preset is None:
-        results_note = "The ARVideo paper has no number for this setting."
-    else:
-        results_note = "The ARVideo paper reports ViT-B only; it has no number for this model size."
-
-    pretrain_data = "the demo videos" if info.key == "demo" else info.name
-    if entry.preset is None:
-        recipe_intro = (
-            "The clip and cluster settings below are read from this checkpoint's config; its training run is not "
-            "recorded in the checkpoint folder."
-        )
-    elif any(v is None for v in (recipe.pretrain_epochs, stride, recipe.views)):
-        recipe_intro = 'This entry\'s recipe; settings marked "not recorded" are chosen by the script that trains it.'
-    else:
-        recipe_intro = "This entry's recipe (pretraining and finetuning on the same dataset):"
+    status, results_intro = _status_and_results_intro(entry, measured)
+    results_rows, results_note = _results_rows_and_note(entry, measured)
     context = dict(
-        title=f"ARVideo {size}" + (f"/{patch_h}" if size.startswith("ViT") else "")
-        + (f" · {info.name}" if info.key != "unspecified" else "") + f" ({entry.name})",
         summary=entry.summary,
         status=status,
         paper_url=PAPER_URL,
         repo_id=repo_id,
-        finetuned=finetuned,
-        architecture=(
-            f"{size} encoder: width {config.hidden_size}, {config.num_hidden_layers} layers, "
-            f"{config.num_attention_heads} heads, MLP {config.intermediate_size}"
-        ),
-        num_frames=config.num_frames,
-        num_channels=config.num_channels,
-        height=height,
-        width=width,
-        tubelet=f"{config.tubelet_size}x{patch_h}x{patch_w}",
-        num_tokens=config.geometry.num_tokens,
-        parameters=f"{count_parameters(config, finetuned) / 1e6:.1f}M ({'encoder + head' if finetuned else 'encoder'})",
-        classes=f"{config.num_labels} ({info.name})" if finetuned else "none (a pretrained encoder, no classifier)",
-        stride_comment=f", {stride} apart" if stride else "",
-        pipeline_rate=stride or 1,
-        recipe_intro=recipe_intro,
-        pretraining="not recorded" if entry.preset is None else f"{pretrain_data}, self-supervised, "
-        + (f"{recipe.pretrain_epochs} epochs" if recipe.pretrain_epochs else "epochs not recorded"),
-        stride=_fmt(stride),
-        cluster="x".join(str(k) for k in config.cluster_size),
-        num_clusters=config.geometry.num_clusters,
-        order=config.prediction_order.replace("_", "-"),
-        mask_pct=round(config.mask_ratio * 100),
-        decoder=f"{config.decoder_num_hidden_layers} x {config.decoder_hidden_size} cross-attention blocks"
-        + (" with masked self-attention" if config.decoder_self_attention else ""),
-        finetune_data=("not recorded" if entry.preset is None else f"{info.name}, labeled")
-        if finetuned else "none (pretrained encoder)",
-        views=_fmt(recipe.views),
-        eval_data=f"the {info.name} {info.split} set" if entry.preset is not None else "the evaluation set",
         results_intro=results_intro,
-        results_rows=rows,
+        results_rows=results_rows,
         results_note=results_note,
-        window=f" ({stride} apart, a {recipe.num_frames * stride}-frame window)" if stride else "",
-        data_terms="not recorded" if entry.preset is None else info.name,
         citation=CITATION,
+        **_model_fields(entry, config, finetuned),
+        **_recipe_fields(entry, finetuned),
     )
     data = card_data(repo_id, measured, finetuned)
     return ModelCard.from_template(card_data=data, template_str=CARD_TEMPLATE, **context)

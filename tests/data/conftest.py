@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arvideo_hf.data.demo import write_video
+from arvideo_hf.data.demo_dataset import write_video
 
 
 BASE, STEP = 16, 5

@@ -41,7 +41,8 @@ def test_check_with_worker_processes(video_dir, tmp_path, capsys):
 
 def test_build_demo_then_check_it_through_the_module_entry_point(tmp_path, capsys):
     root = tmp_path / "demo"
-    assert main(["build-demo", "--root", str(root), "--seed", "1", "--num-train", "6", "--num-test", "0", "--num-unlabeled", "6"]) == 0
+    assert main(["build-demo", "--root", str(root), "--seed", "1", "--num-train", "6", "--num-test", "0",
+                 "--num-unlabeled", "6"]) == 0
     assert capsys.readouterr().out.strip() == str(root)
     assert len((root / "train.txt").read_text().splitlines()) == 6
     checked = subprocess.run(

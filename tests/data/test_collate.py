@@ -2,7 +2,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from arvideo_hf import ARVideoConfig
 from arvideo_hf.clustering import ClusterGeometry
 from arvideo_hf.data.collate import ClassificationCollator, PretrainingCollator
 

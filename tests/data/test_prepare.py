@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from arvideo_hf.data.__main__ import main
-from arvideo_hf.data.demo import write_video
+from arvideo_hf.data.demo_dataset import write_video
 from arvideo_hf.data.prepare import PrepareJob, PrepareOptions, output_size, prepare_video
 
 

@@ -33,7 +33,7 @@ from .decoding import (
     open_video,
     probe_video,
 )
-from .demo import DEMO_CLASSES, build_demo_dataset, default_demo_root, open_demo_dataset
+from .demo_dataset import DEMO_CLASSES, build_demo_dataset, default_demo_root, open_demo_dataset
 from .sampling import DenseSampler, FrameSampler, SegmentSampler, clip_starts, dense_indices, segment_indices
 from .sources import (
     AnnotationError,

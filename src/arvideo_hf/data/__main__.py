@@ -17,9 +17,9 @@ import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_build_demo(args: argparse.Namespace) -> int:
-    from .demo import build_demo_dataset  # noqa: PLC0415 - needs the optional demo dependencies
+    from .demo_dataset import build_demo_dataset  # noqa: PLC0415 - needs the optional demo dependencies
 
     root = build_demo_dataset(args.root, seed=args.seed, num_train=args.num_train, num_test=args.num_test,
                               num_unlabeled=args.num_unlabeled, force=args.force)

@@ -8,13 +8,14 @@ and masks whatever the number of workers, and a new epoch gets new ones.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..clustering import ClusterGeometry, make_cluster_order
-from .transforms import _pair
+from ..configuration_arvideo import pair
 
 
 __all__ = ["stack_pixel_values", "PretrainingCollator", "ClassificationCollator"]
@@ -51,7 +52,7 @@ class PretrainingCollator:
     def __init__(self, config: Any, *, order: str | None = None, seed: int = 0) -> None:
         self.geometry = ClusterGeometry.from_config(config)
         self.order = order if order is not None else config.prediction_order
-        self.clip_shape = (int(config.num_frames), int(config.num_channels), *_pair(config.image_size))
+        self.clip_shape = (int(config.num_frames), int(config.num_channels), *pair(config.image_size))
         self.seed = int(seed)
         self.epoch = 0
         self._unindexed_batches = 0
@@ -88,7 +89,10 @@ class PretrainingCollator:
         return {"pixel_values": pixel_values, "cluster_order": cluster_order.long(), "noise": noise}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(order={self.order!r}, geometry={self.geometry}, seed={self.seed}, epoch={self.epoch})"
+        return (
+            f"{type(self).__name__}(order={self.order!r}, geometry={self.geometry}, seed={self.seed}, "
+            f"epoch={self.epoch})"
+        )
 
 
 class ClassificationCollator:

@@ -11,7 +11,8 @@ raises [`TooManyBadVideosError`] listing the first bad paths.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,7 +141,7 @@ class VideoClipDataset(Dataset):
     @classmethod
     def for_pretraining(
         cls, records: Sequence[VideoRecord] | VideoSource, config: Any, *, stride: int = 4, **kwargs: Any
-    ) -> "VideoClipDataset":
+    ) -> VideoClipDataset:
         """Dense clips of `config.num_frames x stride` frames, multi-scale crop (docs/method.md, Pretraining recipe)."""
         transform = kwargs.pop("transform", None) or PretrainingTransform.from_config(config)
         return cls(records, DenseSampler(config.num_frames, stride), transform, train=True, **kwargs)
@@ -154,7 +155,7 @@ class VideoClipDataset(Dataset):
         sampling: str = "dense",
         stride: int = 4,
         **kwargs: Any,
-    ) -> "VideoClipDataset":
+    ) -> VideoClipDataset:
         """Deterministic center clips (`sampling="dense"`, or `"segment"` for SSv2) and center crops."""
         if sampling == "dense":
             sampler: FrameSampler = DenseSampler(config.num_frames, stride)

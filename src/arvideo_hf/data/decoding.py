@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class VideoMetadata:
 
 def _import_decord():
     try:
-        import decord  # noqa: PLC0415
+        import decord  # noqa: PLC0415 - an optional backend: this probe is how its absence is found
     except ImportError:  # pragma: no cover - depends on the environment
         return None
     return decord
@@ -64,7 +65,7 @@ def _import_decord():
 
 def _import_av():
     try:
-        import av  # noqa: PLC0415
+        import av  # noqa: PLC0415 - an optional backend: this probe is how its absence is found
     except ImportError:  # pragma: no cover - depends on the environment
         return None
     return av
@@ -255,7 +256,7 @@ class VideoHandle:
     def close(self) -> None:
         self._reader.close()
 
-    def __enter__(self) -> "VideoHandle":
+    def __enter__(self) -> VideoHandle:
         return self
 
     def __exit__(self, *exc_info) -> None:

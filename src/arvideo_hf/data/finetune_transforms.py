@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
 from .collate import stack_pixel_values
-from .transforms import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, RandomSource, _pair, _to_tchw_uint8, as_numpy_rng
+from .transforms import RandomSource, _to_tchw_uint8, as_numpy_rng
 
 
 __all__ = ["FinetuneTransform", "MixupCollator", "mix_videos", "parse_rand_augment", "soft_targets"]
@@ -40,6 +42,7 @@ def parse_rand_augment(spec: str | None) -> tuple[int, int] | None:
 
 def _repeat_params(params: list[Any], frames: int) -> list[Any]:
     """kornia parameters drawn for a batch of one, repeated for `frames` frames (the same op, magnitude and sign)."""
+    # kornia is imported where it is used: it takes seconds to import, and only the finetuning transform needs it.
     from kornia.augmentation.container.params import ParamItem
 
     repeated = []
@@ -79,10 +82,11 @@ class FinetuneTransform:
         flip_prob: float = 0.5,
         erase_prob: float = 0.25,
     ) -> None:
+        # kornia is imported where it is used: it takes seconds to import, and only this transform needs it.
         import kornia.augmentation as K
         from kornia.augmentation.auto import RandAugment
 
-        self.size = _pair(size)
+        self.size = pair(size)
         self.rand_augment_spec = rand_augment
         n_m = parse_rand_augment(rand_augment)
         self.rand_augment = RandAugment(n=n_m[0], m=n_m[1]) if n_m is not None else None
@@ -100,7 +104,7 @@ class FinetuneTransform:
         self.std = torch.tensor([float(s) for s in std]).view(1, 3, 1, 1)
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> "FinetuneTransform":
+    def from_config(cls, config: Any, **kwargs: Any) -> FinetuneTransform:
         """Size and mean/std from an ARVideo/VideoMAE config (`image_size`, `image_mean`, `image_std`)."""
         kwargs.setdefault("size", getattr(config, "image_size", 224))
         kwargs.setdefault("mean", getattr(config, "image_mean", None) or IMAGENET_DEFAULT_MEAN)

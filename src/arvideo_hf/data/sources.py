@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 
 logger = logging.getLogger(__name__)
@@ -285,7 +286,7 @@ def records_from_hf_dataset(
     records: list[VideoRecord] = []
     bad: list[BadLine] = []
     labels = table[label_column] if label_column is not None else [None] * len(table[video_column])
-    for row, (value, label) in enumerate(zip(table[video_column], labels)):
+    for row, (value, label) in enumerate(zip(table[video_column], labels, strict=True)):
         path = value.get("path") if isinstance(value, Mapping) else value
         if not isinstance(path, str) or not path:
             bad.append(BadLine(f"dataset[{video_column!r}]", row, repr(value)[:200], "no file path"))

@@ -9,18 +9,14 @@ the generator passed to `__call__`, so a seeded generator reproduces a clip exac
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-try:  # the constants live in transformers; keep a copy so the data package imports without it
-    from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-except ImportError:  # pragma: no cover
-    IMAGENET_DEFAULT_MEAN = [0.485, 0.456, 0.406]
-    IMAGENET_DEFAULT_STD = [0.229, 0.224, 0.225]
+from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
 
 
 __all__ = [
@@ -51,13 +47,6 @@ def as_numpy_rng(rng: RandomSource) -> np.random.Generator:
     if isinstance(rng, random.Random):
         return np.random.default_rng(rng.getrandbits(62))
     return np.random.default_rng(rng)
-
-
-def _pair(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    height, width = size
-    return int(height), int(width)
 
 
 def _to_tchw_uint8(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -114,7 +103,7 @@ class GroupMultiScaleCrop:
         fix_crop: bool = True,
         more_fix_crop: bool = True,
     ) -> None:
-        self.size = _pair(size)
+        self.size = pair(size)
         self.scales = tuple(scales)
         self.max_distort = max_distort
         self.fix_crop = fix_crop
@@ -199,13 +188,13 @@ class PretrainingTransform:
         more_fix_crop: bool = True,
         flip_prob: float = 0.0,
     ) -> None:
-        self.size = _pair(size)
+        self.size = pair(size)
         self.crop = GroupMultiScaleCrop(self.size, scales, max_distort, fix_crop, more_fix_crop)
         self.normalize = _Normalize(mean, std)
         self.flip_prob = flip_prob
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> "PretrainingTransform":
+    def from_config(cls, config: Any, **kwargs: Any) -> PretrainingTransform:
         """Size and mean/std from a VideoMAE/ARVideo config (`image_size`, `image_mean`, `image_std`)."""
         return cls(**_config_defaults(config, kwargs))
 
@@ -241,7 +230,7 @@ class EvalTransform:
         resize_short: int | None = None,
         spatial_crops: int = 1,
     ) -> None:
-        self.size = _pair(size)
+        self.size = pair(size)
         self.resize_short = resize_short if resize_short is not None else min(self.size)
         if self.resize_short < max(self.size):
             raise ValueError(f"resize_short={self.resize_short} is smaller than the crop {self.size}")
@@ -251,7 +240,7 @@ class EvalTransform:
         self.normalize = _Normalize(mean, std)
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> "EvalTransform":
+    def from_config(cls, config: Any, **kwargs: Any) -> EvalTransform:
         """Size and mean/std from a VideoMAE/ARVideo config (`image_size`, `image_mean`, `image_std`)."""
         return cls(**_config_defaults(config, kwargs))
 

@@ -1,4 +1,13 @@
-"""Training: ARVideo pretraining with accelerate, and the optimizer recipes of docs/method.md, Recipes."""
+"""Training: pretraining with accelerate (`pretrain`), finetuning with transformers' Trainer (`finetune`), multi-view
+evaluation (`evaluation`), frozen features and probes (`features`, `probes`), the small-scale study (`study`), and
+the optimizer recipes of docs/method.md, Recipes (`optim`).
+
+The arguments and optimizer helpers import at once; the names of the other submodules (`_LAZY`) are imported on
+first use by `__getattr__`. Importing any one submodule runs this file first, so an eager import here would make
+`arvideo_hf.training.optim` or `.pretrain` pay for all the others (transformers' Trainer, evaluation, probes).
+"""
+
+import importlib
 
 from .arguments import PretrainArguments, parse_pretrain_args
 from .optim import build_layer_decay_param_groups, build_param_groups, layer_depth, scaled_lr
@@ -6,8 +15,7 @@ from .optim import build_layer_decay_param_groups, build_param_groups, layer_dep
 
 __all__ = ["PretrainArguments", "build_param_groups", "parse_pretrain_args", "scaled_lr"]
 
-# Pretraining, finetuning, multi-view evaluation, features and probes (imported lazily: they pull transformers.Trainer,
-# accelerate and the data stack).
+# name -> submodule that defines it, imported by `__getattr__` on first use.
 _LAZY = {
     "run_pretraining": "pretrain",
     "ARVideoTrainer": "finetune",
@@ -34,8 +42,7 @@ __all__ += ["build_layer_decay_param_groups", "layer_depth", *_LAZY]
 
 
 def __getattr__(name: str):
+    """The lazily imported names of `_LAZY`, from their submodule."""
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)

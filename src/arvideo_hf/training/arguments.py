@@ -72,8 +72,8 @@ class PretrainArguments:
     )
     repeated_aug: int | None = field(
         default=None,
-        metadata={"help": "Augmented clips per decoded video (tiny: 4): a step holds videos x this many clips, which the "
-                  "base_lr scaling counts."},
+        metadata={"help": "Augmented clips per decoded video (tiny: 4): a step holds videos x this many clips, which "
+                  "the base_lr scaling counts."},
     )
     num_workers: int | None = field(default=None)
     cache_mb: float | None = field(

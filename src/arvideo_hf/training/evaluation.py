@@ -18,16 +18,20 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from accelerate import Accelerator
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser
+from transformers import AutoImageProcessor, AutoModelForVideoClassification, HfArgumentParser
 
+from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
+from ..data.sources import unpack_records
 from ..hub import EVAL_RESULTS_NAME, EvalResults
 from .metrics import compute_topk, confusion_matrix, per_class_accuracy
 
@@ -62,8 +66,6 @@ class MultiViewDataset(Dataset):
         backend: str = "auto",
         num_threads: int = 1,
     ) -> None:
-        from ..data.sources import unpack_records
-
         self.records, self.id2label = unpack_records(records)
         if any(record.label is None for record in self.records):
             raise ValueError("evaluation needs a label on every test video.")
@@ -83,11 +85,9 @@ class MultiViewDataset(Dataset):
         stride: int = 4,
         image_processor: Any | None = None,
         **kwargs: Any,
-    ) -> "MultiViewDataset":
+    ) -> MultiViewDataset:
         """Samplers and crops for `config` (`num_frames`, `image_size`, mean/std); an `image_processor` (e.g. the
         checkpoint's `preprocessor_config.json`) overrides size, short-side resize and mean/std."""
-        from ..data import DenseSampler, EvalTransform, SegmentSampler
-
         num_clips = DEFAULT_NUM_CLIPS[sampling] if num_clips is None else num_clips
         if sampling == "dense":
             sampler: Any = DenseSampler(config.num_frames, stride, num_clips=num_clips)
@@ -116,8 +116,6 @@ class MultiViewDataset(Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        from ..data import open_video
-
         record = self.records[index]
         with open_video(record.path, backend=self.backend, num_threads=self.num_threads) as video:
             clips = [self.sampler(video.num_frames, None, clip_index=c) for c in range(self.num_clips)]
@@ -161,8 +159,6 @@ def predict_views(
     `batch_size` counts videos per process; `view_chunk` caps the clips per forward pass (default: all views of
     the batch). Returns the same `MultiViewPredictions` on every process.
     """
-    from accelerate import Accelerator
-
     accelerator = accelerator or Accelerator()
     loader = DataLoader(
         dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_views
@@ -209,7 +205,9 @@ def summarize(predictions: MultiViewPredictions, id2label: dict[int, str]) -> di
         "top1": topk["top1"],
         "top5": topk["top5"],
         "mean_class_accuracy": float(np.nanmean(per_class)) if len(per_class) else 0.0,
-        "per_class_accuracy": {name: (None if np.isnan(acc) else float(acc)) for name, acc in zip(names, per_class)},
+        "per_class_accuracy": {
+            name: (None if np.isnan(acc) else float(acc)) for name, acc in zip(names, per_class, strict=True)
+        },
         "confusion_matrix": matrix.tolist(),
         "class_names": names,
         "num_videos": int(len(predictions.labels)),
@@ -220,6 +218,7 @@ def plot_confusion_matrix(
     matrix: np.ndarray | list, class_names: Sequence[str], path: str | os.PathLike, title: str = ""
 ) -> None:
     """Row-normalized confusion matrix (rows: true class), with counts written in the cells for up to 30 classes."""
+    # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
     import matplotlib
 
     matplotlib.use("Agg")
@@ -288,15 +287,9 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """Evaluate a classifier folder with multi-view testing; the main process writes the result files.
 
-    Returns the summary (top1/top5 in percent, per-class accuracy, ...) on every process.
+    Returns the summary (top1/top5 in percent, per-class accuracy, ...) on every process (the Auto classes know
+    ARVideo: importing this module imported the `arvideo_hf` package, which registers it).
     """
-    from accelerate import Accelerator
-    from transformers import AutoImageProcessor, AutoModelForVideoClassification
-
-    import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
-    from ..data import read_kinetics_list
-    from ..data import open_demo_dataset
-
     started = time.perf_counter()
     accelerator = accelerator or Accelerator()
     model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path)
@@ -311,7 +304,8 @@ def run_evaluation(
         dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or finetuned_stride(args) or 2
     else:
         source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names)
-        dataset_name, stride = args.dataset or Path(args.test_list).stem, args.sampling_rate or finetuned_stride(args) or 4
+        dataset_name = args.dataset or Path(args.test_list).stem
+        stride = args.sampling_rate or finetuned_stride(args) or 4
     dataset = MultiViewDataset.from_config(
         source, model.config, num_clips=args.num_clips, num_crops=args.num_crops, sampling=args.sampling,
         stride=stride, image_processor=image_processor, backend=args.backend,
@@ -351,7 +345,7 @@ def write_results(
         {"path": dataset.records[i].path, "label": names[label], "prediction": names[int(probs.argmax())],
          "top5": [names[j] for j in np.argsort(-probs, kind="stable")[:5]], "confidence": round(float(probs.max()), 4)}
         for i, label, probs in zip(
-            predictions.indices.tolist(), predictions.labels.tolist(), predictions.probabilities
+            predictions.indices.tolist(), predictions.labels.tolist(), predictions.probabilities, strict=True
         )
     ]
     details = {**summary, "command": command, "videos": videos}

@@ -15,14 +15,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
+
+from ..data import VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..loading import load_encoder
 
 
 POOLINGS = ("mean", "tokens")
@@ -88,8 +94,6 @@ def save_features(
     path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
 ) -> Path:
     """Write tensors to safetensors with JSON `metadata` (model, pooling, layers, video paths, id2label...)."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     contiguous = {k: v.contiguous() for k, v in tensors.items()}
@@ -99,8 +103,6 @@ def save_features(
 
 def load_features(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata written by `save_features`."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         metadata = json.loads((handle.metadata() or {}).get(METADATA_KEY, "{}"))
@@ -144,9 +146,6 @@ def build_feature_dataset(
     sampling_rate: int | None = None,
 ) -> Any:
     """Center clips of a list (labels optional) or of a demo split, for `config`'s clip size."""
-    from ..data import VideoClipDataset, read_kinetics_list
-    from ..data import open_demo_dataset
-
     if video_list is None:
         root = open_demo_dataset(demo_root)
         source = read_kinetics_list(root / f"{demo_split}.txt", root=root, label_names=root / "labels.txt")
@@ -159,8 +158,6 @@ def build_feature_dataset(
 
 def run_feature_extraction(args: FeatureArguments) -> Path:
     """Extract features for `args` and write them (with the video paths and labels) to `args.output`."""
-    from .finetune import load_encoder
-
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     encoder = load_encoder(args.model_name_or_path)
     dataset = build_feature_dataset(

@@ -19,17 +19,29 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy, SchedulerType
 
+from .. import hub  # push_checkpoint_to_hub is looked up at call time (tests stand in for the upload)
 from ..configuration_arvideo import ARVideoConfig
-from ..modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
+from ..data import (
+    ClassificationCollator,
+    DenseSampler,
+    SegmentSampler,
+    VideoClipDataset,
+    open_demo_dataset,
+    read_kinetics_list,
+)
+from ..data.finetune_transforms import FinetuneTransform, MixupCollator
+from ..loading import load_config, load_encoder
+from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
@@ -241,25 +253,6 @@ def save_finetune_args(args: FinetuneArguments, training_args: ARVideoTrainingAr
 
 
 # ---------------------------------------------------------------------------------------------------------- model
-def _model_type(path: str | os.PathLike) -> str | None:
-    config_file = Path(path) / "config.json"
-    return json.loads(config_file.read_text()).get("model_type") if config_file.is_file() else None
-
-
-def load_encoder(model_name_or_path: str | os.PathLike) -> ARVideoModel:
-    """The encoder of any checkpoint: an imported VideoMAE folder, or an ARVideo encoder/pretraining/classifier
-    folder (decoder and head weights are dropped). Raises when encoder weights are missing from the checkpoint."""
-    if _model_type(model_name_or_path) == "videomae":
-        return ARVideoModel.from_videomae(str(model_name_or_path))
-    encoder, info = ARVideoModel.from_pretrained(model_name_or_path, output_loading_info=True)
-    if info["missing_keys"]:
-        raise ValueError(
-            f"{model_name_or_path} lacks encoder weights {sorted(info['missing_keys'])[:5]}...; pass a folder written "
-            "by pretraining (OUTPUT/encoder or OUTPUT/pretrain_model), a classifier, or a VideoMAE model."
-        )
-    return encoder
-
-
 def build_classifier(
     model_name_or_path: str | os.PathLike | None,
     id2label: dict[int, str],
@@ -278,14 +271,7 @@ def build_classifier(
         encoder = load_encoder(model_name_or_path)
         config = encoder.config
     elif model_name_or_path is not None:
-        if _model_type(model_name_or_path) == "videomae":
-            from transformers import AutoConfig
-
-            from ..modeling_arvideo import config_from_videomae
-
-            config = config_from_videomae(AutoConfig.from_pretrained(model_name_or_path))
-        else:
-            config = ARVideoConfig.from_pretrained(model_name_or_path)
+        config = load_config(model_name_or_path)
     else:
         config = ARVideoConfig.from_preset(model_preset)
     config = ARVideoConfig.from_dict(config.to_dict())  # a copy: the encoder keeps its own
@@ -303,8 +289,6 @@ def build_classifier(
 # ----------------------------------------------------------------------------------------------------------- data
 def read_sources(args: FinetuneArguments) -> tuple[Any, Any | None, dict[int, str]]:
     """Train and validation (`None` without `--validation_list`) `VideoSource`s, and `id2label`."""
-    from ..data import open_demo_dataset, read_kinetics_list
-
     if args.uses_demo:  # the demo set has no validation split: its test split is for the final test only
         root = open_demo_dataset(args.demo_root)
         train = read_kinetics_list(root / "train.txt", root=root, label_names=root / "labels.txt")
@@ -330,9 +314,6 @@ def default_sampling_rate(args: FinetuneArguments) -> int:
 
 def build_datasets(args: FinetuneArguments, config: ARVideoConfig, train_source: Any, validation_source: Any | None):
     """Augmented training clips and single-view (center clip, center crop) validation clips."""
-    from ..data import DenseSampler, SegmentSampler, VideoClipDataset
-    from ..data.finetune_transforms import FinetuneTransform
-
     stride = default_sampling_rate(args)
     flip = args.flip if args.flip is not None else not args.uses_demo
     transform = FinetuneTransform.from_config(
@@ -408,9 +389,6 @@ def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
 
 def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
     """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics."""
-    from ..data.finetune_transforms import MixupCollator
-    from ..data import ClassificationCollator
-
     started = time.perf_counter()
     # `--push_to_hub --hub_model_id org/name` publishes with hub.push_checkpoint_to_hub (model card, remote code,
     # eval results) once training is done, instead of Trainer's own uploads.
@@ -466,9 +444,7 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", metrics)
         if push_repo:
-            from ..hub import push_checkpoint_to_hub
-
-            metrics["hub_url"] = push_checkpoint_to_hub(
+            metrics["hub_url"] = hub.push_checkpoint_to_hub(
                 training_args.output_dir, push_repo, private=bool(training_args.hub_private_repo),
                 token=training_args.hub_token,
             )

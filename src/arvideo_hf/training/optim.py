@@ -37,7 +37,7 @@ def scaled_lr(base_lr: float, total_batch_size: int) -> float:
 __all__ = ["NO_DECAY_NAMES", "build_param_groups", "is_no_decay", "scaled_lr"]
 
 
-# --------------------------------------------------------------------------------------- layer-wise lr decay (finetuning)
+# ------------------------------------------------------------------------------------ layer-wise lr decay (finetuning)
 def layer_depth(name: str, num_layers: int) -> int:
     """Depth of a classifier parameter for layer-wise lr decay (BEiT/VideoMAE): the embeddings (and any
     position/cls table) 0, encoder layer `i` `i + 1`, everything after the encoder (final norm, `fc_norm`, head)

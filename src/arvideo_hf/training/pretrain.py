@@ -18,29 +18,24 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import gather_object, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import (
-    PreTrainedModel,
-    VideoMAEConfig,
-    VideoMAEForPreTraining,
-    VideoMAEModel,
-)
+from transformers import PreTrainedModel, VideoMAEForPreTraining
 from transformers.utils import logging
 
-from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ARVideoConfig
+from ..configuration_arvideo import ARVideoConfig
 from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
-from ..data.collate import stack_pixel_values
-from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel, uniform_linear_init
+from ..modeling_arvideo import ARVideoForPretraining
 from ..processing import image_processor_for
+from ..videomae import build_videomae_pretraining, export_videomae_encoder
 from .arguments import PretrainArguments
 from .optim import WarmupCosine, build_param_groups, scaled_lr
 
@@ -84,119 +79,12 @@ def build_config(args: PretrainArguments) -> ARVideoConfig:
     return ARVideoConfig.from_preset(args.model_preset, **overrides)
 
 
-# ------------------------------------------------------------------------------------------- VideoMAE baseline
-VIDEOMAE_MASK_RATIO = 0.9
-# VideoMAE's pretraining decoders by encoder width (ViT-S/B/L/H: 4 layers of 192/384/512/640). Any other width (the
-# tiny preset, custom sizes) gets the ARVideo config's own decoder, so the two baselines stay comparable.
-VIDEOMAE_DECODERS: dict[int, dict[str, int]] = {
-    384: dict(decoder_hidden_size=192, decoder_num_hidden_layers=4, decoder_num_attention_heads=3,
-              decoder_intermediate_size=768),
-    768: dict(decoder_hidden_size=384, decoder_num_hidden_layers=4, decoder_num_attention_heads=6,
-              decoder_intermediate_size=1536),
-    1024: dict(decoder_hidden_size=512, decoder_num_hidden_layers=4, decoder_num_attention_heads=8,
-               decoder_intermediate_size=2048),
-    1280: dict(decoder_hidden_size=640, decoder_num_hidden_layers=4, decoder_num_attention_heads=8,
-               decoder_intermediate_size=2560),
-}
-
-
-def videomae_config_from(config: ARVideoConfig) -> VideoMAEConfig:
-    """A `VideoMAEConfig` with the same ViT encoder as `config` and VideoMAE's decoder for that width.
-
-    The encoder keeps its final LayerNorm during pretraining (`use_mean_pooling=False`, as in VideoMAE's pretraining
-    encoder); `export_videomae_encoder` drops it, as ARVideo drops its `encoder_norm`.
-    """
-    if not isinstance(config.image_size, int) or not isinstance(config.patch_size, int):
-        raise ValueError("The VideoMAE baseline needs square clips and patches (int image_size and patch_size).")
-    if tuple(config.image_mean) != IMAGENET_DEFAULT_MEAN or tuple(config.image_std) != IMAGENET_DEFAULT_STD:
-        raise ValueError("VideoMAEForPreTraining un-normalizes with ImageNet mean/std; keep the default mean/std.")
-    decoder = VIDEOMAE_DECODERS.get(config.hidden_size) or dict(
-        decoder_hidden_size=config.decoder_hidden_size,
-        decoder_num_hidden_layers=config.decoder_num_hidden_layers,
-        decoder_num_attention_heads=config.decoder_num_attention_heads,
-        decoder_intermediate_size=config.decoder_intermediate_size,
-    )
-    return VideoMAEConfig(
-        image_size=config.image_size, patch_size=config.patch_size, num_channels=config.num_channels,
-        num_frames=config.num_frames, tubelet_size=config.tubelet_size, hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size, hidden_act=config.hidden_act,
-        hidden_dropout_prob=config.hidden_dropout_prob,
-        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-        initializer_range=config.initializer_range, layer_norm_eps=config.layer_norm_eps, qkv_bias=config.qkv_bias,
-        use_mean_pooling=False, norm_pix_loss=config.norm_pix_loss, **decoder,
-    )
-
-
-class TubeMaskingCollator(PretrainingCollator):
-    """VideoMAE's tube masking: `{"pixel_values": (B, T, C, H, W), "bool_masked_pos": (B, N) bool}` (True = masked).
-
-    Each clip masks the same `int(mask_ratio * H' * W')` spatial positions in every time step. Draws are seeded from
-    `(seed, epoch, sample indices)` exactly like [`PretrainingCollator`] (call `set_epoch` the same way).
-    """
-
-    def __init__(self, config: ARVideoConfig, *, mask_ratio: float = VIDEOMAE_MASK_RATIO, seed: int = 0) -> None:
-        super().__init__(config, seed=seed)
-        time_steps, height, width = self.geometry.grid
-        self.num_masked = int(mask_ratio * height * width)
-        if not 0 <= self.num_masked < height * width:
-            raise ValueError(f"tube mask_ratio={mask_ratio} must leave at least one of {height * width} positions.")
-        self.mask_ratio = float(mask_ratio)
-
-    def __call__(self, samples: Any) -> dict[str, torch.Tensor]:
-        pixel_values, _ = stack_pixel_values(samples)
-        if tuple(pixel_values.shape[1:]) != self.clip_shape:
-            raise ValueError(f"clips have shape {tuple(pixel_values.shape[1:])}, the config expects {self.clip_shape}")
-        time_steps, height, width = self.geometry.grid
-        noise = torch.rand(pixel_values.shape[0], height * width, generator=self.generator(samples))
-        frame_mask = noise.argsort(dim=1).argsort(dim=1) < self.num_masked  # rank below num_masked: masked
-        return {"pixel_values": pixel_values, "bool_masked_pos": frame_mask.repeat(1, time_steps)}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(mask_ratio={self.mask_ratio}, grid={self.geometry.grid}, seed={self.seed})"
-
-
-def export_videomae_encoder(model: VideoMAEForPreTraining, config: ARVideoConfig | None = None) -> ARVideoModel:
-    """The pretrained VideoMAE encoder as an `ARVideoModel` (final pretraining norm dropped); `config`, when given,
-    supplies the ARVideo-only fields (clusters, order, mask ratio, decoder, mean/std) of the exported config."""
-    encoder_config = VideoMAEConfig.from_dict({**model.config.to_dict(), "use_mean_pooling": True})
-    encoder = VideoMAEModel(encoder_config)
-    state = {k: v for k, v in model.videomae.state_dict().items() if not k.startswith("layernorm.")}
-    encoder.load_state_dict(state, strict=True)
-    keep = ("cluster_size", "prediction_order", "mask_ratio", "drop_path_rate", "image_mean", "image_std",
-            "decoder_hidden_size", "decoder_num_hidden_layers", "decoder_num_attention_heads",
-            "decoder_intermediate_size", "norm_pix_loss")
-    overrides = {name: getattr(config, name) for name in keep} if config is not None else {}
-    return ARVideoModel.from_videomae(encoder, **overrides)
-
-
-@torch.no_grad()
-def initialize_like_official_videomae(model: nn.Module) -> None:
-    """Re-draw a fresh transformers VideoMAE with the official code's initialization (xavier-uniform linears, q/k/v as
-    one fused qkv matrix, LayerNorms at identity), the one ARVideo uses: transformers' N(0, 0.02) would make the
-    baseline differ from ARVideo by its initialization, not only by its objective. The mask token keeps N(0, .02)."""
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv3d)):
-            fused_qkv = name.rsplit(".", 1)[-1] in ("query", "key", "value")
-            fan_out = module.weight.shape[0] * (3 if fused_qkv else 1)
-            uniform_linear_init(module.weight, module.weight[0].numel(), fan_out)
-            if module.bias is not None:
-                module.bias.zero_()
-        elif isinstance(module, nn.LayerNorm):
-            module.weight.fill_(1.0)
-            module.bias.zero_()
-
-
 def build_model_and_collator(
     args: PretrainArguments, config: ARVideoConfig
 ) -> tuple[PreTrainedModel, PretrainingCollator]:
     """`ARVideoForPretraining` with its cluster collator, or (`--method videomae`) VideoMAE with tube masks."""
     if args.method == "videomae":
-        videomae_config = videomae_config_from(config)
-        model = VideoMAEForPreTraining._from_config(videomae_config, attn_implementation=args.attn_implementation)
-        initialize_like_official_videomae(model)
-        mask_ratio = args.mask_ratio if args.mask_ratio is not None else VIDEOMAE_MASK_RATIO
-        return model, TubeMaskingCollator(config, mask_ratio=mask_ratio, seed=args.seed)
+        return build_videomae_pretraining(config, args.attn_implementation, args.mask_ratio, args.seed)
     model = ARVideoForPretraining._from_config(config, attn_implementation=args.attn_implementation)
     return model, PretrainingCollator(config, seed=args.seed)
 
@@ -468,7 +356,7 @@ def _trackers(report_to: str) -> list[str] | None:
     if report_to == "none":
         return None
     if report_to == "auto":
-        try:
+        try:  # a probe, not a dependency: tensorboard logs are written only when it is installed
             import tensorboard  # noqa: F401
 
             return ["tensorboard"]
@@ -477,8 +365,107 @@ def _trackers(report_to: str) -> list[str] | None:
     return [report_to]
 
 
+def reset_accelerate_state() -> None:
+    """Forget the process-wide accelerate state, so that the next run in this process (another pretraining, a
+    Trainer, an evaluation) configures it afresh: the demo and the reproduction study run many in one process."""
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+@dataclass
+class LogWindow:
+    """What happened since the last log record, on this process (reduced over processes when logged)."""
+
+    loss: torch.Tensor  # sum of finite losses, each weighted 1 / gradient_accumulation_steps
+    weight: torch.Tensor  # optimizer steps' worth of finite losses in `loss`
+    clips: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def empty(cls, device: torch.device) -> LogWindow:
+        return cls(torch.zeros((), device=device), torch.zeros((), device=device))
+
+    def reset(self) -> None:
+        self.loss.zero_()
+        self.weight.zero_()
+        self.clips, self.start = 0, time.perf_counter()
+
+
+@dataclass
+class PretrainingRun:
+    """One pretraining run as `build_run` sets it up: what the loop steps, logs, checkpoints and finally saves."""
+
+    args: PretrainArguments
+    output_dir: Path
+    accelerator: Accelerator
+    config: ARVideoConfig
+    dataset: VideoClipDataset
+    collator: PretrainingCollator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    dataloader: DataLoader
+    schedule: WarmupCosine  # stepped once per optimizer step, through `scheduler`
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    steps_per_epoch: int
+    step_limit: int  # sys.maxsize when the wall clock (--max_seconds) ends the run
+    fit_to_budget: bool
+    state: TrainState = field(default_factory=TrainState)
+    progress: Any = None
+    planner: BudgetPlanner | None = None  # fits the schedule to --max_seconds (without --max_steps)
+    run_start: float = 0.0  # perf_counter() at the start, minus the time of the run before a resume
+    drop_step: bool = False  # this optimizer step holds a skipped non-finite micro-batch
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.output_dir / "metrics.jsonl"
+
+    @property
+    def num_epochs(self) -> int:
+        return math.ceil(self.step_limit / self.steps_per_epoch)
+
+    def seconds(self) -> float:
+        """Wall-clock seconds of the run so far, resumed parts included."""
+        return time.perf_counter() - self.run_start
+
+
 def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     """Pretrain, checkpoint every `save_steps`, save the final pretraining model, encoder and processor."""
+    run = build_run(args)
+    start_run(run)
+    train_epochs(run)
+    return finish_run(run)
+
+
+# ------------------------------------------------------------------------------------------------------------ build
+def build_dataloader(args: PretrainArguments, dataset: VideoClipDataset, collator: PretrainingCollator) -> DataLoader:
+    """Shuffled full batches; the collator (orders and masks, seeded per sample) runs in the workers."""
+    return DataLoader(
+        dataset,
+        batch_size=args.per_device_batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.num_workers,
+        collate_fn=IndexedCollator(collator),
+        pin_memory=torch.cuda.is_available(),
+    )
+
+
+def build_optimizer(
+    args: PretrainArguments, model: torch.nn.Module, total_batch: int
+) -> tuple[torch.optim.Optimizer, float, float]:
+    """AdamW over the recipe's parameter groups, with its peak and final learning rates (`--learning_rate` as given,
+    else `--base_lr` and `--min_lr` scaled by the clips of a step: videos of the total batch x repeated crops)."""
+    total_clips = total_batch * args.repeated_aug  # what the linear lr scaling counts (as finetuning does)
+    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_clips)
+    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_clips)
+    optimizer = torch.optim.AdamW(
+        build_param_groups(model, args.weight_decay), lr=peak_lr, betas=(args.adam_beta1, args.adam_beta2)
+    )
+    return optimizer, peak_lr, min_lr
+
+
+def build_run(args: PretrainArguments) -> PretrainingRun:
+    """Accelerator, data, model, optimizer and schedule, prepared for the processes, and the state to start from."""
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -495,23 +482,9 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     model, collator = build_model_and_collator(args, config)
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()  # transformers 5 name of gradient checkpointing
-    dataloader = DataLoader(
-        dataset,
-        batch_size=args.per_device_batch_size,
-        shuffle=True,
-        drop_last=True,
-        num_workers=args.num_workers,
-        collate_fn=IndexedCollator(collator),
-        pin_memory=torch.cuda.is_available(),
-    )
     total_batch = args.per_device_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
-    total_clips = total_batch * args.repeated_aug  # what the linear lr scaling counts (as finetuning does)
-    peak_lr = args.learning_rate if args.learning_rate is not None else scaled_lr(args.base_lr, total_clips)
-    min_lr = args.min_lr if args.learning_rate is not None else scaled_lr(args.min_lr, total_clips)
-    optimizer = torch.optim.AdamW(
-        build_param_groups(model, args.weight_decay), lr=peak_lr, betas=(args.adam_beta1, args.adam_beta2)
-    )
-    model, optimizer, dataloader = accelerator.prepare(model, optimizer, dataloader)
+    optimizer, peak_lr, min_lr = build_optimizer(args, model, total_batch)
+    model, optimizer, dataloader = accelerator.prepare(model, optimizer, build_dataloader(args, dataset, collator))
     steps_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
     if steps_per_epoch == 0:
         raise ValueError(
@@ -521,96 +494,133 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
     # Under a wall-clock budget (and no --max_steps) the clock, not --epochs, ends the run, and the schedule's horizon
     # is fitted to the budget once the first steps are timed.
     fit_to_budget = args.max_seconds is not None and args.max_steps is None
-    step_limit = sys.maxsize if fit_to_budget else total_steps
-    num_epochs = math.ceil(step_limit / steps_per_epoch)
     # Stepped once per optimizer step by us (not prepared, which would step it once per process). A callable schedule
     # so that a wall-clock budget can set its horizon after measuring the step time, and a resume restores it.
     schedule = WarmupCosine(int(args.warmup_epochs * steps_per_epoch), total_steps, min_ratio=min_lr / peak_lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     accelerator.register_for_checkpointing(scheduler)
-
-    state = restore_state(accelerator, args, output_dir)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / ARGS_FILE).write_text(args.to_json())
-    accelerator.init_trackers(TRACKER_PROJECT, config={k: str(v) for k, v in vars(args).items()})
+    run = PretrainingRun(
+        args, output_dir, accelerator, config, dataset, collator, model, optimizer, dataloader, schedule, scheduler,
+        steps_per_epoch, sys.maxsize if fit_to_budget else total_steps, fit_to_budget,
+    )
+    run.state = restore_state(accelerator, args, output_dir)
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
-        f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{num_epochs} epochs'} of {steps_per_epoch} steps per "
-        f"epoch, batch {total_batch} videos x {args.repeated_aug} crops over {accelerator.num_processes} process(es), "
-        f"lr {peak_lr:.3g}."
+        f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{run.num_epochs} epochs'} of {steps_per_epoch} steps "
+        f"per epoch, batch {total_batch} videos x {args.repeated_aug} crops over {accelerator.num_processes} "
+        f"process(es), lr {peak_lr:.3g}."
     )
-    metrics_path = output_dir / "metrics.jsonl"
-    progress = tqdm(total=schedule.total_steps, initial=state.global_step,
-                    disable=not accelerator.is_local_main_process, desc="pretrain", dynamic_ncols=True)
-    window_loss, window_clips, window_start = torch.zeros((), device=accelerator.device), 0, time.perf_counter()
-    window_weight = torch.zeros((), device=accelerator.device)  # optimizer steps' worth of finite losses logged
-    drop_step = False  # this optimizer step holds a skipped non-finite micro-batch
-    run_start = time.perf_counter() - state.elapsed_seconds
-    planner = BudgetPlanner(schedule, args.max_seconds, progress) if fit_to_budget else None
-    stop = state.global_step >= step_limit
-    model.train()
-    for epoch in range(state.epoch, num_epochs):
+    return run
+
+
+def start_run(run: PretrainingRun) -> None:
+    """Write the run's arguments, open the trackers and the progress bar, and start the clock."""
+    accelerator, args = run.accelerator, run.args
+    if accelerator.is_main_process:
+        run.output_dir.mkdir(parents=True, exist_ok=True)
+        (run.output_dir / ARGS_FILE).write_text(args.to_json())
+    accelerator.init_trackers(TRACKER_PROJECT, config={k: str(v) for k, v in vars(args).items()})
+    run.progress = tqdm(total=run.schedule.total_steps, initial=run.state.global_step,
+                        disable=not accelerator.is_local_main_process, desc="pretrain", dynamic_ncols=True)
+    run.run_start = time.perf_counter() - run.state.elapsed_seconds
+    if run.fit_to_budget:
+        run.planner = BudgetPlanner(run.schedule, args.max_seconds, run.progress)
+
+
+# ------------------------------------------------------------------------------------------------------------- loop
+def train_epochs(run: PretrainingRun) -> None:
+    """The epochs from where the state says (mid-epoch after a resume) until the step limit or the budget."""
+    window = LogWindow.empty(run.accelerator.device)
+    stop = run.state.global_step >= run.step_limit
+    run.model.train()
+    for epoch in range(run.state.epoch, run.num_epochs):
         if stop:
             break
-        if epoch != state.epoch:
-            state.epoch, state.step_in_epoch = epoch, 0
-        dataset.set_epoch(epoch)
-        collator.set_epoch(epoch)
-        dataloader.set_epoch(epoch)
-        skip = state.step_in_epoch * args.gradient_accumulation_steps
-        for batch in accelerator.skip_first_batches(dataloader, skip) if skip else dataloader:
-            loss = train_micro_batch(accelerator, model, optimizer, batch, args, state, dataset, drop_step)
-            drop_step = (drop_step or loss is None) and not accelerator.sync_gradients
-            if loss is not None:
-                window_loss += loss / args.gradient_accumulation_steps
-                window_weight += 1 / args.gradient_accumulation_steps
-            batch_clips = batch["pixel_values"].shape[0] * accelerator.num_processes
-            window_clips += batch_clips
-            state.clips_seen += batch_clips
-            if not accelerator.sync_gradients:
-                continue
-            scheduler.step()
-            state.global_step += 1
-            state.step_in_epoch += 1
-            progress.update(1)
-            if planner is not None:
-                planner.after_step(state.global_step, time.perf_counter() - run_start)
-            stop = state.global_step >= step_limit or (
-                args.max_seconds is not None and time.perf_counter() - run_start >= args.max_seconds
-            )
-            if state.global_step % args.logging_steps == 0 or stop:
-                logged_steps = accelerator.reduce(window_weight, reduction="sum").item()
-                record = {
-                    "step": state.global_step,
-                    "epoch": round(epoch + state.step_in_epoch / steps_per_epoch, 4),
-                    "loss": accelerator.reduce(window_loss, reduction="sum").item() / logged_steps
-                    if logged_steps else float("nan"),
-                    "lr": scheduler.get_last_lr()[0],
-                    "clips_per_s": window_clips / max(time.perf_counter() - window_start, 1e-9),
-                    "peak_memory_mb": peak_memory_mb(accelerator.device),
-                }
-                accelerator.log(record, step=state.global_step)
-                if accelerator.is_main_process:
-                    with metrics_path.open("a") as handle:
-                        handle.write(json.dumps(record) + "\n")
-                progress.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
-                window_loss.zero_()
-                window_weight.zero_()
-                window_clips, window_start = 0, time.perf_counter()
-            if state.global_step % args.save_steps == 0 or stop:
-                state.elapsed_seconds = time.perf_counter() - run_start
-                save_checkpoint(accelerator, model, output_dir, state, args.save_total_limit, dataclasses.asdict(args))
-            if stop:
-                break
-    progress.close()
+        stop = train_epoch(run, epoch, window)
+    run.progress.close()
 
-    bad = int(accelerator.reduce(torch.tensor(dataset.num_bad, device=accelerator.device), reduction="sum").item())
+
+def train_epoch(run: PretrainingRun, epoch: int, window: LogWindow) -> bool:
+    """One epoch, or what a resumed run has left of it; True when the run must stop."""
+    state = run.state
+    if epoch != state.epoch:
+        state.epoch, state.step_in_epoch = epoch, 0
+    run.dataset.set_epoch(epoch)
+    run.collator.set_epoch(epoch)
+    run.dataloader.set_epoch(epoch)
+    skip = state.step_in_epoch * run.args.gradient_accumulation_steps
+    for batch in run.accelerator.skip_first_batches(run.dataloader, skip) if skip else run.dataloader:
+        train_batch(run, batch, window)
+        if run.accelerator.sync_gradients and end_optimizer_step(run, epoch, window):
+            return True
+    return False
+
+
+def train_batch(run: PretrainingRun, batch: dict[str, torch.Tensor], window: LogWindow) -> None:
+    """One micro-batch (the optimizer steps on the last of a step) and its loss and clips in the log window."""
+    accelerator, accumulation = run.accelerator, run.args.gradient_accumulation_steps
+    loss = train_micro_batch(accelerator, run.model, run.optimizer, batch, run.args, run.state, run.dataset,
+                             run.drop_step)
+    run.drop_step = (run.drop_step or loss is None) and not accelerator.sync_gradients
+    if loss is not None:
+        window.loss += loss / accumulation
+        window.weight += 1 / accumulation
+    batch_clips = batch["pixel_values"].shape[0] * accelerator.num_processes
+    window.clips += batch_clips
+    run.state.clips_seen += batch_clips
+
+
+def end_optimizer_step(run: PretrainingRun, epoch: int, window: LogWindow) -> bool:
+    """After an optimizer step: the schedule and counters advance, then a log record and a checkpoint when due.
+    True when this step ends the run (step limit or wall-clock budget)."""
+    state, args = run.state, run.args
+    run.scheduler.step()
+    state.global_step += 1
+    state.step_in_epoch += 1
+    run.progress.update(1)
+    if run.planner is not None:
+        run.planner.after_step(state.global_step, run.seconds())
+    stop = state.global_step >= run.step_limit or (args.max_seconds is not None and run.seconds() >= args.max_seconds)
+    if state.global_step % args.logging_steps == 0 or stop:
+        log_window(run, epoch, window)
+    if state.global_step % args.save_steps == 0 or stop:
+        state.elapsed_seconds = run.seconds()
+        save_checkpoint(run.accelerator, run.model, run.output_dir, state, args.save_total_limit,
+                        dataclasses.asdict(args))
+    return stop
+
+
+def log_window(run: PretrainingRun, epoch: int, window: LogWindow) -> None:
+    """One `metrics.jsonl` record (and tracker log) of the window: mean finite loss, lr, clips/s, peak memory."""
+    accelerator, state = run.accelerator, run.state
+    logged_steps = accelerator.reduce(window.weight, reduction="sum").item()
+    record = {
+        "step": state.global_step,
+        "epoch": round(epoch + state.step_in_epoch / run.steps_per_epoch, 4),
+        "loss": accelerator.reduce(window.loss, reduction="sum").item() / logged_steps
+        if logged_steps else float("nan"),
+        "lr": run.scheduler.get_last_lr()[0],
+        "clips_per_s": window.clips / max(time.perf_counter() - window.start, 1e-9),
+        "peak_memory_mb": peak_memory_mb(accelerator.device),
+    }
+    accelerator.log(record, step=state.global_step)
+    if accelerator.is_main_process:
+        with run.metrics_path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+    run.progress.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
+    window.reset()
+
+
+# ----------------------------------------------------------------------------------------------------------- finish
+def finish_run(run: PretrainingRun) -> dict[str, Any]:
+    """Count bad videos over processes, check the weights, save the models, the summary and the loss curve."""
+    accelerator, state, args = run.accelerator, run.state, run.args
+    bad = int(accelerator.reduce(torch.tensor(run.dataset.num_bad, device=accelerator.device), reduction="sum").item())
     summary = {
         "steps": state.global_step,
         "clips_seen": state.clips_seen,
-        "wall_seconds": round(time.perf_counter() - run_start, 1),
-        "clips_per_s": round(state.clips_seen / max(time.perf_counter() - run_start, 1e-9), 2),
+        "wall_seconds": round(run.seconds(), 1),
+        "clips_per_s": round(state.clips_seen / max(run.seconds(), 1e-9), 2),
         "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
         "bad_videos": bad,
         "skipped_nonfinite_batches": state.skipped_nonfinite,
@@ -618,14 +628,14 @@ def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
         "method": args.method,
     }
     if bad:
-        logger.warning(f"{bad} videos could not be decoded and were replaced; first: {dataset.bad_paths()[:5]}")
-    check_finite_weights(model, state.global_step)
+        logger.warning(f"{bad} videos could not be decoded and were replaced; first: {run.dataset.bad_paths()[:5]}")
+    check_finite_weights(run.model, state.global_step)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        save_final_models(accelerator.unwrap_model(model), output_dir, config)
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        plot_loss_curve(metrics_path, output_dir / "loss_curve.png", title=f"{args.method} pretraining loss")
-        logger.warning(f"Done: {json.dumps(summary)}; models in {output_dir}")
+        save_final_models(accelerator.unwrap_model(run.model), run.output_dir, run.config)
+        (run.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        plot_loss_curve(run.metrics_path, run.output_dir / "loss_curve.png", title=f"{args.method} pretraining loss")
+        logger.warning(f"Done: {json.dumps(summary)}; models in {run.output_dir}")
     accelerator.end_training()
     return summary
 
@@ -645,6 +655,7 @@ def plot_loss_curve(metrics_path: Path, image_path: Path, title: str = "ARVideo 
     """Loss (log scale) and learning rate against step, from the run's `metrics.jsonl`."""
     if not metrics_path.exists():
         return
+    # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
     import matplotlib
 
     matplotlib.use("Agg")
@@ -664,14 +675,12 @@ def plot_loss_curve(metrics_path: Path, image_path: Path, title: str = "ARVideo 
 
 __all__ = [
     "TrainState",
-    "TubeMaskingCollator",
     "build_config",
     "build_model_and_collator",
     "build_train_dataset",
-    "export_videomae_encoder",
     "find_checkpoint",
     "NonFiniteError",
     "prepare_output_dir",
+    "reset_accelerate_state",
     "run_pretraining",
-    "videomae_config_from",
 ]

@@ -21,10 +21,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
+from ..loading import load_encoder
+from .features import build_feature_dataset, extract_features, load_features, save_features
 from .metrics import topk_accuracy
 
 
@@ -40,7 +43,7 @@ class LinearProbe(nn.Module):
         nn.init.trunc_normal_(self.linear.weight, std=0.01)
 
     @torch.no_grad()
-    def fit_normalization(self, features: torch.Tensor) -> "LinearProbe":
+    def fit_normalization(self, features: torch.Tensor) -> LinearProbe:
         """Fix the standardization to the training features' per-dimension mean and std."""
         pooled = features.mean(dim=1) if features.dim() == 3 else features
         self.mean.copy_(pooled.float().mean(0))
@@ -194,8 +197,6 @@ def parse_probe_args(argv: list[str] | None = None) -> ProbeArguments:
 
 
 def _features_for(args: ProbeArguments, split: str, encoder: Any, device: str) -> dict[str, torch.Tensor]:
-    from .features import build_feature_dataset, extract_features, save_features
-
     dataset = build_feature_dataset(
         encoder.config, getattr(args, f"{split}_list"), data_root=args.data_root, demo_root=args.demo_root,
         demo_split=split, sampling_rate=args.sampling_rate,
@@ -211,15 +212,11 @@ def _features_for(args: ProbeArguments, split: str, encoder: Any, device: str) -
 
 def run_probe(args: ProbeArguments) -> dict[str, Any]:
     """Extract (or load) features, train the probe on the train split, report top-1/top-5 on the test split."""
-    from .features import load_features
-
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.train_features and args.test_features:
         train, _ = load_features(args.train_features)
         test, _ = load_features(args.test_features)
     elif args.model_name_or_path:
-        from .finetune import load_encoder
-
         encoder = load_encoder(args.model_name_or_path)
         train, test = (_features_for(args, split, encoder, device) for split in ("train", "test"))
     else:
@@ -238,8 +235,6 @@ def run_probe(args: ProbeArguments) -> dict[str, Any]:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{args.probe}_probe_results.json").write_text(json.dumps(results, indent=2) + "\n")
-    from safetensors.torch import save_file
-
     weights = {k: v.contiguous() for k, v in probe.state_dict().items()}
     save_file(weights, str(output_dir / f"{args.probe}_probe.safetensors"))
     return results

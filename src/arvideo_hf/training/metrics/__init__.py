@@ -32,7 +32,7 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, top_k: Sequence[int] =
 @functools.lru_cache(maxsize=1)
 def load_accuracy_metric() -> Any | None:
     """Our `evaluate` metric loaded by path (cached), or `None` when `evaluate` is missing or cannot load it."""
-    try:
+    try:  # evaluate (and the datasets stack it imports) is slow to load and may fail: only here, and guarded
         import evaluate
 
         return evaluate.load(METRIC_PATH, keep_in_memory=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from arvideo_hf.data.decoding import decode_frames
-from arvideo_hf.data.demo import (
+from arvideo_hf.data.demo_dataset import (
     DEMO_CLASSES,
     build_demo_dataset,
     default_demo_root,

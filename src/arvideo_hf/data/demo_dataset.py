@@ -34,10 +34,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -119,7 +119,9 @@ def load_backgrounds(height: int = 96) -> tuple[np.ndarray, ...]:
                 frames = video.get_frames(np.arange(start, min(start + 32, video.num_frames)))
                 width = round(frames.shape[2] * height / frames.shape[1])
                 pixels = torch.from_numpy(frames).permute(0, 3, 1, 2)  # uint8 channels-last: the fast kernel
-                pixels = F.interpolate(pixels, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+                pixels = F.interpolate(
+                    pixels, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+                )
                 chunks.append(pixels.permute(0, 2, 3, 1).numpy())
         clip = np.ascontiguousarray(np.concatenate(chunks))
         clip.flags.writeable = False
@@ -183,7 +185,7 @@ def render_demo_video(
     vy, vx = rng.uniform(-0.5, 0.5, size=2)
     ys = np.clip(np.round(y0 + vy * t.ravel()), 0, max_y).astype(int)
     xs = np.clip(np.round(x0 + vx * t.ravel()), 0, max_x).astype(int)
-    background = np.stack([frames[i, y : y + size, x : x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    background = np.stack([frames[i, y : y + size, x : x + size] for i, (y, x) in enumerate(zip(ys, xs, strict=True))])
     background = background.astype(np.float32)
     background = background.mean() + background_contrast * (background - background.mean())
 

@@ -28,14 +28,30 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+import transformers
 from torch.utils.data import DataLoader, Dataset
 from transformers import HfArgumentParser
+
+from ..configuration_arvideo import pair
+from ..data import VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..environment import cpu_model
+from ..loading import load_encoder
+from ..modeling_arvideo import ARVideoModel
+from ..processing import image_processor_for
+from . import pretrain as pretraining  # run_pretraining is looked up at call time (tests stand in for it)
+from .arguments import parse_pretrain_args
+from .features import extract_features
+from .finetune import build_classifier
+from .optim import build_layer_decay_param_groups
+from .pretrain import build_config, reset_accelerate_state
+from .probes import LinearProbe, evaluate_probe, train_probe
 
 
 # ------------------------------------------------------------------------------------------------ what is compared
@@ -221,9 +237,6 @@ def result_path(args: ReproduceArguments, run: StudyRun, seed: int) -> Path:
 # ---------------------------------------------------------------------------------------------------------- data
 def eval_sources(args: ReproduceArguments) -> tuple[Any, Any, dict[int, str]]:
     """Labeled train and test `VideoSource`s (the demo split by default) and `id2label`."""
-    from ..data import read_kinetics_list
-    from ..data import open_demo_dataset
-
     if args.train_list is None:
         root = open_demo_dataset(args.demo_root)
         names = root / "labels.txt"
@@ -251,8 +264,6 @@ class CachedClips(Dataset):
 
 def eval_datasets(args: ReproduceArguments, config: Any) -> tuple[Dataset, Dataset, dict[int, str]]:
     """Single center clip per video for the train and test splits (`VideoClipDataset.for_evaluation`)."""
-    from ..data import VideoClipDataset
-
     train_source, test_source, id2label = eval_sources(args)
     sources = (train_source, test_source)
     datasets = [VideoClipDataset.for_evaluation(source, config, stride=args.sampling_rate) for source in sources]
@@ -285,13 +296,6 @@ def pretrain_argv(args: ReproduceArguments, run: StudyRun, seed: int, output_dir
 
 def pretrain(args: ReproduceArguments, run: StudyRun, seed: int, output_dir: Path) -> dict[str, Any]:
     """Pretrain one run (resuming a killed one), or build the seeded random-init encoder; returns the summary."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    from ..modeling_arvideo import ARVideoModel
-    from ..processing import image_processor_for
-    from .arguments import parse_pretrain_args
-    from .pretrain import build_config, run_pretraining
-
     pretrain_args = parse_pretrain_args(pretrain_argv(args, run, seed, output_dir))
     if run.method == "random":
         torch.manual_seed(seed)
@@ -309,9 +313,8 @@ def pretrain(args: ReproduceArguments, run: StudyRun, seed: int, output_dir: Pat
     pretrain_args.warmup_epochs = args.warmup_steps / steps_per_epoch
     pretrain_args.save_steps = max(args.pretrain_steps // 2, 1)
     pretrain_args.logging_steps = max(min(pretrain_args.logging_steps, args.pretrain_steps // 4), 1)
-    AcceleratorState._reset_state(reset_partial_state=True)  # one process runs many pretrainings
-    GradientState._reset_state()
-    summary = run_pretraining(pretrain_args)
+    reset_accelerate_state()  # one process runs many pretrainings
+    summary = pretraining.run_pretraining(pretrain_args)
     records = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     summary["first_loss"], summary["final_loss"] = records[0]["loss"], records[-1]["loss"]
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -329,9 +332,6 @@ def linear_probe(
     encoder: torch.nn.Module, train: Dataset, test: Dataset, args: ReproduceArguments, seed: int
 ) -> dict[str, float]:
     """Mean-pooled last-layer features of the frozen encoder, a standardized linear probe, top-1 on `test`."""
-    from .features import extract_features
-    from .probes import LinearProbe, evaluate_probe, train_probe
-
     train_features = extract_features(encoder, train, progress=False)
     test_features = extract_features(encoder, test, progress=False)
     torch.manual_seed(seed)
@@ -353,9 +353,6 @@ def short_finetune(
     """Full finetune of the encoder (fresh `fc_norm` + head, layer-wise lr decay, drop path, label smoothing, warmup +
     cosine) for `finetune_epochs` over single center clips, then top-1 on `test`. A short, cheap version of the
     finetuning recipe (no mixup/RandAugment: their benefit needs far more epochs than this budget)."""
-    from .finetune import build_classifier
-    from .optim import build_layer_decay_param_groups
-
     torch.manual_seed(seed)
     model = build_classifier(encoder_dir, id2label, drop_path=args.drop_path)
     groups = build_layer_decay_param_groups(model, 0.05, args.layer_decay, args.finetune_lr)
@@ -396,8 +393,6 @@ def evaluate_run(
     encoder_dir: Path, data: tuple[Dataset, Dataset, dict[int, str]], args: ReproduceArguments, seed: int
 ) -> dict[str, Any]:
     """Linear probe and (unless `finetune_epochs=0`) short finetune of one encoder folder."""
-    from .finetune import load_encoder
-
     train, test, id2label = data
     started = time.perf_counter()
     results: dict[str, Any] = linear_probe(load_encoder(encoder_dir), train, test, args, seed)
@@ -424,9 +419,6 @@ def run_study(args: ReproduceArguments, log: Any = print) -> dict[str, Any]:
 
 
 def _run_study(args: ReproduceArguments, log: Any, results_dir: Path, work_dir: Path) -> dict[str, Any]:
-    from .arguments import parse_pretrain_args
-    from .pretrain import build_config
-
     todo = [(seed, run) for seed in args.seeds for run in args.selected_runs]
     data = None
     study_started = time.perf_counter()
@@ -584,7 +576,7 @@ def render_markdown(args: ReproduceArguments, stats: dict[str, dict[str, Any]], 
     if environment.get("zero_prediction_loss") is not None:
         lines.insert(-2, f"Predicting all zeros scores a pretraining loss of {environment['zero_prediction_loss']:.4f} "
                          "(norm-pix targets): a run has learned to predict only as far as it gets below that.\n")
-    for name, entry in stats.items():
+    for entry in stats.values():
         loss = f"{entry['final_pretrain_loss']:.4f}" if "final_pretrain_loss" in entry else "-"
         lines.append(f"| {entry['label']} | {entry['pretrain_seconds']:.0f} | {loss} |")
     return "\n".join(lines) + "\n"
@@ -592,13 +584,15 @@ def render_markdown(args: ReproduceArguments, stats: dict[str, dict[str, Any]], 
 
 def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | None = None) -> None:
     """One panel per table: linear probe and finetune top-1 (mean, std error bars), random init and chance as lines."""
+    # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, len(STUDY_TABLES), figsize=(4.2 * len(STUDY_TABLES), 4.2), squeeze=False)
-    for ax, table in zip(axes[0], STUDY_TABLES):
+    for ax, table in zip(axes[0], STUDY_TABLES, strict=True):
         names = [name for name, _ in table.rows if name in stats and name != "random"]
         for offset, metric, color in ((-0.2, METRICS[0], "tab:blue"), (0.2, METRICS[1], "tab:orange")):
             means = [stats[n][metric]["mean"] if metric in stats[n] else float("nan") for n in names]
@@ -613,8 +607,6 @@ def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | N
         ax.set_xticklabels([STUDY_RUNS[n].label.split(" (")[0] for n in names], rotation=35, ha="right", fontsize=8)
         ax.set_title(table.title, fontsize=9)
         ax.set_ylabel("top-1 (%)")
-    from matplotlib.lines import Line2D
-
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles += [Line2D([], [], color="black", linestyle="--"), Line2D([], [], color="gray", linestyle=":")]
     labels += ["random init (same colour: same metric)", "chance"]
@@ -627,13 +619,10 @@ def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | N
 def zero_prediction_loss(args: ReproduceArguments) -> float | None:
     """The pretraining loss of predicting all zeros: `(n-1)/n` under norm-pix targets (each tubelet channel of n pixels
     normalized with its unbiased std), the level a run has to get below to have learned anything."""
-    from .arguments import parse_pretrain_args
-    from .pretrain import build_config
-
     config = build_config(parse_pretrain_args(pretrain_argv(args, STUDY_RUNS["arvideo"], 0, Path(args.work_dir))))
     if not config.norm_pix_loss:
         return None
-    patch = config.patch_size if isinstance(config.patch_size, int) else config.patch_size[0]
+    patch = pair(config.patch_size)[0]
     pixels = config.tubelet_size * patch * patch
     return round((pixels - 1) / pixels, 4)
 
@@ -652,10 +641,6 @@ def reproduce_command(args: ReproduceArguments) -> str:
 
 
 def environment_info(args: ReproduceArguments, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    import transformers
-
-    from ..environment import cpu_model
-
     device = f"{os.cpu_count()} CPU cores ({cpu_model()}), no GPU"
     if torch.cuda.is_available():
         device = torch.cuda.get_device_name(0)

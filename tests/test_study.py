@@ -5,10 +5,10 @@ import json
 import pytest
 
 from arvideo_hf.training import pretrain as pretrain_module
-from arvideo_hf.training import reproduce
+from arvideo_hf.training import study as reproduce
 from arvideo_hf.training.arguments import parse_pretrain_args
 from arvideo_hf.training.pretrain import build_config
-from arvideo_hf.training.reproduce import STUDY_RUNS, STUDY_TABLES, check_claims, parse_reproduce_args, run_study
+from arvideo_hf.training.study import STUDY_RUNS, STUDY_TABLES, check_claims, parse_reproduce_args, run_study
 
 
 SMALL = '{"num_hidden_layers": 2, "decoder_num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128}'
