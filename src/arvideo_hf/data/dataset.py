@@ -217,11 +217,12 @@ class VideoClipDataset(Dataset):
 
     def _sampled_frames(self, index: int, rng: np.random.Generator) -> np.ndarray:
         """The sampler's frames of record `index`, from the decoded-video cache when it holds the video."""
+        sampler_rng = rng if self.train else None  # evaluation takes the sampler's deterministic clip
         video_frames = self._cache.get(index)
         if video_frames is not None:
-            return video_frames[self.sampler(len(video_frames), rng if self.train else None)]
+            return video_frames[self.sampler(len(video_frames), sampler_rng)]
         with open_video(self.records[index].path, backend=self.backend, num_threads=self.num_threads) as video:
-            indices = self.sampler(video.num_frames, rng if self.train else None)
+            indices = self.sampler(video.num_frames, sampler_rng)
             if not self._fits_cache(video):
                 return video.get_frames(indices)
             try:

@@ -78,8 +78,8 @@ class PretrainArguments:
     num_workers: int | None = field(default=None)
     cache_mb: float | None = field(
         default=None,
-        metadata={"help": "Keep decoded small videos in memory, up to this many MiB per loader process (tiny: 1024; "
-                  "use with --num_workers 0, as workers restart each epoch)."},
+        metadata={"help": "Keep decoded small videos in memory, up to this many MiB per loader process (default 0: "
+                  "off; only useful with --num_workers 0, as pretraining's workers restart each epoch)."},
     )
     max_bad_fraction: float = field(default=0.1, metadata={"help": "Stop when more videos than this fail."})
     # schedule
