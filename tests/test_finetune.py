@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data.finetune_transforms import (
@@ -151,6 +152,24 @@ def test_finetune_transform_without_augmentation_is_a_normalized_resize():
         parse_rand_augment("m7")
 
 
+def test_full_frame_crop_skips_kornia_with_the_same_result(monkeypatch):
+    """The tiny preset's full-area crop of frames already at the model's size is the identity: the fast path gives
+    kornia's result exactly, and kornia still crops frames of another size or scale."""
+    transform = FinetuneTransform(32, rand_augment="none", scale=(1.0, 1.0), flip_prob=0.0, erase_prob=0.0)
+    clip = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    fast = transform(clip, 5)
+    monkeypatch.setattr(FinetuneTransform, "_crop_is_identity", lambda self, clip: False)
+    assert torch.equal(fast, transform(clip, 5))  # kornia's own crop of the same clip
+    monkeypatch.undo()
+    calls = []
+    zoom = FinetuneTransform(32, rand_augment="none", scale=(0.5, 1.0), flip_prob=0.0, erase_prob=0.0)
+    for kind in (transform, zoom):
+        monkeypatch.setattr(kind, "crop", lambda clip: calls.append(tuple(clip.shape)) or clip[..., :32, :32])
+    transform(np.zeros((4, 40, 40, 3), dtype=np.uint8), 5)  # another size: resized by kornia
+    zoom(clip, 5)  # a random scale: cropped by kornia
+    assert calls == [(4, 3, 40, 40), (4, 3, 32, 32)]
+
+
 # ----------------------------------------------------------------------------------------------- model loading
 def test_build_classifier_from_every_kind_of_checkpoint(tmp_path, small_encoder_dir):
     id2label = {0: "a", 1: "b", 2: "c"}
@@ -238,6 +257,25 @@ def test_trainer_round_trip_train_save_reload_same_eval(tmp_path, small_demo_roo
     assert again["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-5)
     saved = json.loads((output / "all_results.json").read_text())
     assert saved["eval_top1"] == pytest.approx(metrics["eval_top1"])
+
+
+def test_seed_fixes_the_fresh_weights(tmp_path, small_demo_root, small_encoder_dir):
+    """A random-init finetune with the same --seed twice gives the same model; another seed another one."""
+
+    def finetuned(seed: int, name: str) -> dict[str, torch.Tensor]:
+        fresh_accelerate_state()
+        run_finetuning(*parse_finetune_args([
+            "--preset", "tiny", "--init", "random", "--model_name_or_path", str(small_encoder_dir),
+            "--train_list", str(small_demo_root / "train.txt"), "--data_root", str(small_demo_root),
+            "--class_names", str(small_demo_root / "labels.txt"), "--output_dir", str(tmp_path / name),
+            "--seed", str(seed), "--max_steps", "1", "--per_device_train_batch_size", "2", "--cache_mb", "0",
+            "--dataloader_num_workers", "0", "--save_strategy", "no", "--use_cpu", "True", "--report_to", "none",
+        ]))
+        return load_file(tmp_path / name / "model.safetensors")
+
+    first, again, other = finetuned(3, "first"), finetuned(3, "again"), finetuned(4, "other")
+    assert all(torch.equal(first[key], again[key]) for key in first)
+    assert not torch.equal(first["classifier.weight"], other["classifier.weight"])
 
 
 def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():

@@ -119,13 +119,21 @@ class FinetuneTransform:
             if self.rand_augment is not None:
                 params = self.rand_augment.forward_parameters(torch.Size((1, *clip.shape[1:])))
                 clip = self.rand_augment(clip, params=_repeat_params(params, clip.shape[0]))
-            clip = self.crop(clip)
+            if not self._crop_is_identity(clip):
+                clip = self.crop(clip)
             if self.flip is not None:
                 clip = self.flip(clip)
             clip = (clip - self.mean) / self.std
             if self.erase is not None:
                 clip = self.erase(clip)
         return clip.contiguous()
+
+    def _crop_is_identity(self, clip: torch.Tensor) -> bool:
+        """A full-area crop (`scale=(1, 1)`) of a frame already at `size` whose aspect lies in `ratio` is the whole
+        frame, returned unchanged: skipping kornia there gives the same clip without its per-clip cost."""
+        height, width = clip.shape[-2:]
+        return (self.scale == (1.0, 1.0) and (height, width) == tuple(self.size)
+                and self.ratio[0] <= width / height <= self.ratio[1])
 
     def __repr__(self) -> str:
         return (

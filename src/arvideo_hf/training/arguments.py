@@ -38,6 +38,20 @@ RUN_PRESETS: dict[str, dict[str, Any]] = {
     "base": dict(_PAPER_RECIPE, model_preset="base", per_device_batch_size=32),
     "large": dict(_PAPER_RECIPE, model_preset="large", per_device_batch_size=16),
 }
+# Finetuning presets (examples/finetune.py): command-line defaults that any explicit argument overrides. "paper" is
+# VideoMAE's recipe (FinetuneArguments' own defaults), for real data. "tiny" is the small-scale recipe measured in
+# reproduce/small_scale: a few hundred labeled clips and minutes of CPU, where mixup/cutmix/RandAugment/erasing/
+# smoothing/drop path and strong crops keep a tiny ViT from fitting at all; it also fixes the frame stride the tiny
+# pretraining preset reads.
+FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "tiny": dict(
+        model_preset="tiny", base_lr=0.0, learning_rate=1e-3, layer_decay=1.0, drop_path=0.0, label_smoothing=0.0,
+        mixup=0.0, cutmix=0.0, rand_augment="none", erase_prob=0.0, min_crop_scale=1.0, flip=False,
+        sampling_rate=2, warmup_epochs=3.0, num_train_epochs=30, per_device_train_batch_size=16, cache_mb=1024,
+        dataloader_persistent_workers=True,
+    ),
+}
 _ALIASES = {"demo": "tiny", "vit-s": "small", "vit-b": "base", "vit-l": "large"}
 
 

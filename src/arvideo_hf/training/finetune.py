@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
-from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy, SchedulerType
 
 from .. import hub  # push_checkpoint_to_hub is looked up at call time (tests stand in for the upload)
@@ -43,6 +43,7 @@ from ..data.finetune_transforms import FinetuneTransform, MixupCollator
 from ..loading import load_config, load_encoder
 from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
+from .arguments import FINETUNE_PRESETS
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
 
@@ -57,21 +58,6 @@ FINETUNE_OUTPUTS = ("model.safetensors", "config.json", "training_args.bin", "pr
 FINETUNE_IDENTITY = ("model_name_or_path", "init", "model_preset", "train_list", "validation_list", "data_root",
                      "class_names", "demo_root", "sampling", "sampling_rate", "repeated_aug")
 FINETUNE_PATHS = ("train_list", "validation_list", "data_root", "class_names", "demo_root")
-
-
-# Finetuning presets: command-line defaults that any explicit argument overrides. "paper" is VideoMAE's recipe (the
-# dataclass defaults below), for real data. "tiny" is the small-scale recipe measured in reproduce/small_scale: a few
-# hundred labeled clips and minutes of CPU, where mixup/cutmix/RandAugment/erasing/smoothing/drop path and strong
-# crops keep a tiny ViT from fitting at all; it also fixes the frame stride the tiny pretraining preset reads.
-FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "tiny": dict(
-        model_preset="tiny", base_lr=0.0, learning_rate=1e-3, layer_decay=1.0, drop_path=0.0, label_smoothing=0.0,
-        mixup=0.0, cutmix=0.0, rand_augment="none", erase_prob=0.0, min_crop_scale=1.0, flip=False,
-        sampling_rate=2, warmup_epochs=3.0, num_train_epochs=30, per_device_train_batch_size=16, cache_mb=1024,
-        dataloader_persistent_workers=True,
-    ),
-}
 
 
 @dataclass
@@ -399,6 +385,9 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     resume_from = prepare_finetune_output_dir(args, training_args)
     save_finetune_args(args, training_args)
     train_source, validation_source, id2label = read_sources(args)
+    # --seed fixes the fresh weights (fc_norm and head; the whole encoder with --init random): Trainer seeds itself
+    # only once the model exists, which left them to whatever state the process's generator was in.
+    set_seed(training_args.seed)
     model = build_classifier(
         args.model_name_or_path, id2label, init=args.init, model_preset=args.model_preset, drop_path=args.drop_path,
         attn_implementation=args.attn_implementation,
