@@ -15,6 +15,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(VENV)/bin/uv pip install --python $(PY) $(if $(wildcard $(WHEELS)),--find-links $(WHEELS)) \
 	  "torch==2.13.0" -e ".[train,dev]" \
 	  || $(PY) -m pip install "torch==2.13.0" -e ".[train,dev]"
+	# Bytecode now, once: where PYTHONDONTWRITEBYTECODE is set (as on our CI machines) every process would otherwise
+	# recompile each imported module from source, about 10 s per process (each test subprocess, each demo run).
+	$(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
