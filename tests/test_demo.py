@@ -6,6 +6,7 @@ import json
 import pytest
 
 from arvideo_hf import demo
+from arvideo_hf.readme_blocks import readme_block
 
 
 def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, capsys):
@@ -25,7 +26,7 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
     assert f"Overwriting the previous demo run in {output}" in printed and not (output / "stale").exists()
     for name in ("ARVideo-pretrained", "VideoMAE-pretrained", "random init"):
         assert f"| {name} |" in printed
-    assert "Supervised from scratch on all 12 labels" in printed and "Total wall time" in printed
+    assert "Supervised from scratch on all 12 labels (1 epochs)" in printed and "Total wall time" in printed
     results = json.loads((output / "results.json").read_text())
     assert json.loads(results_file.read_text()) == results
     assert results["dataset"] == {"unlabeled": 12, "train": 12, "train_10pct": 6, "test": 6}
@@ -40,7 +41,8 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
         assert summary["method"] == method and summary["steps"] >= 1
     assert 0.0 <= results["supervised_all_labels"]["top1"] <= 100.0
     assert (output / "results.md").read_text() == demo.results_text(results)
-    assert demo.readme_block(readme.read_text()) == demo.results_text(results) and "old table" not in readme.read_text()
+    assert readme_block(readme.read_text(), demo.README_BLOCK) == demo.results_text(results)
+    assert "old table" not in readme.read_text()
     assert readme.read_text().endswith("<!-- demo-table:end -->\n\nafter\n")
 
 

@@ -10,8 +10,8 @@ On the embedded demo set (a 2400-clip unlabeled pool, 1200 labeled train clips, 
 4. train the random-init model on all labels (the supervised reference: can this model learn the task at all?).
 
 It prints one table and writes `results.json`, `results.md` and every run's own folder under `--output_dir`, which it
-overwrites (it says so). Each step goes through the same functions as the example scripts. About 15 minutes on 2 CPU
-cores with the defaults (README).
+overwrites (it says so). Steps 2-3 are the held-out protocol of `arvideo_hf.training.protocol`, which the study
+(`examples/reproduce.py`) scores every ablation with. Under 10 minutes on 2 CPU cores with the defaults (README).
 """
 
 from __future__ import annotations
@@ -26,19 +26,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from transformers import HfArgumentParser
 
 from .configuration_arvideo import ARVideoConfig
 from .data import open_demo_dataset
 from .environment import describe_machine
-from .modeling_arvideo import ARVideoModel
-from .processing import image_processor_for
+from .readme_blocks import write_readme_block
 from .training import parse_pretrain_args, run_pretraining
-from .training.evaluation import EvaluateArguments, run_evaluation
-from .training.finetune import parse_finetune_args, run_finetuning
 from .training.pretrain import reset_accelerate_state
-from .training.probes import ProbeArguments, run_probe
+from .training.protocol import HeldOutProtocol, finetune, probes, save_random_encoder
 
 
 logger = logging.getLogger(__name__)
@@ -53,11 +49,12 @@ class DemoArguments:
 
     output_dir: str = field(default="outputs/demo", metadata={"help": "Every run and the results (overwritten)."})
     demo_root: str | None = field(default=None, metadata={"help": "The demo set (default: $ARVIDEO_DEMO_DIR)."})
-    pretrain_seconds: float = field(default=150, metadata={"help": "Wall-clock pretraining budget of each method."})
+    pretrain_seconds: float = field(default=60, metadata={"help": "Wall-clock pretraining budget of each method."})
     pretrain_batch_size: int | None = field(default=None, metadata={"help": "Pretraining videos per step (tiny's)."})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
     low_label_list: str = field(default="train_10pct.txt", metadata={"help": "Labeled subset for the finetunes."})
-    supervised_epochs: float = field(default=8, metadata={"help": "Epochs of the all-labels supervised reference."})
+    supervised_epochs: float = field(default=4, metadata={"help": "Epochs of the all-labels supervised reference."})
+    finetune_epochs: float | None = field(default=None, metadata={"help": "Low-label finetune epochs (tiny's)."})
     probe_epochs: int = field(default=50)
     num_clips: int = field(default=2, metadata={"help": "Test clips per video."})
     num_crops: int = field(default=1, metadata={"help": "Test crops per clip (the demo's frames are the crop)."})
@@ -81,47 +78,11 @@ def pretrain(args: DemoArguments, method: str) -> Path:
     return output_dir / "encoder"
 
 
-def random_encoder(args: DemoArguments) -> Path:
-    """A freshly initialized tiny encoder saved as a folder, so probes read it like the pretrained ones."""
-    folder = Path(args.output_dir) / "random-encoder"
-    torch.manual_seed(0)
-    encoder = ARVideoModel(ARVideoConfig.from_preset("tiny"))
-    encoder.save_pretrained(folder)
-    image_processor_for(encoder.config).save_pretrained(folder)
-    return folder
-
-
-def finetune(args: DemoArguments, root: Path, encoder: Path, name: str, train_list: str, seed: int,
-             extra: list[str] | None = None) -> dict[str, Any]:
-    """`examples/finetune.py --preset tiny` on `train_list`, then `examples/evaluate.py` on the test split."""
-    output_dir = Path(args.output_dir) / f"finetune-{name}-seed{seed}"
-    init = ["--init", "random"] if name.startswith("random") else ["--model_name_or_path", str(encoder)]
-    argv = ["--preset", "tiny", *init, "--train_list", str(root / train_list), "--data_root", str(root),
-            "--class_names", str(root / "labels.txt"), "--output_dir", str(output_dir), "--seed", str(seed),
-            "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", str(args.num_workers),
-            "--overwrite_output_dir", "True",
-            "--use_cpu", str(not torch.cuda.is_available()), *(extra or [])]
-    reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
-    train_metrics = run_finetuning(*parse_finetune_args(argv))
-    summary = run_evaluation(
-        EvaluateArguments(model_name_or_path=str(output_dir), demo_root=str(root), num_clips=args.num_clips,
-                          num_crops=args.num_crops, num_workers=args.num_workers, sampling_rate=2),
-        command=f"python -m arvideo_hf.demo  # {name}, seed {seed}",
-    )
-    return {"top1": summary["top1"], "views": summary["views"], "num_test": summary["num_videos"],
-            "train_loss": train_metrics.get("train_loss"), "finetune_seconds": train_metrics.get("wall_seconds")}
-
-
-def probes(args: DemoArguments, root: Path, encoder: Path) -> dict[str, float]:
-    """Attentive and linear probes on frozen features of `encoder`, trained on all demo train labels. The linear probe
-    reads the attentive probe's token features (mean-pooling them is what its own extraction would do)."""
-    name = encoder.parent.name if encoder.name == "encoder" else encoder.name
-    output_dir = Path(args.output_dir) / f"probes-{name}"
-    attentive = run_probe(ProbeArguments(probe="attentive", model_name_or_path=str(encoder), demo_root=str(root),
-                                         sampling_rate=2, epochs=args.probe_epochs, output_dir=str(output_dir)))
-    features = {f"{split}_features": str(output_dir / f"{split}_features.safetensors") for split in ("train", "test")}
-    linear = run_probe(ProbeArguments(probe="linear", **features, epochs=args.probe_epochs, output_dir=str(output_dir)))
-    return {"attentive": attentive["top1"], "linear": linear["top1"]}
+def protocol_for(args: DemoArguments, root: Path) -> HeldOutProtocol:
+    """The held-out protocol on the demo set with the demo's knobs."""
+    return HeldOutProtocol(root=root, output_dir=Path(args.output_dir), low_label_list=args.low_label_list,
+                           finetune_epochs=args.finetune_epochs, probe_epochs=args.probe_epochs,
+                           num_clips=args.num_clips, num_crops=args.num_crops, num_workers=args.num_workers)
 
 
 def run_demo(args: DemoArguments) -> dict[str, Any]:
@@ -134,14 +95,18 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     root = open_demo_dataset(args.demo_root)
     encoders = {method: pretrain(args, method) for method in ("arvideo", "videomae")}
-    encoders["random"] = random_encoder(args)
+    encoders["random"] = save_random_encoder(ARVideoConfig.from_preset("tiny"), output_dir / "random-encoder")
+    protocol = protocol_for(args, root)
     rows: dict[str, dict[str, Any]] = {}
     for name in ENCODERS:
-        runs = [finetune(args, root, encoders[name], name, args.low_label_list, seed) for seed in args.seeds]
+        init = "random" if name == "random" else "pretrained"  # random init: a fresh init per finetune seed
+        runs = [finetune(protocol, encoders[name], name, seed, init=init) for seed in args.seeds]
         rows[name] = {"low_label": _mean_std([run["top1"] for run in runs]), "low_label_runs": runs,
-                      **probes(args, root, encoders[name])}
-    supervised = finetune(args, root, encoders["random"], "random-all-labels", "train.txt", args.seeds[0],
-                          ["--num_train_epochs", str(args.supervised_epochs), "--per_device_train_batch_size", "32"])
+                      **probes(protocol, encoders[name], name)}
+    supervised = finetune(protocol, encoders["random"], "random-all-labels", args.seeds[0], init="random",
+                          train_list=protocol.train_list,
+                          extra=["--num_train_epochs", f"{args.supervised_epochs:g}",
+                                 "--per_device_train_batch_size", "32"])
     pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())
     return {"rows": rows, "supervised_all_labels": supervised, "pretraining_seconds": round(pretraining_seconds),
             "wall_seconds": round(time.perf_counter() - started + args.skip_pretraining * pretraining_seconds),
@@ -186,31 +151,19 @@ def format_footer(results: dict[str, Any]) -> str:
     return (
         f"Demo test split ({sizes['test']} videos, 6 motion classes, chance 16.7%), {args['num_clips']}x"
         f"{args['num_crops']} views. Pretraining: {args['pretrain_seconds']:g} s of wall clock each on "
-        f"{sizes['unlabeled']} unlabeled clips. Supervised from scratch on all {sizes['train']} labels: "
-        f"{results['supervised_all_labels']['top1']:.1f}% top-1. Low-label finetunes: {len(args['seeds'])} seed(s). "
+        f"{sizes['unlabeled']} unlabeled clips. Supervised from scratch on all {sizes['train']} labels "
+        f"({args['supervised_epochs']:g} epochs): {results['supervised_all_labels']['top1']:.1f}% top-1. "
+        f"Low-label finetunes: {len(args['seeds'])} seed(s). "
         f"Total wall time {results['wall_seconds'] / 60:.1f} min ({results['machine']})."
     )
 
 
-README_START, README_END = "<!-- demo-table:start -->", "<!-- demo-table:end -->"
+README_BLOCK = "demo-table"  # the README block `--readme` rewrites (arvideo_hf.readme_blocks)
 
 
 def results_text(results: dict[str, Any]) -> str:
     """The table and its footer, as printed, saved in `results.md` and shown in the README."""
     return format_table(results) + "\n\n" + format_footer(results) + "\n"
-
-
-def readme_block(readme: str) -> str:
-    """What stands between the demo-table markers of a README."""
-    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
-    return readme[start:end].strip("\n") + "\n"
-
-
-def write_readme_table(path: str | Path, results: dict[str, Any]) -> None:
-    """Replace the README's demo-table block with the table generated from `results`."""
-    readme = Path(path).read_text()
-    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
-    Path(path).write_text(readme[:start] + "\n" + results_text(results) + readme[end:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.results_file).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results_file).write_text(payload)
     if args.readme:
-        write_readme_table(args.readme, results)
+        write_readme_block(args.readme, README_BLOCK, results_text(results))
     return 0
 
 

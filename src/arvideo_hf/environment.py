@@ -20,13 +20,14 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def describe_machine() -> str:
-    """CPU, usable cores, torch threads, current load, torch version and accelerator, in one line."""
+def describe_machine(load: bool = True) -> str:
+    """CPU, usable cores, torch threads, current load (`load`: only when said while the measurement runs), torch
+    version and accelerator, in one line."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = f", load avg {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    load_text = f", load avg {os.getloadavg()[0]:.1f}" if load and hasattr(os, "getloadavg") else ""
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return (
-        f"{cpu_model()}, {cores} cores usable, {torch.get_num_threads()} torch threads{load}, "
+        f"{cpu_model()}, {cores} cores usable, {torch.get_num_threads()} torch threads{load_text}, "
         f"torch {torch.__version__}, {device}"
     )
 

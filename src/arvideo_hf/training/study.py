@@ -18,6 +18,7 @@ Outputs under `results_dir`: `RESULTS.md` (tables shaped like the paper's, paper
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -34,24 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import transformers
-from torch.utils.data import DataLoader, Dataset
 from transformers import HfArgumentParser
 
-from ..configuration_arvideo import pair
-from ..data import VideoClipDataset, open_demo_dataset, read_kinetics_list
-from ..environment import cpu_model
-from ..loading import load_encoder
-from ..modeling_arvideo import ARVideoModel
-from ..processing import image_processor_for
+from ..data import open_demo_dataset, read_kinetics_list
+from ..environment import describe_machine
+from ..readme_blocks import write_readme_block
 from . import pretrain as pretraining  # run_pretraining is looked up at call time (tests stand in for it)
-from .arguments import parse_pretrain_args
-from .features import extract_features
-from .finetune import build_classifier
-from .optim import build_layer_decay_param_groups
+from .arguments import FINETUNE_PRESETS, parse_pretrain_args
 from .pretrain import build_config, reset_accelerate_state
-from .probes import LinearProbe, evaluate_probe, train_probe
+from .protocol import HeldOutProtocol, finetune, probes, save_random_encoder
 
 
 # ------------------------------------------------------------------------------------------------ what is compared
@@ -89,17 +82,18 @@ class StudyTable:
     note: str = ""
 
 
-# Tiny preset: 8 frames 64x64, tubelet 2, patch 8 -> token grid 4x8x8; default clusters 2x4x4, random order, 80% mask.
+# Tiny preset: 16 frames 32x32, tubelet 2, patch 8 -> token grid 8x4x4; default clusters 2x2x2 (a quarter of the clip
+# in time, half the frame's side: the proportions of the paper's 2x7x7 on 8x14x14), random order, 80% mask.
 STUDY_RUNS: dict[str, StudyRun] = {
     run.name: run
     for run in (
-        StudyRun("arvideo", "ARVideo (2x4x4, random, 80%)"),
+        StudyRun("arvideo", "ARVideo (2x2x2, random, 80%)"),
         StudyRun("videomae", "VideoMAE (tube 90%)", method="videomae"),
         StudyRun("token", "TokenGPT / token 1x1x1", cluster_size=(1, 1, 1)),
         StudyRun("spatial", "spatial 1x4x4 (whole frame)", cluster_size=(1, 4, 4)),
         StudyRun("temporal", "temporal 8x1x1 (whole clip)", cluster_size=(8, 1, 1)),
-        StudyRun("st444", "spatiotemporal 4x4x4", cluster_size=(4, 4, 4)),
-        StudyRun("st244", "spatiotemporal 2x4x4", cluster_size=(2, 4, 4)),
+        StudyRun("st422", "spatiotemporal 4x2x2 (K_T doubled)", cluster_size=(4, 2, 2)),
+        StudyRun("st244", "spatiotemporal 2x4x4 (K_H, K_W doubled)", cluster_size=(2, 4, 4)),
         StudyRun("spatial_first", "spatial-first order", prediction_order="spatial_first"),
         StudyRun("temporal_first", "temporal-first order", prediction_order="temporal_first"),
         StudyRun("mask75", "mask 75%", mask_ratio=0.75),
@@ -117,11 +111,10 @@ STUDY_TABLES: tuple[StudyTable, ...] = (
     ),
     StudyTable(
         "clusters", "Table 6: cluster shape", _ABLATION,
-        (("token", (64.0,)), ("spatial", (66.0,)), ("temporal", (65.2,)), ("st444", (65.5,)), ("st244", (None,)),
+        (("token", (64.0,)), ("spatial", (66.0,)), ("temporal", (65.2,)), ("st422", (65.5,)), ("st244", (None,)),
          ("arvideo", (66.8,))),
-        note="Paper grid 8x14x14 with clusters 1x1x1, 1x14x14, 8x1x1, 4x7x7, -, 2x7x7 (ARVideo). Ours is 4x8x8, so "
-        "the default 2x4x4 spans half the clip in time (the paper's 2x7x7 a quarter) and 4x4x4 stands for the "
-        "paper's 'K_T doubled' 4x7x7.",
+        note="Paper grid 8x14x14 with clusters 1x1x1, 1x14x14, 8x1x1, 4x7x7, -, 2x7x7 (ARVideo). Ours is 8x4x4 "
+        "with the same proportions: 1x1x1, 1x4x4, 8x1x1, 4x2x2, 2x4x4 (no paper row), 2x2x2 (ARVideo).",
     ),
     StudyTable(
         "order", "Table 8: prediction order", _ABLATION,
@@ -130,6 +123,9 @@ STUDY_TABLES: tuple[StudyTable, ...] = (
     StudyTable(
         "mask", "Table 9: mask ratio", _ABLATION,
         (("mask75", (66.0,)), ("arvideo", (66.8,)), ("mask90", (65.6,))),
+        note="A 2x2x2 cluster holds 8 tokens, and the encoder sees S - int(ratio x S) of them: 75% and 80% both keep "
+        "2 (the same run, hence the same numbers), 90% keeps 1. The paper's 2x7x7 clusters (98 tokens) keep 25, 20 "
+        "and 10.",
     ),
 )
 
@@ -141,7 +137,7 @@ PAPER_CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("temporal cluster > token (paper +1.2)", "temporal", "token"),
     ("ARVideo 2x-cluster > spatial cluster (paper +0.8)", "arvideo", "spatial"),
     ("ARVideo 2x-cluster > temporal cluster (paper +1.6)", "arvideo", "temporal"),
-    ("ARVideo 2x-cluster > K_T-doubled cluster (paper +1.3)", "arvideo", "st444"),
+    ("ARVideo 2x-cluster > K_T-doubled cluster (paper +1.3)", "arvideo", "st422"),
     ("random order > spatial-first (paper +1.2)", "arvideo", "spatial_first"),
     ("random order > temporal-first (paper +0.8)", "arvideo", "temporal_first"),
     ("temporal-first > spatial-first (paper +0.4)", "temporal_first", "spatial_first"),
@@ -150,7 +146,9 @@ PAPER_CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("ARVideo pretraining > random init", "arvideo", "random"),
     ("VideoMAE pretraining > random init", "videomae", "random"),
 )
-METRICS = ("linear_probe_top1", "finetune_top1")
+METRICS = ("finetune_top1", "attentive_probe_top1", "linear_probe_top1")
+METRIC_NAMES = {"finetune_top1": "finetune, few labels", "attentive_probe_top1": "attentive probe",
+                "linear_probe_top1": "linear probe"}
 
 
 # ------------------------------------------------------------------------------------------------------ arguments
@@ -159,39 +157,33 @@ class ReproduceArguments:
     """What `examples/reproduce.py` takes. Defaults are the README's demo study."""
 
     results_dir: str = field(default="reproduce", metadata={"help": "Table, plot, JSON and runs/*.json (committed)."})
-    work_dir: str = field(default="outputs/reproduce", metadata={"help": "Pretraining outputs (models, checkpoints)."})
+    work_dir: str = field(default="outputs/reproduce", metadata={"help": "Pretraining and evaluation outputs."})
     runs: list[str] | None = field(default=None, metadata={"help": f"Subset of {list(STUDY_RUNS)} (default: all)."})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    # pretraining (shared by every run)
-    preset: str = field(default="tiny", metadata={"help": "Run preset of examples/pretrain.py."})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
+    pretrain_seed: int = field(default=0, metadata={"help": "Seed of each run's one pretraining (and random init)."})
+    # pretraining (shared by every run): the run preset of examples/pretrain.py, for a number of steps
+    preset: str = field(default="tiny", metadata={"help": "Run preset of examples/pretrain.py and finetune.py."})
     config_overrides: str | None = field(default=None, metadata={"help": "JSON model overrides for every run."})
-    pretrain_steps: int = field(default=200, metadata={"help": "Optimizer steps per pretraining run."})
+    pretrain_steps: int = field(default=600, metadata={"help": "Optimizer steps per pretraining run."})
     pretrain_seconds: float | None = field(default=None, metadata={"help": "Wall-clock budget per run instead."})
-    batch_size: int = field(default=8)
-    learning_rate: float = field(default=1e-3, metadata={"help": "Peak pretraining lr (absolute)."})
-    warmup_steps: int = field(default=10)
+    pretrain_batch_size: int | None = field(default=None, metadata={"help": "Videos per step (the preset's)."})
     num_workers: int = field(default=1)
-    torch_threads: int = field(
-        default=1, metadata={"help": "torch threads (1 is fastest on a small shared CPU; 0 keeps torch's default)."}
-    )
-    # data (default: the embedded demo set's train/test split)
-    train_list: str | None = field(default=None, metadata={"help": "'path label' list: pretraining, probe training."})
-    test_list: str | None = field(default=None, metadata={"help": "'path label' list: the reported top-1."})
-    data_root: str | None = field(default=None)
-    demo_root: str | None = field(default=None)
-    sampling_rate: int = field(default=2, metadata={"help": "Frame stride for pretraining and evaluation clips."})
-    cache_eval_clips: bool = field(default=True, metadata={"help": "Decode evaluation clips once (small data only)."})
-    # evaluation
-    probe_epochs: int = field(default=100)
-    probe_lr: float = field(default=1e-2)
-    probe_batch_size: int = field(default=64)
-    finetune_epochs: int = field(default=3, metadata={"help": "0 skips the finetune."})
-    finetune_lr: float = field(default=2e-3, metadata={"help": "Peak lr of the head (layer decay below it)."})
-    finetune_batch_size: int = field(default=16)
-    layer_decay: float = field(default=0.75)
-    drop_path: float = field(default=0.1)
-    label_smoothing: float = field(default=0.1)
+    # data (default: the embedded demo set: unlabeled pool, 10% labels, all labels, test split)
+    demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no lists given)."})
+    unlabeled_list: str | None = field(default=None, metadata={"help": "Pretraining list (paths; labels ignored)."})
+    low_label_list: str | None = field(default=None, metadata={"help": "'path label' list: the finetunes."})
+    train_list: str | None = field(default=None, metadata={"help": "'path label' list: the probes (all labels)."})
+    test_list: str | None = field(default=None, metadata={"help": "'path label' list: every reported top-1."})
+    data_root: str | None = field(default=None, metadata={"help": "Root of relative paths inside the lists."})
+    class_names: str | None = field(default=None, metadata={"help": "labels.txt / id2label.json for the lists."})
+    # evaluation (the held-out protocol of arvideo_hf.training.protocol)
+    finetune_epochs: float | None = field(default=None, metadata={"help": "Low-label finetune epochs (preset's)."})
+    probe_epochs: int = field(default=50)
+    num_clips: int = field(default=2, metadata={"help": "Test clips per video."})
+    num_crops: int = field(default=1, metadata={"help": "Test crops per clip."})
+    sampling_rate: int = field(default=2, metadata={"help": "Frame stride of probe and test clips (tiny: 2)."})
     keep_checkpoints: bool = field(default=False, metadata={"help": "Keep optimizer checkpoints after a run."})
+    readme: str | None = field(default=None, metadata={"help": "Rewrite the study-table block of this README."})
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.runs or ()) - set(STUDY_RUNS))
@@ -199,8 +191,10 @@ class ReproduceArguments:
             raise ValueError(f"Unknown runs {unknown}; choose from {list(STUDY_RUNS)}.")
         if not self.seeds:
             raise ValueError("Give at least one seed.")
-        if (self.train_list is None) != (self.test_list is None):
-            raise ValueError("Pass both --train_list and --test_list, or neither (the demo set).")
+        lists = (self.unlabeled_list, self.low_label_list, self.train_list, self.test_list)
+        if any(item is None for item in lists) and any(item is not None for item in lists):
+            raise ValueError("Pass all of --unlabeled_list, --low_label_list, --train_list and --test_list, or none "
+                             "(the demo set).")
 
     @property
     def selected_runs(self) -> list[StudyRun]:
@@ -208,8 +202,7 @@ class ReproduceArguments:
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes a run's result (not where results go, nor which runs/seeds are selected)."""
-        skip = {"results_dir", "work_dir", "runs", "seeds", "keep_checkpoints", "num_workers", "cache_eval_clips",
-                "torch_threads"}
+        skip = {"results_dir", "work_dir", "runs", "seeds", "keep_checkpoints", "num_workers", "readme"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
@@ -224,95 +217,63 @@ def parse_reproduce_args(argv: list[str] | None = None) -> ReproduceArguments:
     return parser.parse_args_into_dataclasses(args=argv)[0]
 
 
-def run_key(args: ReproduceArguments, run: StudyRun, seed: int) -> str:
-    """Stable hash of the run's configuration, the shared settings and the seed."""
-    payload = json.dumps({"run": dataclasses.asdict(run), "settings": args.settings(), "seed": seed}, sort_keys=True)
+def run_key(args: ReproduceArguments, run: StudyRun) -> str:
+    """Stable hash of the run's configuration and the shared settings (the finetune seeds are recorded inside)."""
+    payload = json.dumps({"run": dataclasses.asdict(run), "settings": args.settings()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def result_path(args: ReproduceArguments, run: StudyRun, seed: int) -> Path:
-    return Path(args.results_dir) / "runs" / f"{run.name}-seed{seed}-{run_key(args, run, seed)}.json"
+def result_path(args: ReproduceArguments, run: StudyRun) -> Path:
+    return Path(args.results_dir) / "runs" / f"{run.name}-{run_key(args, run)}.json"
 
 
-# ---------------------------------------------------------------------------------------------------------- data
-def eval_sources(args: ReproduceArguments) -> tuple[Any, Any, dict[int, str]]:
-    """Labeled train and test `VideoSource`s (the demo split by default) and `id2label`."""
-    if args.train_list is None:
-        root = open_demo_dataset(args.demo_root)
-        names = root / "labels.txt"
-        train = read_kinetics_list(root / "train.txt", root=root, labels=True, label_names=names)
-        test = read_kinetics_list(root / "test.txt", root=root, labels=True, label_names=names)
-    else:
-        train = read_kinetics_list(args.train_list, root=args.data_root, labels=True)
-        test = read_kinetics_list(args.test_list, root=args.data_root, labels=True)
-    id2label = train.id2label or {i: str(i) for i in range(1 + max(r.label for r in train.records + test.records))}
-    return train, test, id2label
-
-
-class CachedClips(Dataset):
-    """A dataset's items decoded once and kept in memory (for the small evaluation splits of the demo study)."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.items = [dataset[i] for i in range(len(dataset))]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.items[index]
-
-
-def eval_datasets(args: ReproduceArguments, config: Any) -> tuple[Dataset, Dataset, dict[int, str]]:
-    """Single center clip per video for the train and test splits (`VideoClipDataset.for_evaluation`)."""
-    train_source, test_source, id2label = eval_sources(args)
-    sources = (train_source, test_source)
-    datasets = [VideoClipDataset.for_evaluation(source, config, stride=args.sampling_rate) for source in sources]
-    if args.cache_eval_clips:
-        datasets = [CachedClips(d) for d in datasets]
-    return datasets[0], datasets[1], id2label
+def held_out_protocol(args: ReproduceArguments, output_dir: Path) -> HeldOutProtocol:
+    """The demo's held-out protocol on the demo set, or on the given lists (resolved, so `root` only serves the
+    relative paths inside them)."""
+    # The finetuning recipe of the run preset: tiny's small-scale one, the paper's for the ViT presets.
+    finetune_preset = args.preset if args.preset in FINETUNE_PRESETS else "paper"
+    scoring = dict(output_dir=output_dir, preset=finetune_preset, finetune_epochs=args.finetune_epochs,
+                   probe_epochs=args.probe_epochs, num_clips=args.num_clips, num_crops=args.num_crops,
+                   sampling_rate=args.sampling_rate, num_workers=args.num_workers)
+    if args.test_list is None:
+        return HeldOutProtocol(root=open_demo_dataset(args.demo_root), **scoring)
+    lists = {name: str(Path(getattr(args, name)).resolve()) for name in ("low_label_list", "train_list", "test_list")}
+    names = str(Path(args.class_names).resolve()) if args.class_names else None
+    return HeldOutProtocol(root=Path(args.data_root or "."), class_names=names, **lists, **scoring)
 
 
 # ------------------------------------------------------------------------------------------------------ pretraining
-def pretrain_argv(args: ReproduceArguments, run: StudyRun, seed: int, output_dir: Path) -> list[str]:
+def pretrain_argv(args: ReproduceArguments, run: StudyRun, output_dir: Path) -> list[str]:
     """The full `examples/pretrain.py` command line of one study run."""
     argv = [
-        "--preset", args.preset, "--output_dir", str(output_dir), "--seed", str(seed),
-        "--per_device_batch_size", str(args.batch_size), "--learning_rate", str(args.learning_rate),
-        "--sampling_rate", str(args.sampling_rate), "--num_workers", str(args.num_workers),
-        "--report_to", "none", "--resume", "latest", *run.pretrain_argv(),
+        "--preset", args.preset, "--output_dir", str(output_dir), "--seed", str(args.pretrain_seed),
+        "--num_workers", str(args.num_workers), "--report_to", "none", "--resume", "latest", *run.pretrain_argv(),
     ]
+    if args.pretrain_batch_size is not None:
+        argv += ["--per_device_batch_size", str(args.pretrain_batch_size)]
     if args.pretrain_seconds is not None:
-        argv += ["--max_seconds", str(args.pretrain_seconds), "--max_steps", str(10**9)]
+        argv += ["--max_seconds", str(args.pretrain_seconds)]
     else:
-        argv += ["--max_steps", str(args.pretrain_steps)]
+        argv += ["--max_steps", str(args.pretrain_steps), "--save_steps", str(max(args.pretrain_steps // 2, 1))]
     if args.config_overrides:
         argv += ["--config_overrides", args.config_overrides]
-    if args.train_list is not None:
-        argv += ["--train_list", args.train_list] + (["--data_root", args.data_root] if args.data_root else [])
+    if args.unlabeled_list is not None:
+        argv += ["--train_list", args.unlabeled_list] + (["--data_root", args.data_root] if args.data_root else [])
     elif args.demo_root is not None:
         argv += ["--demo_root", args.demo_root]
     return argv
 
 
-def pretrain(args: ReproduceArguments, run: StudyRun, seed: int, output_dir: Path) -> dict[str, Any]:
-    """Pretrain one run (resuming a killed one), or build the seeded random-init encoder; returns the summary."""
-    pretrain_args = parse_pretrain_args(pretrain_argv(args, run, seed, output_dir))
+def pretrain(args: ReproduceArguments, run: StudyRun, output_dir: Path) -> dict[str, Any]:
+    """Pretrain one run (resuming a killed one), or save the seeded random-init encoder; returns the summary."""
+    pretrain_args = parse_pretrain_args(pretrain_argv(args, run, output_dir))
     if run.method == "random":
-        torch.manual_seed(seed)
-        config = build_config(pretrain_args)
-        encoder = ARVideoModel._from_config(config)
-        encoder.save_pretrained(output_dir / "encoder")
-        image_processor_for(config).save_pretrained(output_dir / "encoder")
+        save_random_encoder(build_config(pretrain_args), output_dir / "encoder", seed=args.pretrain_seed)
         return {"steps": 0, "wall_seconds": 0.0}
     if (output_dir / "summary.json").exists() and (output_dir / "encoder" / "config.json").exists():
         return json.loads((output_dir / "summary.json").read_text())  # pretrained already (killed while evaluating)
     if not any((output_dir / "checkpoints").glob("step_*/trainer_state.json")):
         shutil.rmtree(output_dir, ignore_errors=True)  # nothing to resume: start clean (no stale log lines)
-    # Without a warmup in epochs, the schedule would warm up for the preset's whole first epoch.
-    steps_per_epoch = max(_num_train_videos(args) // args.batch_size, 1)
-    pretrain_args.warmup_epochs = args.warmup_steps / steps_per_epoch
-    pretrain_args.save_steps = max(args.pretrain_steps // 2, 1)
-    pretrain_args.logging_steps = max(min(pretrain_args.logging_steps, args.pretrain_steps // 4), 1)
     reset_accelerate_state()  # one process runs many pretrainings
     summary = pretraining.run_pretraining(pretrain_args)
     records = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -323,167 +284,95 @@ def pretrain(args: ReproduceArguments, run: StudyRun, seed: int, output_dir: Pat
     return summary
 
 
-def _num_train_videos(args: ReproduceArguments) -> int:
-    return len(eval_sources(args)[0].records)
-
-
 # ------------------------------------------------------------------------------------------------------- evaluation
-def linear_probe(
-    encoder: torch.nn.Module, train: Dataset, test: Dataset, args: ReproduceArguments, seed: int
-) -> dict[str, float]:
-    """Mean-pooled last-layer features of the frozen encoder, a standardized linear probe, top-1 on `test`."""
-    train_features = extract_features(encoder, train, progress=False)
-    test_features = extract_features(encoder, test, progress=False)
-    torch.manual_seed(seed)
-    num_classes = int(max(train_features["labels"].max(), test_features["labels"].max())) + 1
-    probe = LinearProbe(train_features["features"].shape[-1], num_classes)
-    history = train_probe(
-        probe, train_features["features"], train_features["labels"], epochs=args.probe_epochs,
-        batch_size=args.probe_batch_size, lr=args.probe_lr, seed=seed, progress=False,
-    )
-    test_acc = evaluate_probe(probe, test_features["features"], test_features["labels"])
-    train_acc = evaluate_probe(probe, train_features["features"], train_features["labels"])
-    return {"linear_probe_top1": test_acc["top1"], "linear_probe_train_top1": train_acc["top1"],
-            "linear_probe_final_loss": history[-1]}
+def evaluate_run(record: dict[str, Any], run: StudyRun, encoder: Path, protocol: HeldOutProtocol,
+                 seeds: Sequence[int], save: Any) -> None:
+    """Fill in what `record` lacks: the probes (once per run) and one low-label finetune per missing seed; `save`
+    writes the record after each, so a killed study loses at most one evaluation."""
+    if "attentive_probe_top1" not in record:
+        scores = probes(protocol, encoder, run.name)
+        record.update(attentive_probe_top1=scores["attentive"], linear_probe_top1=scores["linear"])
+        save(record)
+    init = "random" if run.method == "random" else "pretrained"  # random init: a fresh init per finetune seed
+    for seed in seeds:
+        if str(seed) not in record["finetunes"]:
+            record["finetunes"][str(seed)] = finetune(protocol, encoder, run.name, seed, init=init)
+            save(record)
 
 
-def short_finetune(
-    encoder_dir: Path, train: Dataset, test: Dataset, id2label: dict[int, str], args: ReproduceArguments, seed: int
-) -> dict[str, float]:
-    """Full finetune of the encoder (fresh `fc_norm` + head, layer-wise lr decay, drop path, label smoothing, warmup +
-    cosine) for `finetune_epochs` over single center clips, then top-1 on `test`. A short, cheap version of the
-    finetuning recipe (no mixup/RandAugment: their benefit needs far more epochs than this budget)."""
-    torch.manual_seed(seed)
-    model = build_classifier(encoder_dir, id2label, drop_path=args.drop_path)
-    groups = build_layer_decay_param_groups(model, 0.05, args.layer_decay, args.finetune_lr)
-    optimizer = torch.optim.AdamW(groups, lr=args.finetune_lr, betas=(0.9, 0.999))
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(train, args.finetune_batch_size, shuffle=True, generator=generator, collate_fn=_stack)
-    total, warmup = args.finetune_epochs * len(loader), max(len(loader) // 2, 1)  # half an epoch of warmup
-
-    def warmup_cosine(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine)
-    model.train()
-    for _ in range(args.finetune_epochs):
-        for batch in loader:
-            logits = model(pixel_values=batch["pixel_values"]).logits
-            loss = F.cross_entropy(logits, batch["labels"], label_smoothing=args.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for batch in DataLoader(test, batch_size=32, collate_fn=_stack):
-            correct += int((model(pixel_values=batch["pixel_values"]).logits.argmax(-1) == batch["labels"]).sum())
-    return {"finetune_top1": 100.0 * correct / len(test), "finetune_final_loss": float(loss.item())}
-
-
-def _stack(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    return {"pixel_values": torch.stack([s["pixel_values"] for s in samples]),
-            "labels": torch.stack([torch.as_tensor(s["labels"]) for s in samples]).long()}
-
-
-def evaluate_run(
-    encoder_dir: Path, data: tuple[Dataset, Dataset, dict[int, str]], args: ReproduceArguments, seed: int
-) -> dict[str, Any]:
-    """Linear probe and (unless `finetune_epochs=0`) short finetune of one encoder folder."""
-    train, test, id2label = data
-    started = time.perf_counter()
-    results: dict[str, Any] = linear_probe(load_encoder(encoder_dir), train, test, args, seed)
-    results["probe_seconds"] = round(time.perf_counter() - started, 1)
-    if args.finetune_epochs > 0:
-        started = time.perf_counter()
-        results.update(short_finetune(encoder_dir, train, test, id2label, args, seed))
-        results["finetune_seconds"] = round(time.perf_counter() - started, 1)
-    return results
+def finetune_values(record: dict[str, Any], seeds: Sequence[int]) -> list[float]:
+    """The low-label finetune top-1 of each of `seeds` that `record` holds."""
+    return [record["finetunes"][str(seed)]["top1"] for seed in seeds if str(seed) in record["finetunes"]]
 
 
 # ---------------------------------------------------------------------------------------------------------- the study
 def run_study(args: ReproduceArguments, log: Any = print) -> dict[str, Any]:
-    """Run every missing (run, seed) of the study, then write the report; returns `results.json`'s content."""
+    """Run (or finish) every selected run of the study, then write the report; returns `results.json`'s content."""
     results_dir, work_dir = Path(args.results_dir), Path(args.work_dir)
     (results_dir / "runs").mkdir(parents=True, exist_ok=True)
-    threads = torch.get_num_threads()
-    if args.torch_threads > 0:
-        torch.set_num_threads(args.torch_threads)
-    try:
-        return _run_study(args, log, results_dir, work_dir)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_study(args: ReproduceArguments, log: Any, results_dir: Path, work_dir: Path) -> dict[str, Any]:
-    todo = [(seed, run) for seed in args.seeds for run in args.selected_runs]
-    data = None
     study_started = time.perf_counter()
-    for number, (seed, run) in enumerate(todo, 1):
-        path = result_path(args, run, seed)
-        if path.exists():
-            log(f"[{number}/{len(todo)}] {run.name} seed {seed}: done already ({path.name})")
+    for number, run in enumerate(args.selected_runs, 1):
+        path = result_path(args, run)
+        record = json.loads(path.read_text()) if path.exists() else None
+        if record is not None and "attentive_probe_top1" in record and all(
+            str(seed) in record["finetunes"] for seed in args.seeds
+        ):
+            log(f"[{number}/{len(args.selected_runs)}] {run.name}: done already ({path.name})")
             continue
-        if data is None:  # decoded once, only when something is left to run
-            config = build_config(parse_pretrain_args(pretrain_argv(args, STUDY_RUNS["arvideo"], 0, work_dir)))
-            data = eval_datasets(args, config)
-        output_dir = work_dir / f"{run.name}-seed{seed}-{run_key(args, run, seed)}"
+        output_dir = work_dir / f"{run.name}-{run_key(args, run)}"
         started = time.perf_counter()
-        summary = pretrain(args, run, seed, output_dir)
-        pretrain_seconds = time.perf_counter() - started
-        scores = evaluate_run(output_dir / "encoder", data, args, seed)
-        record = {
-            "run": run.name, "label": run.label, "seed": seed, "key": run_key(args, run, seed),
-            "spec": dataclasses.asdict(run), "settings": args.settings(),
-            "pretrain": {**summary, "seconds": round(pretrain_seconds, 1)}, **scores,
-            "total_seconds": round(time.perf_counter() - started, 1),
-        }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        os.replace(tmp, path)
-        log(f"[{number}/{len(todo)}] {run.name} seed {seed}: probe {scores['linear_probe_top1']:.1f} "
-            f"finetune {scores.get('finetune_top1', float('nan')):.1f} in {record['total_seconds']:.0f}s")
+        summary = pretrain(args, run, output_dir)
+        record = record or {"run": run.name, "label": run.label, "key": run_key(args, run),
+                            "spec": dataclasses.asdict(run), "settings": args.settings(),
+                            "pretrain": {**summary, "seconds": round(time.perf_counter() - started, 1)},
+                            "finetunes": {}}
+        evaluate_run(record, run, output_dir / "encoder", held_out_protocol(args, output_dir),
+                     args.seeds, functools.partial(_write_json, path))
+        record["seconds"] = round(record.get("seconds", 0.0) + time.perf_counter() - started, 1)
+        record["machine"] = describe_machine()  # said at the end of the run, with the load it ran under
+        _write_json(path, record)
+        log(f"[{number}/{len(args.selected_runs)}] {run.name}: finetune {finetune_values(record, args.seeds)} "
+            f"attentive {record['attentive_probe_top1']:.1f} linear {record['linear_probe_top1']:.1f} "
+            f"in {time.perf_counter() - started:.0f}s")
         write_report(args, plot=False)
     report = write_report(args)
     log(f"Study finished in {time.perf_counter() - study_started:.0f}s this session; see {results_dir / 'RESULTS.md'}")
     return report
 
 
+def _write_json(path: Path, item: dict[str, Any]) -> None:
+    """Write atomically: a killed study never leaves half a record."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(item, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 # ------------------------------------------------------------------------------------------------------- the report
 def load_results(args: ReproduceArguments) -> list[dict[str, Any]]:
     """The per-run JSONs of the current settings (results of other settings in the folder are ignored)."""
-    records = []
-    for run in STUDY_RUNS.values():
-        for seed in args.seeds:
-            path = result_path(args, run, seed)
-            if path.exists():
-                records.append(json.loads(path.read_text()))
-    return records
+    paths = [result_path(args, run) for run in STUDY_RUNS.values()]
+    return [json.loads(path.read_text()) for path in paths if path.exists()]
 
 
-def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per run: mean, sample std and values of each metric over seeds, and the mean pretraining seconds."""
+def aggregate(records: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Per run: each metric's mean, sample std and values (the finetune over `seeds`; each probe is one value, of the
+    run's one pretraining), the pretraining seconds and final loss."""
     stats: dict[str, dict[str, Any]] = {}
-    for name in STUDY_RUNS:
-        mine = [r for r in records if r["run"] == name]
-        if not mine:
-            continue
-        entry: dict[str, Any] = {"label": STUDY_RUNS[name].label, "seeds": sorted(r["seed"] for r in mine)}
-        for metric in METRICS:
-            values = [r[metric] for r in mine if metric in r]
-            if values:
-                spread = statistics.stdev(values) if len(values) > 1 else 0.0
-                entry[metric] = {"mean": statistics.fmean(values), "std": spread, "values": values}
-        entry["pretrain_seconds"] = statistics.fmean(r["pretrain"]["seconds"] for r in mine)
-        entry["total_seconds"] = sum(r["total_seconds"] for r in mine)
-        losses = [r["pretrain"].get("final_loss") for r in mine if r["pretrain"].get("final_loss") is not None]
-        if losses:
-            entry["final_pretrain_loss"] = statistics.fmean(losses)
-        stats[name] = entry
-    return stats
+    for record in records:
+        entry: dict[str, Any] = {"label": STUDY_RUNS[record["run"]].label}
+        values = {"finetune_top1": finetune_values(record, seeds)}
+        values.update({metric: [record[metric]] for metric in METRICS[1:] if metric in record})
+        for metric, found in values.items():
+            if found:
+                spread = statistics.stdev(found) if len(found) > 1 else 0.0
+                entry[metric] = {"mean": statistics.fmean(found), "std": spread, "values": found}
+        entry["seeds"] = [seed for seed in seeds if str(seed) in record["finetunes"]]
+        entry["pretrain_seconds"] = record["pretrain"]["seconds"]
+        entry["pretrain_steps"] = record["pretrain"].get("steps", 0)
+        if record["pretrain"].get("final_loss") is not None:
+            entry["final_pretrain_loss"] = record["pretrain"]["final_loss"]
+        stats[record["run"]] = entry
+    return {name: stats[name] for name in STUDY_RUNS if name in stats}
 
 
 def check_claims(stats: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -500,16 +389,34 @@ def check_claims(stats: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             spread = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
             tie_claim = "tie" in description
             if len(a["values"]) < 2 or len(b["values"]) < 2:
-                verdict = ("held" if diff >= 0 else "did not hold") + " (one seed: no spread)"
+                verdict = ("held" if diff >= 0 else "did not hold") + " (one value: no spread)"
             elif tie_claim and abs(diff) <= spread:
                 verdict = "held (within noise)"
             elif tie_claim:
                 verdict = "held" if diff > 0 else "did not hold"
+            elif diff <= 0:
+                verdict = "did not hold"
+            elif diff > 2 * spread:
+                verdict = "held, beyond 2 pooled std"
             else:
-                verdict = "did not hold" if diff <= 0 else ("held" if diff > spread else "held, within noise")
+                verdict = "held" if diff > spread else "held, within noise"
+            paired = _paired_std(stats[better], stats[worse], metric)
+            single = len(a["values"]) < 2 or len(b["values"]) < 2
             checks.append({"claim": description, "metric": metric, "better": better, "worse": worse,
-                           "difference": round(diff, 2), "pooled_std": round(spread, 2), "verdict": verdict})
+                           "difference": round(diff, 2), "pooled_std": None if single else round(spread, 2),
+                           "paired_std": None if paired is None else round(paired, 2), "verdict": verdict})
     return checks
+
+
+def _paired_std(better: dict[str, Any], worse: dict[str, Any], metric: str) -> float | None:
+    """Sample std of the per-seed differences over the seeds both runs have (a finetune seed fixes the data order
+    and head init for every run, so pairing removes that shared noise); None below two common seeds."""
+    if len(better[metric]["values"]) < 2 or len(worse[metric]["values"]) < 2:
+        return None
+    mine = dict(zip(better["seeds"], better[metric]["values"], strict=True))
+    theirs = dict(zip(worse["seeds"], worse[metric]["values"], strict=True))
+    differences = [mine[seed] - theirs[seed] for seed in mine if seed in theirs]
+    return statistics.stdev(differences) if len(differences) > 1 else None
 
 
 def _cell(entry: dict[str, Any] | None, metric: str) -> str:
@@ -522,42 +429,32 @@ def _cell(entry: dict[str, Any] | None, metric: str) -> str:
 def render_markdown(args: ReproduceArguments, stats: dict[str, dict[str, Any]], claims: list[dict[str, Any]],
                     environment: dict[str, Any]) -> str:
     """The tables (ours beside the paper's), the ordering checks, and how the numbers were made."""
-    seeds = sorted({seed for entry in stats.values() for seed in entry["seeds"]})
-    budget = f"{args.pretrain_seconds:g} s" if args.pretrain_seconds is not None else f"{args.pretrain_steps} steps"
-    lines = [
-        "# Does it reproduce? Small-scale ARVideo study",
-        "",
-        f"Ours: `{args.preset}` preset encoder, top-1 (%) on the {'demo' if args.train_list is None else 'given'} test "
-        f"split, mean ± sample std over seeds {seeds} (n={len(seeds)}). Every run pretrains for {budget} at "
-        f"batch {args.batch_size} (lr {args.learning_rate:g}) on the same data and augmentation. Linear probe: frozen "
-        f"mean-pooled features, {args.probe_epochs} epochs. Finetune: full network, {args.finetune_epochs} epochs, "
-        f"single center clip, no mixup. Chance is {environment['chance_top1']:.1f}%; one of the "
-        f"{environment['num_test_videos']} test videos is {100 / environment['num_test_videos']:.1f} points. The "
-        "paper's "
-        "numbers are ViT-B on Kinetics-400 / Something-Something V2 (finetuned): they show the paper's ordering, not a "
-        "scale to compare values with.",
-        "",
-    ]
+    lines = ["# Does it reproduce? Small-scale ARVideo study", "", _protocol_text(args, environment), ""]
     for table in STUDY_TABLES:
         lines += [f"## {table.title}", ""]
-        header = ["case", "ours: linear probe", "ours: finetune", *table.paper_columns]
+        header = ["case", *(f"ours: {METRIC_NAMES[metric]}" for metric in METRICS), *table.paper_columns]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for name, paper in table.rows:
-            entry = stats.get(name)
+            ours = [_cell(stats.get(name), metric) for metric in METRICS]
             paper_cells = [f"{value:.1f}" if value is not None else "-" for value in paper]
-            lines.append("| " + " | ".join([STUDY_RUNS[name].label, _cell(entry, METRICS[0]), _cell(entry, METRICS[1]),
-                                            *paper_cells]) + " |")
+            lines.append("| " + " | ".join([STUDY_RUNS[name].label, *ours, *paper_cells]) + " |")
         if table.note:
             lines += ["", table.note]
         lines.append("")
     if claims:
         lines += ["## The paper's orderings at this scale", "",
-                  "`held`: our mean difference has the paper's sign and exceeds one pooled std over seeds (weak "
-                  "evidence at n=3); `held, within noise`: the paper's sign, smaller than one pooled std; for the "
-                  "ARVideo-VideoMAE tie, `held (within noise)` means |difference| <= one pooled std.", "",
-                  "| claim | metric | ours: difference | pooled std | verdict |", "|---|---|---|---|---|"]
+                  "On the finetune (3 seeds): `held, beyond 2 pooled std` / `held`: our mean difference has the "
+                  "paper's sign and exceeds two / one pooled std over finetune seeds; `held, within noise`: the "
+                  "paper's sign, smaller than one pooled std; for the ARVideo-VideoMAE tie, `held (within noise)` "
+                  "means |difference| <= one pooled std. The probes are one value per run (one pretraining), so "
+                  "their verdicts carry no spread.", "",
+                  "Paired std: the std of the per-seed differences (a finetune seed gives every run the same data "
+                  "order and head init), the sharper test of the same difference.", "",
+                  "| claim | metric | ours: difference | pooled std | paired std | verdict |",
+                  "|---|---|---|---|---|---|"]
         for c in claims:
-            cells = [c["claim"], c["metric"], f"{c['difference']:+.1f}", f"{c['pooled_std']:.1f}", c["verdict"]]
+            pooled, paired = ("-" if c[key] is None else f"{c[key]:.1f}" for key in ("pooled_std", "paired_std"))
+            cells = [c["claim"], c["metric"], f"{c['difference']:+.1f}", pooled, paired, c["verdict"]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     pending = [r.name for r in args.selected_runs if len(stats.get(r.name, {}).get("seeds", [])) < len(args.seeds)]
@@ -566,24 +463,37 @@ def render_markdown(args: ReproduceArguments, stats: dict[str, dict[str, Any]], 
     lines += [
         "## How these numbers were made", "",
         f"- Command: `{environment['command']}`",
-        f"- Machine: {environment['machine']}; torch {environment['torch']}, "
-        f"transformers {environment['transformers']}",
+        f"- Machine: {environment['machine']}; transformers {environment['transformers']}",
         f"- Compute: {environment['total_seconds'] / 60:.1f} min summed over the {environment['num_results']} runs "
-        "(pretraining + probe + finetune)",
+        "(pretraining, probes, finetunes and their tests)",
         "",
-        "| run | pretraining s (mean) | final pretraining loss |", "|---|---|---|",
+        "| run | pretraining steps | pretraining s | final pretraining loss |", "|---|---|---|---|",
     ]
-    if environment.get("zero_prediction_loss") is not None:
-        lines.insert(-2, f"Predicting all zeros scores a pretraining loss of {environment['zero_prediction_loss']:.4f} "
-                         "(norm-pix targets): a run has learned to predict only as far as it gets below that.\n")
     for entry in stats.values():
         loss = f"{entry['final_pretrain_loss']:.4f}" if "final_pretrain_loss" in entry else "-"
-        lines.append(f"| {entry['label']} | {entry['pretrain_seconds']:.0f} | {loss} |")
+        lines.append(f"| {entry['label']} | {entry['pretrain_steps']} | {entry['pretrain_seconds']:.0f} | {loss} |")
     return "\n".join(lines) + "\n"
 
 
+def _protocol_text(args: ReproduceArguments, environment: dict[str, Any]) -> str:
+    """The paragraph under the title: what was pretrained on what, and how each number was scored."""
+    budget = f"{args.pretrain_seconds:g} s" if args.pretrain_seconds is not None else f"{args.pretrain_steps} steps"
+    sizes = environment["sizes"]
+    return (
+        f"Ours: `{args.preset}` run preset (`examples/pretrain.py --preset {args.preset}`), every run pretrained once "
+        f"(seed {args.pretrain_seed}) for {budget} on the same {sizes['unlabeled']} unlabeled clips, then scored with "
+        f"the demo's held-out protocol: a finetune on {sizes['low_label']} labels (`examples/finetune.py --preset "
+        f"{args.preset}`, mean ± sample std over finetune seeds {list(args.seeds)}), an attentive and a linear probe "
+        f"on frozen features trained on all {sizes['train']} labels; top-1 (%) on the {sizes['test']} test videos "
+        f"({args.num_clips}x{args.num_crops} views for the finetunes). Random init finetunes from a fresh init per "
+        f"seed. Chance is {environment['chance_top1']:.1f}%; one test video is {100 / sizes['test']:.2f} points. The "
+        "paper's numbers are ViT-B on Kinetics-400 / Something-Something V2 (finetuned): they show the paper's "
+        "ordering, not a scale to compare values with."
+    )
+
+
 def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | None = None) -> None:
-    """One panel per table: linear probe and finetune top-1 (mean, std error bars), random init and chance as lines."""
+    """One panel per table: each metric's top-1 (mean, std error bars), random init and chance as lines."""
     # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
     import matplotlib
 
@@ -594,11 +504,12 @@ def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | N
     fig, axes = plt.subplots(1, len(STUDY_TABLES), figsize=(4.2 * len(STUDY_TABLES), 4.2), squeeze=False)
     for ax, table in zip(axes[0], STUDY_TABLES, strict=True):
         names = [name for name, _ in table.rows if name in stats and name != "random"]
-        for offset, metric, color in ((-0.2, METRICS[0], "tab:blue"), (0.2, METRICS[1], "tab:orange")):
+        for offset, metric, color in zip((-0.27, 0.0, 0.27), METRICS, ("tab:orange", "tab:green", "tab:blue"),
+                                         strict=True):
             means = [stats[n][metric]["mean"] if metric in stats[n] else float("nan") for n in names]
             stds = [stats[n][metric]["std"] if metric in stats[n] else 0.0 for n in names]
-            ax.bar([i + offset for i in range(len(names))], means, 0.4, yerr=stds, capsize=3, color=color,
-                   label=metric.replace("_top1", "").replace("_", " "))
+            ax.bar([i + offset for i in range(len(names))], means, 0.27, yerr=stds, capsize=3, color=color,
+                   label=METRIC_NAMES[metric])
             if "random" in stats and metric in stats["random"]:
                 ax.axhline(stats["random"][metric]["mean"], color=color, linestyle="--", linewidth=1)
         if chance is not None:
@@ -616,17 +527,6 @@ def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | N
     plt.close(fig)
 
 
-def zero_prediction_loss(args: ReproduceArguments) -> float | None:
-    """The pretraining loss of predicting all zeros: `(n-1)/n` under norm-pix targets (each tubelet channel of n pixels
-    normalized with its unbiased std), the level a run has to get below to have learned anything."""
-    config = build_config(parse_pretrain_args(pretrain_argv(args, STUDY_RUNS["arvideo"], 0, Path(args.work_dir))))
-    if not config.norm_pix_loss:
-        return None
-    patch = pair(config.patch_size)[0]
-    pixels = config.tubelet_size * patch * patch
-    return round((pixels - 1) / pixels, 4)
-
-
 def reproduce_command(args: ReproduceArguments) -> str:
     """The `examples/reproduce.py` command line that gives these results (the arguments that differ from defaults)."""
     argv = ["python", "examples/reproduce.py"]
@@ -641,12 +541,43 @@ def reproduce_command(args: ReproduceArguments) -> str:
 
 
 def environment_info(args: ReproduceArguments, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    device = f"{os.cpu_count()} CPU cores ({cpu_model()}), no GPU"
-    if torch.cuda.is_available():
-        device = torch.cuda.get_device_name(0)
-    return {"machine": device, "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "command": reproduce_command(args),
-            "total_seconds": round(sum(r["total_seconds"] for r in records), 1), "num_results": len(records)}
+    """Machine, versions, command, compute, and the data's sizes and chance level."""
+    protocol = held_out_protocol(args, Path(args.work_dir))
+    lists = {"low_label": protocol.low_label_list, "train": protocol.train_list, "test": protocol.test_list}
+    sizes = {name: len(read_kinetics_list(protocol.path(item), root=protocol.root).records)
+             for name, item in lists.items()}
+    if args.unlabeled_list is None:
+        sizes["unlabeled"] = len(read_kinetics_list(protocol.path("unlabeled.txt"), root=protocol.root).records)
+    else:
+        sizes["unlabeled"] = len(read_kinetics_list(args.unlabeled_list, root=args.data_root).records)
+    labels = read_kinetics_list(protocol.path(protocol.test_list), root=protocol.root, labels=True).records
+    machines = sorted({record["machine"] for record in records if "machine" in record})
+    machine = "; ".join(machines) if machines else describe_machine(load=False)  # the load now says nothing
+    return {"machine": machine, "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version(), "command": reproduce_command(args), "sizes": sizes,
+            "chance_top1": round(100.0 / len({record.label for record in labels}), 2),
+            "total_seconds": round(sum(r.get("seconds", 0.0) for r in records), 1), "num_results": len(records)}
+
+
+README_BLOCK = "study-table"  # the README block `--readme` rewrites (arvideo_hf.readme_blocks)
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """The README's short form of `results.json`: one row per run, the three scores, and how they were made."""
+    lines = ["| case | " + " | ".join(f"{METRIC_NAMES[metric]} (top-1 %)" for metric in METRICS) + " |",
+             "|---|" + "---|" * len(METRICS)]
+    for entry in report["aggregates"].values():
+        lines.append(f"| {entry['label']} | " + " | ".join(_cell(entry, metric) for metric in METRICS) + " |")
+    settings, environment = report["settings"], report["environment"]
+    budget = (f"{settings['pretrain_seconds']:g} s" if settings["pretrain_seconds"] is not None
+              else f"{settings['pretrain_steps']} steps")
+    sizes = environment["sizes"]
+    lines += ["", f"`{environment['command']}`: `{settings['preset']}` preset, each run pretrained once for {budget} "
+              f"on {sizes['unlabeled']} unlabeled clips; finetunes on {sizes['low_label']} labels over seeds "
+              f"{report['seeds']} (mean ± std), probes on all {sizes['train']} labels; {sizes['test']} test videos, "
+              f"chance {environment['chance_top1']:.1f}%. {environment['total_seconds'] / 60:.0f} min of compute on "
+              f"{environment['machine']}."]
+    return "\n".join(lines) + "\n"
 
 
 def write_report(args: ReproduceArguments, plot: bool = True) -> dict[str, Any]:
@@ -654,20 +585,19 @@ def write_report(args: ReproduceArguments, plot: bool = True) -> dict[str, Any]:
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     records = load_results(args)
-    stats = aggregate(records)
+    stats = aggregate(records, args.seeds)
     claims = check_claims(stats)
     environment = environment_info(args, records)
-    _, test_source, id2label = eval_sources(args)
-    environment.update(chance_top1=round(100.0 / len(id2label), 2), num_test_videos=len(test_source.records))
-    environment["zero_prediction_loss"] = zero_prediction_loss(args)
     report = {"settings": args.settings(), "seeds": list(args.seeds), "environment": environment,
               "aggregates": stats, "claims": claims,
               "tables": [dataclasses.asdict(table) for table in STUDY_TABLES],
-              "runs": sorted((r["run"], r["seed"], r["key"]) for r in records)}
+              "runs": sorted((r["run"], r["key"]) for r in records)}
     (results_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (results_dir / "RESULTS.md").write_text(render_markdown(args, stats, claims, environment))
     if stats and plot:
         plot_results(stats, results_dir / "results.png", chance=environment["chance_top1"])
+    if args.readme:
+        write_readme_block(args.readme, README_BLOCK, summary_table(report))
     return report
 
 
@@ -681,8 +611,8 @@ __all__ = [
     "StudyTable",
     "aggregate",
     "check_claims",
+    "held_out_protocol",
     "evaluate_run",
-    "linear_probe",
     "load_results",
     "parse_reproduce_args",
     "pretrain",
@@ -691,6 +621,6 @@ __all__ = [
     "render_markdown",
     "run_key",
     "run_study",
-    "short_finetune",
+    "summary_table",
     "write_report",
 ]
