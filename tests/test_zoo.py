@@ -10,6 +10,8 @@ import pytest
 from huggingface_hub import ModelCard
 
 from arvideo_hf import demo
+from arvideo_hf.readme_blocks import readme_block
+from arvideo_hf.training.arguments import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.zoo import (
     NOT_MEASURED,
     PAPER_RESULTS,
@@ -165,12 +167,25 @@ def test_demo_table_card_and_entry_come_from_the_committed_results_file():
     results = load_demo_results()
     assert results is not None, "src/arvideo_hf/demo_results.json (the reference make demo run) is missing"
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert demo.readme_block(readme) == demo.results_text(results)
+    assert readme_block(readme, demo.README_BLOCK) == demo.results_text(results)
     entry = get_entry("arvideo-tiny-demo")
     run = results["rows"]["arvideo"]["low_label_runs"][0]
     assert (entry.measured_results[0].top1 == pytest.approx(run["top1"], abs=0.01)
             and entry.measured_results[0].views == run["views"])
     assert f"{round(run['top1'], 2)}" in str(render_model_card(entry))
+
+
+def test_cards_state_the_recipe_their_checkpoint_was_trained_with():
+    """The demo checkpoint ran the tiny presets (raw pixels, no mixup...), the ViT entries the paper's recipe."""
+    demo_card = " ".join(str(render_model_card(get_entry("arvideo-tiny-demo"))).split())  # wrapping aside
+    pretrain, finetune = RUN_PRESETS["tiny"], FINETUNE_PRESETS["tiny"]
+    assert "`tiny` run presets" in demo_card and "raw-pixel targets" in demo_card
+    assert f"learning rate {pretrain['learning_rate']:g}" in demo_card
+    assert f"{finetune['num_train_epochs']} epochs at batch {finetune['per_device_train_batch_size']}" in demo_card
+    assert "Reference hyperparameters (the paper's ViT-B recipe" not in demo_card
+    paper_card = " ".join(str(render_model_card(get_entry("arvideo-vitb-k400"))).split())
+    assert "Reference hyperparameters (the paper's ViT-B recipe" in paper_card
+    assert "`tiny` run presets" not in paper_card
 
 
 def test_zoo_list_command_prints_every_entry_with_its_numbers_and_their_source(capsys, monkeypatch):

@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
 from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
+from .training.arguments import FINETUNE_PRESETS, RUN_PRESETS
 
 
 DEFAULT_ORGANIZATION = "arvideo-hf"
@@ -207,7 +209,7 @@ def demo_entry() -> ZooEntry:
     results = load_demo_results()
     recipe = Recipe(pretrain_epochs=None, num_frames=16, sampling_stride=2, image_size=32, test_clips=2, test_crops=1)
     summary = (
-        "A tiny ARVideo (3 layers, width 96, 16x32x32 clips) pretrained for a few CPU minutes on the demo set's "
+        "A tiny ARVideo (3 layers, width 96, 16x32x32 clips) pretrained for a minute of CPU time on the demo set's "
         "unlabeled pool and finetuned on 10% of its labels (120 clips): the demo of the method at laptop scale, "
         "not a general video model."
     )
@@ -393,12 +395,7 @@ its PIL backend.
 | Finetuning | {{ finetune_data }} |
 | Test views | {{ views }} |
 
-Reference hyperparameters (the paper's ViT-B recipe, inherited from VideoMAE). Pretraining: AdamW (0.9, 0.95), weight
-decay 0.05, base learning rate 1.5e-4 x batch/256, 40 warmup epochs then cosine, multi-scale crop, no flip, per-tubelet
-normalized pixel targets with a mean squared error. Finetuning: AdamW (0.9, 0.999), weight decay 0.05, layer-wise lr
-decay 0.75, drop path 0.1, label smoothing 0.1, mixup 0.8 / cutmix 1.0, RandAugment m7-n4, random erasing 0.25,
-5 warmup epochs, base learning rate 5e-4..1e-3 x batch/256, horizontal flip except on direction-sensitive labels
-(Something-Something V2, the demo).
+{{ hyperparameters }}
 
 ## Evaluation protocol
 
@@ -532,6 +529,35 @@ def _model_fields(entry: ZooEntry, config: ARVideoConfig, finetuned: bool) -> di
     )
 
 
+PAPER_RECIPE_TEXT = (
+    "Reference hyperparameters (the paper's ViT-B recipe, inherited from VideoMAE). Pretraining: AdamW (0.9, 0.95), "
+    "weight decay 0.05, base learning rate 1.5e-4 x batch/256, 40 warmup epochs then cosine, multi-scale crop, no "
+    "flip, per-tubelet normalized pixel targets with a mean squared error. Finetuning: AdamW (0.9, 0.999), weight "
+    "decay 0.05, layer-wise lr decay 0.75, drop path 0.1, label smoothing 0.1, mixup 0.8 / cutmix 1.0, RandAugment "
+    "m7-n4, random erasing 0.25, 5 warmup epochs, base learning rate 5e-4..1e-3 x batch/256, horizontal flip except "
+    "on direction-sensitive labels (Something-Something V2, the demo)."
+)
+
+
+def _tiny_recipe_text() -> str:
+    """The small-scale recipe this entry was trained with, read from the `tiny` run presets it ran."""
+    pre, fine = RUN_PRESETS["tiny"], FINETUNE_PRESETS["tiny"]
+    return (
+        "Hyperparameters: the `tiny` run presets (`examples/pretrain.py --preset tiny`, `examples/finetune.py "
+        "--preset tiny`), the small-scale recipe, not the paper's ViT-B one. Pretraining: AdamW (0.9, 0.95), weight "
+        f"decay 0.05, learning rate {pre['learning_rate']:g} (absolute) with {pre['warmup_epochs']:g} warmup epochs "
+        f"then cosine to {pre['min_lr']:g}, fitted to the wall-clock budget; {pre['per_device_batch_size']} videos x "
+        f"{pre['repeated_aug']} clips per step, full-frame crops (scale {pre['crop_scales']}), no flip, raw-pixel "
+        f"targets (no per-tubelet normalization) with a mean squared error. Finetuning: AdamW, learning rate "
+        f"{fine['learning_rate']:g}, no layer decay, {fine['warmup_epochs']:g} warmup epochs then cosine, "
+        f"{fine['num_train_epochs']} epochs at batch {fine['per_device_train_batch_size']}, full-frame crops, no "
+        "flip (direction is the label), no mixup, cutmix, RandAugment, erasing, label smoothing or drop path."
+    )
+
+
+TINY_RECIPE_TEXT = _tiny_recipe_text()
+
+
 def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
     """What the card says about the training and evaluation recipe (or that the checkpoint does not record it)."""
     recipe, info, stride = entry.recipe, entry.dataset_info, entry.recipe.sampling_stride
@@ -547,6 +573,8 @@ def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
     else:
         recipe_intro = "This entry's recipe (pretraining and finetuning on the same dataset):"
     return dict(
+        hyperparameters=textwrap.fill(TINY_RECIPE_TEXT if info.key == "demo" else PAPER_RECIPE_TEXT, width=120,
+                                      break_on_hyphens=False),
         stride_comment=f", {stride} apart" if stride else "",
         pipeline_rate=stride or 1,
         recipe_intro=recipe_intro,
