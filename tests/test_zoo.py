@@ -183,6 +183,8 @@ def test_cards_state_the_recipe_their_checkpoint_was_trained_with():
     assert f"learning rate {pretrain['learning_rate']:g}" in demo_card
     assert f"{finetune['num_train_epochs']} epochs at batch {finetune['per_device_train_batch_size']}" in demo_card
     assert "Reference hyperparameters (the paper's ViT-B recipe" not in demo_card
+    seconds = load_demo_results()["args"]["pretrain_seconds"]
+    assert f"| Pretraining | the demo videos, self-supervised, {seconds:g} s of wall clock" in demo_card
     paper_card = " ".join(str(render_model_card(get_entry("arvideo-vitb-k400"))).split())
     assert "Reference hyperparameters (the paper's ViT-B recipe" in paper_card
     assert "`tiny` run presets" not in paper_card

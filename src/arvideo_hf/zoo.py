@@ -88,6 +88,12 @@ class Recipe:
     image_size: int
     test_clips: int | None
     test_crops: int | None
+    pretrain_budget: str | None = None  # a wall-clock budget, for entries pretrained by time rather than epochs
+
+    @property
+    def pretraining_length(self) -> str | None:
+        """How long pretraining ran: epochs, or the wall-clock budget; None when not recorded."""
+        return f"{self.pretrain_epochs} epochs" if self.pretrain_epochs else self.pretrain_budget
 
     @property
     def views(self) -> str | None:
@@ -207,7 +213,9 @@ def load_demo_results() -> dict[str, Any] | None:
 def demo_entry() -> ZooEntry:
     """`arvideo-tiny-demo`: the ARVideo-pretrained tiny encoder finetuned on 10% of the demo labels (seed 0 run)."""
     results = load_demo_results()
-    recipe = Recipe(pretrain_epochs=None, num_frames=16, sampling_stride=2, image_size=32, test_clips=2, test_crops=1)
+    budget = None if results is None else f"{results['args']['pretrain_seconds']:g} s of wall clock on 2 CPU cores"
+    recipe = Recipe(pretrain_epochs=None, num_frames=16, sampling_stride=2, image_size=32, test_clips=2, test_crops=1,
+                    pretrain_budget=budget)
     summary = (
         "A tiny ARVideo (3 layers, width 96, 16x32x32 clips) pretrained for a minute of CPU time on the demo set's "
         "unlabeled pool and finetuned on 10% of its labels (120 clips): the demo of the method at laptop scale, "
@@ -568,7 +576,7 @@ def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
             "The clip and cluster settings below are read from this checkpoint's config; its training run is not "
             "recorded in the checkpoint folder."
         )
-    elif any(v is None for v in (recipe.pretrain_epochs, stride, recipe.views)):
+    elif any(v is None for v in (recipe.pretraining_length, stride, recipe.views)):
         recipe_intro = 'This entry\'s recipe; settings marked "not recorded" are chosen by the script that trains it.'
     else:
         recipe_intro = "This entry's recipe (pretraining and finetuning on the same dataset):"
@@ -579,7 +587,7 @@ def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
         pipeline_rate=stride or 1,
         recipe_intro=recipe_intro,
         pretraining="not recorded" if not recorded else f"{pretrain_data}, self-supervised, "
-        + (f"{recipe.pretrain_epochs} epochs" if recipe.pretrain_epochs else "epochs not recorded"),
+        + (recipe.pretraining_length or "length not recorded"),
         stride=_fmt(stride),
         finetune_data=("not recorded" if not recorded else f"{info.name}, labeled")
         if finetuned else "none (pretrained encoder)",
