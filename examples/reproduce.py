@@ -2,9 +2,10 @@
 """Small-scale reproduction of the paper's comparisons (see README "Does it reproduce?"). Resumable: rerun the same
 command after an interruption and finished runs are skipped.
 
-    python examples/reproduce.py                                     # the demo study: tables in reproduce/
+    python examples/reproduce.py --readme README.md                  # the demo study: tables in reproduce/, README
     python examples/reproduce.py --runs arvideo videomae random --seeds 0 --pretrain_steps 30
-    python examples/reproduce.py --preset base --train_list train.txt --test_list val.txt --data_root videos/
+    python examples/reproduce.py --preset base --unlabeled_list all.txt --low_label_list few.txt \
+        --train_list train.txt --test_list val.txt --data_root videos/ --class_names labels.txt
 """
 
 from arvideo_hf.training.study import parse_reproduce_args, run_study

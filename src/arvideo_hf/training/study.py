@@ -1,15 +1,17 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
 """Does it learn? A small-scale reproduction of the paper's comparisons (Tables 2, 3, 6, 8, 9) in one pipeline.
 
-Every run pretrains with `run_pretraining` (ARVideo ablations through `--cluster_size/--prediction_order/--mask_ratio`,
-the VideoMAE baseline through `--method videomae`) on the same data, augmentation, schedule and budget, then scores
-the frozen encoder with a linear probe and a short full finetune on the test split. A random-init encoder of the
-same architecture is the floor. One JSON per (run, seed), named by a hash of every setting that affects it, so an
+Every run pretrains once with `run_pretraining` and the run preset (ARVideo ablations through `--cluster_size`,
+`--prediction_order`, `--mask_ratio`; the VideoMAE baseline through `--method videomae`) on the same unlabeled clips
+for the same budget, then is scored with the demo's held-out protocol (`protocol.py`): a finetune on few labels per
+seed, and attentive and linear probes on all labels. A random-init encoder of the same architecture is the floor.
+One JSON per run, named by a hash of every setting that affects it and written after each evaluation, so an
 interrupted study resumes where it stopped and a changed setting never mixes with old results.
 
-    python examples/reproduce.py                                   # the demo study (tiny preset, 3 seeds)
+    python examples/reproduce.py --readme README.md                # the demo study (tiny preset, 3 seeds)
     python examples/reproduce.py --runs arvideo videomae --seeds 0  # a subset
-    python examples/reproduce.py --train_list k400/train.txt --test_list k400/val.txt --data_root k400 --preset base
+    python examples/reproduce.py --preset base --unlabeled_list k400/train.txt --low_label_list k400/train_10pct.txt \
+        --train_list k400/train.txt --test_list k400/val.txt --data_root k400 --class_names k400/labels.txt
 
 Outputs under `results_dir`: `RESULTS.md` (tables shaped like the paper's, paper numbers beside ours), `results.png`
 (bar plot), `results.json` (aggregates, ordering checks, environment) and `runs/*.json` (raw per-run results).
