@@ -48,6 +48,8 @@ def test_study_end_to_end_and_resume(tmp_path, small_demo_root, monkeypatch):
     random_config = json.loads(next(work.glob("random-*/finetune-random-seed0/config.json")).read_text())
     assert random_config["hidden_size"] == 64 and random_config["num_hidden_layers"] == 2
     assert not list(work.glob("*/checkpoints"))  # optimizer state is not kept
+    evaluated = json.loads(next(work.glob("mask90-*/finetune-mask90-seed0/eval_results.json")).read_text())
+    assert evaluated["command"].startswith("python examples/reproduce.py --results_dir")  # the command that made it
 
     markdown = (results / "RESULTS.md").read_text()
     for table in STUDY_TABLES:

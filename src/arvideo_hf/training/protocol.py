@@ -44,6 +44,7 @@ class HeldOutProtocol:
     num_crops: int = 1
     sampling_rate: int = 2
     num_workers: int = 1
+    command: str = "python -m arvideo_hf.demo"  # what eval_results.json records as the command that made it
 
     def path(self, name: str) -> Path:
         """A list or label file: absolute as given, else under `root`."""
@@ -80,7 +81,7 @@ def finetune(protocol: HeldOutProtocol, encoder: Path, name: str, seed: int, *, 
         EvaluateArguments(model_name_or_path=str(output_dir), test_list=str(protocol.path(protocol.test_list)),
                           data_root=str(protocol.root), num_clips=protocol.num_clips, num_crops=protocol.num_crops,
                           num_workers=protocol.num_workers, sampling_rate=protocol.sampling_rate),
-        command=f"held-out protocol: {name}, seed {seed}",
+        command=f"{protocol.command}  # {name}, seed {seed}",
     )
     return {"top1": summary["top1"], "views": summary["views"], "num_test": summary["num_videos"],
             "train_loss": train_metrics.get("train_loss"), "finetune_seconds": train_metrics.get("wall_seconds")}

@@ -236,7 +236,7 @@ def held_out_protocol(args: ReproduceArguments, output_dir: Path) -> HeldOutProt
     finetune_preset = args.preset if args.preset in FINETUNE_PRESETS else "paper"
     scoring = dict(output_dir=output_dir, preset=finetune_preset, finetune_epochs=args.finetune_epochs,
                    probe_epochs=args.probe_epochs, num_clips=args.num_clips, num_crops=args.num_crops,
-                   sampling_rate=args.sampling_rate, num_workers=args.num_workers)
+                   sampling_rate=args.sampling_rate, num_workers=args.num_workers, command=reproduce_command(args))
     if args.test_list is None:
         return HeldOutProtocol(root=open_demo_dataset(args.demo_root), **scoring)
     lists = {name: str(Path(getattr(args, name)).resolve()) for name in ("low_label_list", "train_list", "test_list")}
