@@ -29,7 +29,7 @@ from typing import Any
 from transformers import HfArgumentParser
 
 from .configuration_arvideo import ARVideoConfig
-from .data import open_demo_dataset
+from .data import open_demo_dataset, read_kinetics_list
 from .environment import describe_machine
 from .readme_blocks import write_readme_block
 from .training import parse_pretrain_args, run_pretraining
@@ -110,7 +110,7 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
     pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())
     return {"rows": rows, "supervised_all_labels": supervised, "pretraining_seconds": round(pretraining_seconds),
             "wall_seconds": round(time.perf_counter() - started + args.skip_pretraining * pretraining_seconds),
-            "machine": describe_machine(), "dataset": _dataset_sizes(root), "args": asdict(args),
+            "machine": describe_machine(), "dataset": _dataset_sizes(protocol), "args": asdict(args),
             "command": "make demo"}
 
 
@@ -125,9 +125,12 @@ def _mean_std(values: list[float]) -> dict[str, Any]:
             "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0, "values": values}
 
 
-def _dataset_sizes(root: Path) -> dict[str, int]:
-    lists = ("unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt")
-    return {name.removesuffix(".txt"): len((root / name).read_text().splitlines()) for name in lists}
+def _dataset_sizes(protocol: HeldOutProtocol) -> dict[str, int]:
+    """The unlabeled pool and the protocol's lists; `train_10pct` counts whichever `--low_label_list` was used."""
+    sizes = protocol.list_sizes()
+    unlabeled = read_kinetics_list(protocol.path("unlabeled.txt"), root=protocol.root).records
+    return {"unlabeled": len(unlabeled), "train": sizes["train"], "train_10pct": sizes["low_label"],
+            "test": sizes["test"]}
 
 
 def format_table(results: dict[str, Any]) -> str:

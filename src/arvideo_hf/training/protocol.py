@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..configuration_arvideo import ARVideoConfig
+from ..data import read_kinetics_list
 from ..modeling_arvideo import ARVideoModel
 from ..processing import image_processor_for
 from .evaluation import EvaluateArguments, run_evaluation
@@ -49,6 +50,11 @@ class HeldOutProtocol:
     def path(self, name: str) -> Path:
         """A list or label file: absolute as given, else under `root`."""
         return Path(self.root) / name
+
+    def list_sizes(self) -> dict[str, int]:
+        """Videos in the low-label, train and test lists (what each score was trained or tested on)."""
+        lists = {"low_label": self.low_label_list, "train": self.train_list, "test": self.test_list}
+        return {name: len(read_kinetics_list(self.path(item), root=self.root).records) for name, item in lists.items()}
 
 
 def save_random_encoder(config: ARVideoConfig, folder: Path, seed: int = 0) -> Path:

@@ -545,9 +545,7 @@ def reproduce_command(args: ReproduceArguments) -> str:
 def environment_info(args: ReproduceArguments, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Machine, versions, command, compute, and the data's sizes and chance level."""
     protocol = held_out_protocol(args, Path(args.work_dir))
-    lists = {"low_label": protocol.low_label_list, "train": protocol.train_list, "test": protocol.test_list}
-    sizes = {name: len(read_kinetics_list(protocol.path(item), root=protocol.root).records)
-             for name, item in lists.items()}
+    sizes = protocol.list_sizes()
     if args.unlabeled_list is None:
         sizes["unlabeled"] = len(read_kinetics_list(protocol.path("unlabeled.txt"), root=protocol.root).records)
     else:
