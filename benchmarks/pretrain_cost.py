@@ -51,7 +51,7 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining
 from arvideo_hf.environment import describe_machine
-from arvideo_hf.videomae import VIDEOMAE_DECODERS
+from arvideo_hf.training.videomae_baseline import VIDEOMAE_DECODERS
 
 
 # VideoMAE has no decoder for the tiny width; this one keeps the smoke test (`gpu_check.sh --dry-run`) small.
@@ -63,8 +63,8 @@ MB = 2**20
 
 
 def videomae_config(arvideo: ARVideoConfig, preset: str) -> VideoMAEConfig:
-    """The peer: the same encoder, VideoMAE's own decoder for that size (`arvideo_hf.videomae.VIDEOMAE_DECODERS`, the
-    baseline's table), norm-pix loss."""
+    """The peer: the same encoder, VideoMAE's own decoder for that size (`VIDEOMAE_DECODERS` of
+    `arvideo_hf.training.videomae_baseline`, the baseline's table), norm-pix loss."""
     decoder = TINY_DECODER if preset == "tiny" else VIDEOMAE_DECODERS[arvideo.hidden_size]
     return VideoMAEConfig(
         image_size=arvideo.image_size, patch_size=arvideo.patch_size, num_frames=arvideo.num_frames,

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from arvideo_hf.videomae import convert_videomae_checkpoint
+from arvideo_hf.interop import convert_videomae_checkpoint
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

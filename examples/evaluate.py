@@ -12,7 +12,8 @@ Writes eval_results.json (the hub schema), eval_details.json and confusion_matri
 
 import json
 
-from arvideo_hf.training.evaluation import parse_evaluate_args, run_evaluation
+from arvideo_hf.training.arguments import parse_evaluate_args
+from arvideo_hf.training.evaluation import run_evaluation
 
 
 if __name__ == "__main__":

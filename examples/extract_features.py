@@ -6,7 +6,8 @@
         --pooling tokens --layers -1 -4 --output feats.safetensors
 """
 
-from arvideo_hf.training.features import parse_feature_args, run_feature_extraction
+from arvideo_hf.training.arguments import parse_feature_args
+from arvideo_hf.training.features import run_feature_extraction
 
 
 if __name__ == "__main__":

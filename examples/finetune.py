@@ -11,7 +11,8 @@
 Without --train_list it uses the demo set (flip off: its labels are directions). See --help for the recipe.
 """
 
-from arvideo_hf.training.finetune import parse_finetune_args, run_finetuning
+from arvideo_hf.training.arguments import parse_finetune_args
+from arvideo_hf.training.finetune import run_finetuning
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 
 import json
 
-from arvideo_hf.training.probes import parse_probe_args, run_probe
+from arvideo_hf.training.arguments import parse_probe_args
+from arvideo_hf.training.probes import run_probe
 
 
 if __name__ == "__main__":

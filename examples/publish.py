@@ -5,8 +5,8 @@
     python examples/publish.py outputs/finetune-k400/checkpoint-best --repo-id org/arvideo-vitb-k400
     python examples/publish.py CHECKPOINT_DIR --repo-id org/name --dry-run /tmp/upload   # uploads nothing
 
-The token comes from `HF_TOKEN` or `hf auth login` and is never printed. See `arvideo_hf.hub` for what is uploaded
-and for the `eval_results.json` schema whose numbers go into the model card.
+The token comes from `HF_TOKEN` or `hf auth login` and is never printed. See `arvideo_hf.zoo.publish` for what is
+uploaded and for the `eval_results.json` schema whose numbers go into the model card.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from arvideo_hf.hub import push_checkpoint_to_hub
 from arvideo_hf.zoo import ZOO
+from arvideo_hf.zoo.publish import push_checkpoint_to_hub
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -8,7 +8,8 @@ command after an interruption and finished runs are skipped.
         --train_list train.txt --test_list val.txt --data_root videos/ --class_names labels.txt
 """
 
-from arvideo_hf.training.study import parse_reproduce_args, run_study
+from arvideo_hf.training.arguments import parse_reproduce_args
+from arvideo_hf.training.study import run_study
 
 
 if __name__ == "__main__":

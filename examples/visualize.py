@@ -63,7 +63,7 @@ def load_model(args: argparse.Namespace) -> tuple[torch.nn.Module | None, ARVide
         model = ARVideoForPretraining.from_pretrained(args.checkpoint, attn_implementation="eager")
     else:
         logger.warning("%s has no pretraining decoder (%s): no prediction figures", args.checkpoint, architectures)
-        model = viz.load_encoder(args.checkpoint)
+        model = viz.encoder_of(args.checkpoint)
     return model.eval(), model.config
 
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if "rank" in wanted and model is not None:
         ranks = {"ARVideo": viz.attention_ranks(model, [c for _, c in clips], args.rank_rtol, args.rank_average)}
         if args.videomae is not None:
-            videomae = viz.load_encoder(args.videomae)
+            videomae = viz.encoder_of(args.videomae)
             vconfig = videomae.config
             same = all(getattr(vconfig, k) == getattr(config, k) for k in ("num_frames", "image_size", "tubelet_size",
                                                                              "patch_size"))

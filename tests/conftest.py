@@ -70,7 +70,7 @@ def small_encoder_dir(tmp_path_factory):
     """A 2-layer, 32-wide ARVideo encoder folder (8x64x64 clips) with its preprocessor config, as pretraining saves
     it."""
     from arvideo_hf import ARVideoModel
-    from arvideo_hf.processing import image_processor_for
+    from arvideo_hf.models.processing_arvideo import image_processor_for
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("small_encoder")
@@ -84,7 +84,7 @@ def small_encoder_dir(tmp_path_factory):
 def small_classifier_dir(tmp_path_factory):
     """A 2-layer ARVideo classifier over the demo's 6 labels, saved with its image processor (a finetuned folder)."""
     from arvideo_hf import ARVideoForVideoClassification
-    from arvideo_hf.processing import image_processor_for
+    from arvideo_hf.models.processing_arvideo import image_processor_for
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("small_classifier")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from arvideo_hf import ARVideoConfig
-from arvideo_hf.clustering import (
+from arvideo_hf.models.clustering import (
     ClusterGeometry,
     block_causal_mask,
     make_cluster_order,
@@ -113,7 +113,7 @@ def test_block_causal_mask():
 
 
 def test_fit_cluster_size():
-    from arvideo_hf.clustering import fit_cluster_size
+    from arvideo_hf.models.clustering import fit_cluster_size
 
     assert fit_cluster_size((8, 14, 14)) == [2, 7, 7]
     assert fit_cluster_size((8, 4, 4)) == [2, 4, 4]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from arvideo_hf import demo
-from arvideo_hf.readme_blocks import readme_block
+from arvideo_hf.results import readme_block
 
 
 def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, capsys):
@@ -54,5 +54,5 @@ def test_unknown_argument_is_refused():
 def test_table_counts_the_low_label_list_that_was_used(tmp_path, small_demo_root):
     """`--low_label_list train.txt` finetunes on 12 clips, and the table's header must say 12, not the 10% list's 6."""
     args = demo.DemoArguments(output_dir=str(tmp_path), low_label_list="train.txt")
-    sizes = demo._dataset_sizes(demo.protocol_for(args, small_demo_root))
+    sizes = demo.run._dataset_sizes(demo.protocol_for(args, small_demo_root))
     assert sizes == {"unlabeled": 12, "train": 12, "train_10pct": 12, "test": 6}

@@ -8,12 +8,12 @@ from transformers import pipeline
 
 import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
 from arvideo_hf.data import build_demo_dataset
-from arvideo_hf.hub import remote_code_files
 from arvideo_hf.training.evaluation import EvaluateArguments, run_evaluation
-from arvideo_hf.zoo import DEMO_CHECKPOINT, get_entry
+from arvideo_hf.zoo import get_entry
+from arvideo_hf.zoo.publish import remote_code_files, save_hub_folder
 
 
-CHECKPOINT = Path(__file__).parents[1] / DEMO_CHECKPOINT
+CHECKPOINT = Path(__file__).parents[1] / "checkpoints" / "arvideo-tiny-demo"  # committed, Hub-ready
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,18 @@ def test_remote_code_is_the_package_code():
     `python examples/publish.py ... --dry-run checkpoints/arvideo-tiny-demo` after changing them."""
     for source in remote_code_files():
         assert (CHECKPOINT / source.name).read_text() == source.read_text(), source.name
+
+
+def test_folder_is_what_publishing_writes_and_its_card_is_the_zoo_card(tmp_path):
+    """Every file equals a fresh dry-run publish of the folder (so its README is the card the zoo renders from its own
+    eval_results.json), and that card is the committed model_cards/arvideo-tiny-demo.md, dataset name included."""
+    fresh = save_hub_folder(CHECKPOINT, tmp_path / "repo", "arvideo-hf/arvideo-tiny-demo")
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in CHECKPOINT.iterdir())
+    for path in fresh.iterdir():
+        assert (CHECKPOINT / path.name).read_bytes() == path.read_bytes(), f"{path.name}: republish the checkpoint"
+    card = (CHECKPOINT / "README.md").read_text()
+    assert card == (CHECKPOINT.parents[1] / "model_cards" / "arvideo-tiny-demo.md").read_text()
+    assert "ARVideo moving-digits demo" in card and "name: test" not in card
 
 
 def test_checkpoint_reproduces_the_published_top1(demo_test_split, tmp_path):

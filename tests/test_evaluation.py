@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from arvideo_hf.data import DenseSampler, EvalTransform, VideoRecord, decode_frames, probe_video
-from arvideo_hf.hub import read_eval_results
+from arvideo_hf.results import Result
 from arvideo_hf.training.evaluation import (
     EvaluateArguments,
     MultiViewDataset,
@@ -113,7 +113,7 @@ def test_evaluation_writes_hub_results_details_and_confusion_matrix(tmp_path, sm
     (args,) = HfArgumentParser(EvaluateArguments).parse_args_into_dataclasses(
         _eval_argv(small_classifier_dir, test_list, small_demo_root, tmp_path / "single"))
     summary = run_evaluation(args, command="python examples/evaluate.py ...")
-    results = read_eval_results(tmp_path / "single")  # validates the hub schema
+    results = Result.read(tmp_path / "single")  # validates the hub schema
     assert results.num_videos == 5 and results.views == "2x3" and results.dataset == "arvideo-demo"
     assert results.top1 == pytest.approx(round(summary["top1"], 2)) and results.top5 >= results.top1
     details = json.loads((tmp_path / "single" / "eval_details.json").read_text())

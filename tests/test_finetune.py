@@ -227,7 +227,7 @@ def test_trainer_round_trip_train_save_reload_same_eval(tmp_path, small_demo_roo
         "--use_cpu", "True", "--disable_tqdm", "True", "--push_to_hub", "--hub_model_id", "someone/arvideo-demo",
     ])
     pushed = []
-    monkeypatch.setattr("arvideo_hf.hub.push_checkpoint_to_hub",
+    monkeypatch.setattr("arvideo_hf.zoo.publish.push_checkpoint_to_hub",
                         lambda folder, repo, **kw: pushed.append((folder, repo, kw)) or "https://hub/commit")
     before = ARVideoModel.from_pretrained(small_encoder_dir).state_dict()
     metrics = run_finetuning(args, training_args)

@@ -21,16 +21,15 @@ from transformers import AutoImageProcessor, VideoMAEConfig, VideoMAEModel
 
 import arvideo_hf
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification
-from arvideo_hf.hub import (
+from arvideo_hf.models.processing_arvideo import image_processor_for
+from arvideo_hf.results import Result
+from arvideo_hf.zoo import ZOO
+from arvideo_hf.zoo.publish import (
     AUTO_MAP,
-    EvalResults,
     install_in_hub_cache,
     push_checkpoint_to_hub,
-    read_eval_results,
     save_hub_folder,
 )
-from arvideo_hf.processing import image_processor_for
-from arvideo_hf.zoo import ZOO
 
 from .conftest import clip, tiny_config
 
@@ -86,7 +85,7 @@ def test_dry_run_writes_exactly_the_upload(published):
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"] == AUTO_MAP and config["model_type"] == "arvideo"
     assert config["architectures"] == ["ARVideoForVideoClassification"]
-    package = Path(arvideo_hf.__file__).parent
+    package = Path(arvideo_hf.__file__).parent / "models"
     for name in ("configuration_arvideo.py", "modeling_arvideo.py", "clustering.py"):
         assert (out / name).read_bytes() == (package / name).read_bytes()
     assert (out / "model.safetensors").read_bytes() == (published.checkpoint / "model.safetensors").read_bytes()
@@ -159,14 +158,14 @@ def test_bin_checkpoint_is_resaved_as_safetensors(tmp_path):
 )
 def test_eval_results_schema_is_validated(data, message):
     with pytest.raises(ValueError, match=message):
-        EvalResults.from_dict(data)
+        Result.from_dict(data)
 
 
-def test_read_eval_results(published, tmp_path):
-    assert read_eval_results(tmp_path) is None
-    results = read_eval_results(published.checkpoint)
+def test_result_read_from_a_checkpoint(published, tmp_path):
+    assert Result.read(tmp_path) is None
+    results = Result.read(published.checkpoint)
     assert (results.top1, results.top5, results.num_videos, results.views) == (71.25, 93.5, 240, "5x3")
-    assert results.to_zoo_result().split == "validation" and results.to_zoo_result().source == "measured"
+    assert results.split == "validation" and results.source == "measured"
 
 
 class FakeApi:
@@ -290,8 +289,8 @@ def test_hub_cache_layout(offline_runs):
 
 def test_auto_model_with_package_offline(offline_runs):
     out = offline_runs.outputs["package"]
-    assert out["classes"] == ["arvideo_hf.modeling_arvideo.ARVideoModel",
-                              "arvideo_hf.modeling_arvideo.ARVideoForVideoClassification"]
+    assert out["classes"] == ["arvideo_hf.models.modeling_arvideo.ARVideoModel",
+                              "arvideo_hf.models.modeling_arvideo.ARVideoForVideoClassification"]
     assert torch.equal(out["hidden"], offline_runs.reference["hidden"])
     assert torch.equal(out["logits"], offline_runs.reference["logits"])
 

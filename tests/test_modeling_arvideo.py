@@ -20,7 +20,7 @@ from arvideo_hf import (
     ARVideoModel,
     make_cluster_order,
 )
-from arvideo_hf.modeling_arvideo import get_sinusoid_encoding_table, patchify, unpatchify
+from arvideo_hf.models.modeling_arvideo import get_sinusoid_encoding_table, patchify, unpatchify
 
 from .conftest import clip, tiny_config
 

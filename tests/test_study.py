@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from arvideo_hf.readme_blocks import readme_block
+from arvideo_hf.results import readme_block
 from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training import study as reproduce
-from arvideo_hf.training.arguments import parse_pretrain_args
+from arvideo_hf.training.arguments import parse_pretrain_args, parse_reproduce_args
 from arvideo_hf.training.pretrain import build_config
-from arvideo_hf.training.study import STUDY_RUNS, STUDY_TABLES, check_claims, parse_reproduce_args, run_study
+from arvideo_hf.training.study import STUDY_RUNS, STUDY_TABLES, check_claims, run_study, selected_runs
 
 
 SMALL = '{"num_hidden_layers": 2, "decoder_num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128}'
@@ -119,7 +119,7 @@ def test_run_switches_reach_the_model_config(tmp_path):
     command = reproduce.reproduce_command(parse_reproduce_args(["--seeds", "0", "1", "--pretrain_steps", "50"]))
     assert command == "python examples/reproduce.py --seeds 0 1 --pretrain_steps 50"
     with pytest.raises(ValueError, match="Unknown runs"):
-        parse_reproduce_args(["--runs", "gpt4"])
+        selected_runs(parse_reproduce_args(["--runs", "gpt4"]))
     lists = ["--unlabeled_list", "u.txt", "--low_label_list", "l.txt", "--train_list", "t.txt", "--test_list", "v.txt"]
     base = reproduce.held_out_protocol(parse_reproduce_args(["--preset", "base", *lists]), tmp_path)
     assert base.preset == "paper" and base.test_list == str(Path("v.txt").resolve())  # the ViT presets: paper recipe

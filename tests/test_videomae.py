@@ -1,4 +1,4 @@
-"""VideoMAE interop (arvideo_hf.videomae): transformers VideoMAE models and official `.pth` checkpoints load with
+"""VideoMAE interop (arvideo_hf.interop): transformers VideoMAE models and official `.pth` checkpoints load with
 identical outputs, conversion to publishable folders measures itself, and the baseline's tube masks are seeded."""
 
 import json
@@ -9,16 +9,17 @@ import torch
 from huggingface_hub import ModelCard
 from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEModel
 
-from arvideo_hf import ARVideoConfig, ARVideoForVideoClassification, ARVideoModel, conversion, videomae
-from arvideo_hf.hub import save_hub_folder
-from arvideo_hf.processing import image_processor_for
-from arvideo_hf.training import parse_pretrain_args
-from arvideo_hf.videomae import (
+from arvideo_hf import ARVideoConfig, ARVideoForVideoClassification, ARVideoModel
+from arvideo_hf.interop import videomae
+from arvideo_hf.interop.videomae import (
     convert_official_state_dict,
     convert_videomae_checkpoint,
     load_official_checkpoint,
     official_videomae_forward,
 )
+from arvideo_hf.models.processing_arvideo import image_processor_for
+from arvideo_hf.training import parse_pretrain_args, videomae_baseline
+from arvideo_hf.zoo.publish import save_hub_folder
 
 from .conftest import tiny_config
 from .test_hub import load_example
@@ -197,7 +198,7 @@ def test_official_pretraining_checkpoint_converts_to_encoder(tmp_path):
 def test_tube_masking_collator_is_seeded_like_arvideo():
     config = tiny_config()
     samples = [{"pixel_values": torch.zeros(8, 3, 64, 64), "index": i} for i in range(3)]
-    collator = videomae.TubeMaskingCollator(config, mask_ratio=0.9, seed=5)
+    collator = videomae_baseline.TubeMaskingCollator(config, mask_ratio=0.9, seed=5)
     batch = collator(samples)
     mask = batch["bool_masked_pos"]
     assert mask.shape == (3, 256) and mask.dtype == torch.bool
@@ -206,18 +207,13 @@ def test_tube_masking_collator_is_seeded_like_arvideo():
     assert torch.equal(collator(samples)["bool_masked_pos"], mask)
     collator.set_epoch(1)
     assert not torch.equal(collator(samples)["bool_masked_pos"], mask)
-    base = videomae.videomae_config_from(ARVideoConfig.from_preset("base"))
+    base = videomae_baseline.videomae_config_from(ARVideoConfig.from_preset("base"))
     assert (base.decoder_hidden_size, base.decoder_num_hidden_layers, base.use_mean_pooling) == (384, 4, False)
     with pytest.raises(ValueError, match="method must be"):
         parse_pretrain_args(["--method", "bert"])
 
 
 # ------------------------------------------------------------------------------------------ one answer to each question
-def test_the_old_conversion_module_names_the_same_functions():
-    assert conversion.load_official_checkpoint is videomae.load_official_checkpoint
-    assert conversion.convert_official_state_dict is videomae.convert_official_state_dict
-
-
 def test_has_classification_head_of_a_state_dict_a_config_and_a_folder(tmp_path):
     assert videomae.has_classification_head({"head.weight": torch.zeros(1)})
     assert not videomae.has_classification_head({"blocks.0.norm1.weight": torch.zeros(1)})

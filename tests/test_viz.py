@@ -11,7 +11,9 @@ import torch
 from PIL import Image
 
 from arvideo_hf import ARVideoForPretraining, viz  # `make test` installs viz's dependencies: a failed import fails
-from arvideo_hf.clustering import ClusterGeometry, make_cluster_order
+from arvideo_hf.models.clustering import ClusterGeometry, make_cluster_order
+from arvideo_hf.models.modeling_arvideo import unnormalized_tubelets
+from arvideo_hf.viz import figures
 
 from .conftest import clip, tiny_config
 
@@ -45,11 +47,11 @@ def _write_video(path: Path, frames: np.ndarray, fps: int = 10) -> None:
 
 # ------------------------------------------------------------------------------------------------ pixel targets
 @pytest.mark.parametrize("scale", [1.0, 3.0])
-def test_unnormalize_tubelets_inverts_pixel_targets(model, scale):
+def test_denormalize_targets_inverts_pixel_targets(model, scale):
     pixel_values = clip(model.config, batch=2, seed=1) * scale
     targets = model.pixel_targets(pixel_values)  # (B, N, t*p*p*C), norm_pix_loss
-    pixels = viz.tubelet_pixels(pixel_values, model.config)
-    restored = viz.unnormalize_tubelets(targets, pixels)
+    pixels = unnormalized_tubelets(pixel_values, model.config)
+    restored = viz.denormalize_targets(targets, pixels)
     assert restored.shape == targets.shape
     torch.testing.assert_close(restored, pixels.flatten(2), atol=2e-5, rtol=0)
     # The check is sharp enough to catch the usual slip (biased std): that one is off by far more than the tolerance.
@@ -75,7 +77,7 @@ def test_logits_to_pixels_puts_every_prediction_back_in_place(norm_pix_loss):
     predicted = torch.zeros(2, geometry.num_tokens, dtype=torch.bool)
     predicted.scatter_(1, outputs.target_index, True)
     t, p = config.tubelet_size, config.patch_size
-    where = torch.stack([viz._token_map(row, geometry, t, p) for row in predicted])[:, :, None].expand_as(truth)
+    where = torch.stack([figures._token_map(row, geometry, t, p) for row in predicted])[:, :, None].expand_as(truth)
     assert predicted.sum(1).tolist() == [geometry.num_queries] * 2
     torch.testing.assert_close(rebuilt[where], truth[where], atol=2e-5, rtol=0)
     assert (rebuilt[~where] == -7.0).all()
@@ -147,7 +149,7 @@ def test_attention_ranks_of_arvideo_and_videomae_objects_and_folders(model, tmp_
     videomae.save_pretrained(tmp_path / "videomae")
     model.save_pretrained(tmp_path / "arvideo")
     assert viz.attention_ranks(str(tmp_path / "videomae"), clips, rtol=rtol) == videomae_ranks
-    assert type(viz.load_encoder(tmp_path / "arvideo")).__name__ == "ARVideoModel"
+    assert type(viz.encoder_of(tmp_path / "arvideo")).__name__ == "ARVideoModel"
     assert viz.attention_ranks(tmp_path / "arvideo", clips, rtol=rtol) == ranks
 
     path = viz.plot_attention_ranks({"ARVideo": ranks, "VideoMAE": videomae_ranks}, tmp_path / "rank.png",
@@ -176,10 +178,10 @@ def test_predict_next_clusters_and_its_figures(model, tmp_path):
     assert int(result.visible.sum()) == geometry.num_inputs
     assert torch.equal(result.cluster_order, make_cluster_order(geometry, "temporal_first", 1)[0])
     assert not result.visible[result.step == geometry.num_clusters - 1].any(), "the last cluster is never an input"
-    hidden = viz._token_map(~result.visible, geometry, t, p)
+    hidden = figures._token_map(~result.visible, geometry, t, p)
     assert (result.inputs[hidden] == viz.GREY).all()
     assert torch.equal(result.inputs[~hidden], result.target[~hidden])
-    step0 = viz._token_map(result.step == 0, geometry, t, p)
+    step0 = figures._token_map(result.step == 0, geometry, t, p)
     assert (result.prediction[step0] == viz.GREY).all() and not (result.prediction[~step0] == viz.GREY).all()
     assert 0.0 <= float(result.target.min()) and float(result.target.max()) <= 1.0
 
@@ -210,7 +212,7 @@ def test_synthetic_clip_moves_and_is_normalized():
     config = tiny_config()
     synthetic = viz.synthetic_clip(config, seed=0)
     assert synthetic.shape == (1, 8, 3, 64, 64)
-    pixels = viz.tubelet_pixels(synthetic, config)
+    pixels = unnormalized_tubelets(synthetic, config)
     assert 0.0 <= float(pixels.min()) and float(pixels.max()) <= 1.0 + 1e-5
     assert (synthetic[0, 0] - synthetic[0, -1]).abs().mean() > 0.1
 

@@ -37,7 +37,15 @@ ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "huge": dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120),
 }
 _PRESET_ALIASES = {"vit-s": "small", "vit-b": "base", "vit-l": "large", "vit-h": "huge",
-                   "vits": "small", "vitb": "base", "vitl": "large", "vith": "huge"}
+                   "vits": "small", "vitb": "base", "vitl": "large", "vith": "huge", "demo": "tiny"}
+
+
+def preset_name(name: str) -> str:
+    """The canonical name of a model size (`vit-b` -> `base`, `demo` -> `tiny`); `ValueError` naming the choices."""
+    key = _PRESET_ALIASES.get(name.lower(), name.lower())
+    if key not in ARVIDEO_PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(ARVIDEO_PRESETS)} (or vit-s/b/l/h).")
+    return key
 
 
 def pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -139,10 +147,7 @@ class ARVideoConfig(PreTrainedConfig):
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> ARVideoConfig:
         """Build a config from a named size (`tiny`, `small`/`vit-s`, `base`, `large`, `huge`) plus overrides."""
-        key = _PRESET_ALIASES.get(name.lower(), name.lower())
-        if key not in ARVIDEO_PRESETS:
-            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(ARVIDEO_PRESETS)} (or vit-s/b/l/h).")
-        return cls(**{**copy.deepcopy(ARVIDEO_PRESETS[key]), **overrides})
+        return cls(**{**copy.deepcopy(ARVIDEO_PRESETS[preset_name(name)]), **overrides})
 
     # ----------------------------------------------------------------------------------------------- geometry
     @property
@@ -196,4 +201,4 @@ class ARVideoConfig(PreTrainedConfig):
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
 
 
-__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS", "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD", "pair"]
+__all__ = ["ARVideoConfig", "ARVIDEO_PRESETS", "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD", "pair", "preset_name"]

@@ -469,7 +469,7 @@ class ARVideoModel(ARVideoPreTrainedModel):
     @classmethod
     def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> ARVideoPreTrainedModel:
         """Import a transformers VideoMAE model (object or folder/repo id) with identical weights."""
-        return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
+        return _convert_videomae(cls, videomae, **config_overrides)
 
 
 class ARVideoDecoderLayer(GradientCheckpointingLayer):
@@ -696,17 +696,29 @@ class ARVideoForVideoClassification(ARVideoPreTrainedModel):
     @classmethod
     def from_videomae(cls, videomae: PreTrainedModel | str, **config_overrides: Any) -> ARVideoPreTrainedModel:
         """Import a transformers VideoMAE model (object or folder/repo id); a classifier keeps its head."""
-        return _videomae_interop().from_videomae(cls, videomae, **config_overrides)
+        return _convert_videomae(cls, videomae, **config_overrides)
 
 
-def _videomae_interop() -> Any:
-    """`arvideo_hf.videomae`, where the VideoMAE import lives. It is not part of the code a Hub repo ships, so this
-    file imports it only when asked (inside `try`, which transformers' remote-code import check skips)."""
-    try:
-        import arvideo_hf.videomae as interop
-    except ImportError as error:  # remote code loaded without the package
-        raise ImportError("from_videomae needs the arvideo_hf package: pip install arvideo_hf") from error
-    return interop
+# `from_videomae` converts with `arvideo_hf.interop.videomae`, which registers its converter here on import. This file
+# never imports it: a Hub repo ships this file without the package, and the dependency runs one way, interop -> model.
+_VIDEOMAE_CONVERTER: Callable[..., ARVideoPreTrainedModel] | None = None
+
+
+def register_videomae_converter(converter: Callable[..., ARVideoPreTrainedModel]) -> None:
+    """Set the function `from_videomae` calls as `converter(model_class, videomae, **config_overrides)`."""
+    global _VIDEOMAE_CONVERTER
+    _VIDEOMAE_CONVERTER = converter
+
+
+def _convert_videomae(
+    model_class: type[ARVideoPreTrainedModel], videomae: PreTrainedModel | str, **config_overrides: Any
+) -> ARVideoPreTrainedModel:
+    if _VIDEOMAE_CONVERTER is None:  # this file loaded as Hub remote code, without the package
+        raise ImportError(
+            "from_videomae converts with the arvideo_hf package: pip install arvideo_hf, then use "
+            "arvideo_hf.ARVideoModel.from_videomae (or ARVideoForVideoClassification.from_videomae)."
+        )
+    return _VIDEOMAE_CONVERTER(model_class, videomae, **config_overrides)
 
 
 __all__ = [
@@ -718,6 +730,7 @@ __all__ = [
     "ARVideoPreTrainedModel",
     "get_sinusoid_encoding_table",
     "patchify",
+    "register_videomae_converter",
     "tubelet_mean_scale",
     "unnormalized_tubelets",
     "unpatchify",

@@ -32,11 +32,15 @@ from torch import nn
 from transformers import VideoMAEForPreTraining
 
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoForVideoClassification
-from arvideo_hf.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from arvideo_hf.data.demo_dataset import load_backgrounds, load_digits, render_demo_video
+from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from arvideo_hf.training.optim import WarmupCosine
 from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
-from arvideo_hf.videomae import export_videomae_encoder, initialize_like_official_videomae, videomae_config_from
+from arvideo_hf.training.videomae_baseline import (
+    export_videomae_encoder,
+    initialize_like_official_videomae,
+    videomae_config_from,
+)
 
 
 MEAN = torch.tensor(IMAGENET_DEFAULT_MEAN)[None, :, None, None]

@@ -1,6 +1,19 @@
 """arvideo_hf: ARVideo (autoregressive video pretraining) models on the Hugging Face transformers API.
 
-Importing the package registers the four classes with transformers' Auto classes.
+Importing the package registers the four classes with transformers' Auto classes and connects
+`ARVideoModel.from_videomae` to the VideoMAE converter (`arvideo_hf.interop`).
+
+Subpackages, from the bottom layer up (each imports only those before it):
+
+- `models`: the shipped model code (configuration, modeling, clustering; the Hub copy is these files) and the
+  image processor that goes with a config;
+- `recipes`, `results`, `environment`: every preset and the paper's recipe, the one record of a measured number,
+  the machine description printed with every number;
+- `interop`: VideoMAE weights in, and the one loader of encoders from any checkpoint folder;
+- `data`: video lists, decoding, sampling, transforms, collators, the embedded demo set (`arvideo-data`);
+- `training`: pretraining (accelerate), finetuning (Trainer), evaluation, features and probes, the study;
+- `zoo`: zoo entries, model cards and publishing to the Hub (`python -m arvideo_hf.zoo`);
+- `viz`, `demo`: the figures, and `make demo`'s end-to-end run (`python -m arvideo_hf.demo`).
 """
 
 from transformers import (
@@ -10,9 +23,10 @@ from transformers import (
     AutoModelForVideoClassification,
 )
 
-from .clustering import ClusterGeometry, block_causal_mask, make_cluster_order, plan_sequence
-from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig
-from .modeling_arvideo import (
+from . import interop  # noqa: F401 - registers the VideoMAE converter of from_videomae
+from .models.clustering import ClusterGeometry, block_causal_mask, make_cluster_order, plan_sequence
+from .models.configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig
+from .models.modeling_arvideo import (
     ARVideoForPreTraining,
     ARVideoForPretraining,
     ARVideoForPreTrainingOutput,

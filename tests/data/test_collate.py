@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from arvideo_hf.clustering import ClusterGeometry
 from arvideo_hf.data.collate import ClassificationCollator, PretrainingCollator
+from arvideo_hf.models.clustering import ClusterGeometry
 
 from ..conftest import tiny_config
 

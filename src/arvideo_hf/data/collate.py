@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..clustering import ClusterGeometry, make_cluster_order
-from ..configuration_arvideo import pair
+from ..models.clustering import ClusterGeometry, make_cluster_order
+from ..models.configuration_arvideo import pair
 
 
 __all__ = ["stack_pixel_values", "PretrainingCollator", "ClassificationCollator"]

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+from ..models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+from ..recipes import PAPER_CLIP_AUGMENTATION, PAPER_MIXUP
 from .collate import stack_pixel_values
 from .transforms import RandomSource, _to_tchw_uint8, as_numpy_rng
 
@@ -76,11 +77,11 @@ class FinetuneTransform:
         size: int | Sequence[int] = 224,
         mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
         std: Sequence[float] = IMAGENET_DEFAULT_STD,
-        rand_augment: str | None = "rand-m7-n4",
-        scale: tuple[float, float] = (0.08, 1.0),
+        rand_augment: str | None = PAPER_CLIP_AUGMENTATION["rand_augment"],
+        scale: tuple[float, float] = (PAPER_CLIP_AUGMENTATION["min_crop_scale"], 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         flip_prob: float = 0.5,
-        erase_prob: float = 0.25,
+        erase_prob: float = PAPER_CLIP_AUGMENTATION["erase_prob"],
     ) -> None:
         # kornia is imported where it is used: it takes seconds to import, and only this transform needs it.
         import kornia.augmentation as K
@@ -166,11 +167,11 @@ def mix_videos(
     labels: torch.Tensor,
     num_labels: int,
     *,
-    mixup_alpha: float = 0.8,
-    cutmix_alpha: float = 1.0,
-    prob: float = 1.0,
-    switch_prob: float = 0.5,
-    label_smoothing: float = 0.1,
+    mixup_alpha: float = PAPER_MIXUP["mixup"],
+    cutmix_alpha: float = PAPER_MIXUP["cutmix"],
+    prob: float = PAPER_MIXUP["mixup_prob"],
+    switch_prob: float = PAPER_MIXUP["mixup_switch_prob"],
+    label_smoothing: float = PAPER_MIXUP["label_smoothing"],
     rng: RandomSource = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Mix a batch of clips `(B, T, C, H, W)` with its reverse (timm's batch mode) and build soft targets.
@@ -214,11 +215,11 @@ class MixupCollator:
     def __init__(
         self,
         num_labels: int,
-        mixup_alpha: float = 0.8,
-        cutmix_alpha: float = 1.0,
-        prob: float = 1.0,
-        switch_prob: float = 0.5,
-        label_smoothing: float = 0.1,
+        mixup_alpha: float = PAPER_MIXUP["mixup"],
+        cutmix_alpha: float = PAPER_MIXUP["cutmix"],
+        prob: float = PAPER_MIXUP["mixup_prob"],
+        switch_prob: float = PAPER_MIXUP["mixup_switch_prob"],
+        label_smoothing: float = PAPER_MIXUP["label_smoothing"],
     ) -> None:
         self.num_labels = int(num_labels)
         self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+from ..models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+from ..recipes import MULTISCALE_CROP_SCALES
 
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "EvalTransform",
 ]
 
-MULTISCALE_CROP_SCALES: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)
 
 RandomSource = np.random.Generator | torch.Generator | random.Random | int | None
 

@@ -1,6 +1,7 @@
-"""Training: pretraining with accelerate (`pretrain`), finetuning with transformers' Trainer (`finetune`), multi-view
-evaluation (`evaluation`), frozen features and probes (`features`, `probes`), the small-scale study (`study`), and
-the optimizer recipes of docs/method.md, Recipes (`optim`).
+"""Training: every command's arguments (`arguments`), pretraining with accelerate (`pretrain`) and its VideoMAE
+baseline (`videomae_baseline`), finetuning with transformers' Trainer (`finetune`), multi-view evaluation
+(`evaluation`), frozen features and probes (`features`, `probes`), the held-out protocol and the small-scale study
+(`protocol`, `study`), metrics (`metrics`), and the optimizer helpers of docs/method.md, Recipes (`optim`).
 
 The arguments and optimizer helpers import at once; the names of the other submodules (`_LAZY`) are imported on
 first use by `__getattr__`. Importing any one submodule runs this file first, so an eager import here would make
@@ -9,25 +10,46 @@ first use by `__getattr__`. Importing any one submodule runs this file first, so
 
 import importlib
 
-from .arguments import PretrainArguments, parse_pretrain_args
+from .arguments import (
+    ARVideoTrainingArguments,
+    EvaluateArguments,
+    FeatureArguments,
+    FinetuneArguments,
+    PretrainArguments,
+    ProbeArguments,
+    parse_evaluate_args,
+    parse_feature_args,
+    parse_finetune_args,
+    parse_pretrain_args,
+    parse_probe_args,
+)
 from .optim import build_layer_decay_param_groups, build_param_groups, layer_depth, scaled_lr
 
 
-__all__ = ["PretrainArguments", "build_param_groups", "parse_pretrain_args", "scaled_lr"]
+__all__ = [
+    "ARVideoTrainingArguments",
+    "EvaluateArguments",
+    "FeatureArguments",
+    "FinetuneArguments",
+    "PretrainArguments",
+    "ProbeArguments",
+    "build_param_groups",
+    "parse_evaluate_args",
+    "parse_feature_args",
+    "parse_finetune_args",
+    "parse_pretrain_args",
+    "parse_probe_args",
+    "scaled_lr",
+]
 
 # name -> submodule that defines it, imported by `__getattr__` on first use.
 _LAZY = {
     "run_pretraining": "pretrain",
     "ARVideoTrainer": "finetune",
-    "ARVideoTrainingArguments": "finetune",
-    "FinetuneArguments": "finetune",
     "build_classifier": "finetune",
-    "parse_finetune_args": "finetune",
     "run_finetuning": "finetune",
-    "EvaluateArguments": "evaluation",
     "MultiViewDataset": "evaluation",
     "average_view_probabilities": "evaluation",
-    "parse_evaluate_args": "evaluation",
     "predict_views": "evaluation",
     "run_evaluation": "evaluation",
     "extract_features": "features",

@@ -6,7 +6,7 @@ Kinetics-like data, 2x3 for SSv2-like data); each view is classified, softmaxed,
 Results are gathered across processes with `accelerator.gather_for_metrics` (which drops the samples that
 padding duplicated at the end of an uneven split), then checked by video index: every video is counted exactly once.
 
-Outputs: `eval_results.json` (the `arvideo_hf.hub` schema, read by model cards), `eval_details.json` (per-class
+Outputs: `eval_results.json` (the `arvideo_hf.zoo.publish` schema, read by model cards), `eval_details.json` (per-class
 accuracy, confusion matrix, per-video predictions) and `confusion_matrix.png`.
 """
 
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,13 @@ import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
-from transformers import AutoImageProcessor, AutoModelForVideoClassification, HfArgumentParser
+from transformers import AutoImageProcessor, AutoModelForVideoClassification
 
 from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
 from ..data.sources import unpack_records
-from ..hub import EVAL_RESULTS_NAME, EvalResults
+from ..results import Result
+from ..viz.reports import plot_confusion_matrix
+from .arguments import EvaluateArguments, parse_evaluate_args
 from .metrics import compute_topk, confusion_matrix, per_class_accuracy
 
 
@@ -214,64 +215,9 @@ def summarize(predictions: MultiViewPredictions, id2label: dict[int, str]) -> di
     }
 
 
-def plot_confusion_matrix(
-    matrix: np.ndarray | list, class_names: Sequence[str], path: str | os.PathLike, title: str = ""
-) -> None:
-    """Row-normalized confusion matrix (rows: true class), with counts written in the cells for up to 30 classes."""
-    # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix = np.asarray(matrix)
-    rows = matrix.sum(axis=1, keepdims=True)
-    normalized = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
-    size = max(5.0, 0.45 * len(class_names) + 2.5)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(normalized, cmap="Blues", vmin=0.0, vmax=1.0)
-    if len(class_names) <= 30:
-        ticks = np.arange(len(class_names))
-        ax.set_xticks(ticks, class_names, rotation=45, ha="right")
-        ax.set_yticks(ticks, class_names)
-        for (row, col), count in np.ndenumerate(matrix):
-            if count:
-                color = "white" if normalized[row, col] > 0.5 else "black"
-                ax.text(col, row, str(count), ha="center", va="center", color=color, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="true")
-    ax.set_title(title or "confusion matrix", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------------------------- the script
-@dataclass
-class EvaluateArguments:
-    """What `examples/evaluate.py` takes."""
-
-    model_name_or_path: str = field(metadata={"help": "A finetuned classifier folder (ARVideo or VideoMAE)."})
-    test_list: str | None = field(default=None, metadata={"help": "'path label' list (default: the demo test)."})
-    data_root: str | None = field(default=None, metadata={"help": "Root of relative paths in the list."})
-    class_names: str | None = field(default=None, metadata={"help": "labels.txt/id2label.json (default: model's)."})
-    demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no --test_list)."})
-    dataset: str | None = field(default=None, metadata={"help": "Dataset name for eval_results.json."})
-    split: str = field(default="test", metadata={"help": "Split name for eval_results.json."})
-    sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (SSv2)."})
-    sampling_rate: int | None = field(default=None, metadata={"help": "Dense frame stride (default 4; demo 2)."})
-    num_clips: int | None = field(default=None, metadata={"help": "Temporal clips (default 5 dense, 2 segment)."})
-    num_crops: int = field(default=3, metadata={"help": "Spatial crops: 3 or 1."})
-    batch_size: int = field(default=4, metadata={"help": "Videos per process per forward (x clips x crops)."})
-    view_chunk: int | None = field(default=None, metadata={"help": "Max clips per forward pass (memory cap)."})
-    num_workers: int = field(default=2)
-    output_dir: str | None = field(default=None, metadata={"help": "Where results go (default: the model folder)."})
-    backend: str = field(default="auto", metadata={"help": "Video decoding: auto, decord or pyav."})
-
-
-def parse_evaluate_args(argv: list[str] | None = None) -> EvaluateArguments:
-    parser = HfArgumentParser(EvaluateArguments)
-    (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
-    return args
 
 
 def finetuned_stride(args: EvaluateArguments) -> int | None:
@@ -334,12 +280,10 @@ def write_results(
 ) -> None:
     """`eval_results.json` (validated against the hub schema), `eval_details.json` and `confusion_matrix.png`."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    results = {
-        "top1": round(summary["top1"], 2), "top5": round(summary["top5"], 2), "num_videos": summary["num_videos"],
-        "views": summary["views"], "dataset": summary["dataset"], "split": summary["split"], "command": command,
-    }
-    EvalResults.from_dict(results)  # raises if the schema changed under us
-    (output_dir / EVAL_RESULTS_NAME).write_text(json.dumps(results, indent=2) + "\n")
+    Result(
+        dataset=summary["dataset"], top1=round(summary["top1"], 2), top5=round(summary["top5"], 2),
+        num_videos=summary["num_videos"], views=summary["views"], split=summary["split"], reference=command,
+    ).write(output_dir)
     names = summary["class_names"]
     videos = [
         {"path": dataset.records[i].path, "label": names[label], "prediction": names[int(probs.argmax())],
@@ -363,7 +307,6 @@ __all__ = [
     "average_view_probabilities",
     "collate_views",
     "parse_evaluate_args",
-    "plot_confusion_matrix",
     "predict_views",
     "run_evaluation",
     "summarize",

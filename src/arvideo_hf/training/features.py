@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser
 
 from ..data import VideoClipDataset, open_demo_dataset, read_kinetics_list
-from ..loading import load_encoder
+from ..interop.loading import load_encoder
+from .arguments import FeatureArguments, parse_feature_args
 
 
 POOLINGS = ("mean", "tokens")
@@ -110,29 +108,6 @@ def load_features(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
 
 
 # ------------------------------------------------------------------------------------------------------- the script
-@dataclass
-class FeatureArguments:
-    """What `examples/extract_features.py` takes."""
-
-    model_name_or_path: str = field(metadata={"help": "An ARVideo checkpoint of any kind, or a VideoMAE one."})
-    output: str = field(default="features.safetensors", metadata={"help": "The safetensors file to write."})
-    video_list: str | None = field(default=None, metadata={"help": "'path [label]' list (default: the demo split)."})
-    data_root: str | None = field(default=None)
-    demo_root: str | None = field(default=None)
-    demo_split: str = field(default="train", metadata={"help": "Demo split when no --video_list: train or test."})
-    pooling: str = field(default="mean", metadata={"help": "mean or tokens."})
-    layers: list[int] | None = field(default=None, metadata={"help": "Hidden states to keep, e.g. -1 -2."})
-    sampling: str = field(default="dense", metadata={"help": "dense or segment."})
-    sampling_rate: int | None = field(default=None, metadata={"help": "Dense frame stride (default 4; demo 2)."})
-    batch_size: int = field(default=8)
-    num_workers: int = field(default=2)
-    device: str | None = field(default=None, metadata={"help": "cpu, cuda, ... (default: cuda if available)."})
-
-
-def parse_feature_args(argv: list[str] | None = None) -> FeatureArguments:
-    parser = HfArgumentParser(FeatureArguments)
-    (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
-    return args
 
 
 def build_feature_dataset(

@@ -17,20 +17,16 @@ import logging
 import math
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
-from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, SaveStrategy, SchedulerType
+from transformers import Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .. import hub  # push_checkpoint_to_hub is looked up at call time (tests stand in for the upload)
-from ..configuration_arvideo import ARVideoConfig
 from ..data import (
     ClassificationCollator,
     DenseSampler,
@@ -40,10 +36,12 @@ from ..data import (
     read_kinetics_list,
 )
 from ..data.finetune_transforms import FinetuneTransform, MixupCollator
-from ..loading import load_config, load_encoder
-from ..modeling_arvideo import ARVideoForVideoClassification
-from ..processing import image_processor_for
-from .arguments import FINETUNE_PRESETS
+from ..interop.loading import load_config, load_encoder
+from ..models.configuration_arvideo import ARVideoConfig
+from ..models.modeling_arvideo import ARVideoForVideoClassification
+from ..models.processing_arvideo import image_processor_for
+from ..zoo import publish  # push_checkpoint_to_hub is looked up at call time (tests stand in for the upload)
+from .arguments import ARVideoTrainingArguments, FinetuneArguments, parse_finetune_args
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
 
@@ -58,115 +56,6 @@ FINETUNE_OUTPUTS = ("model.safetensors", "config.json", "training_args.bin", "pr
 FINETUNE_IDENTITY = ("model_name_or_path", "init", "model_preset", "train_list", "validation_list", "data_root",
                      "class_names", "demo_root", "sampling", "sampling_rate", "repeated_aug")
 FINETUNE_PATHS = ("train_list", "validation_list", "data_root", "class_names", "demo_root")
-
-
-@dataclass
-class FinetuneArguments:
-    """Model, data and recipe arguments of `examples/finetune.py` (Trainer's own come from `TrainingArguments`)."""
-
-    preset: str = field(
-        default="paper",
-        metadata={"help": "Recipe defaults: paper (VideoMAE's, for real data) or tiny (small clips and few labels: "
-                  "no mixup/cutmix/RandAugment/erasing/smoothing/drop path, lr 1e-3, 30 epochs, batch 16, decoded "
-                  "videos kept in memory by persistent loader workers)."},
-    )
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={"help": "ARVideo checkpoint (pretraining output, its encoder/, a classifier) or a VideoMAE folder."},
-    )
-    init: str = field(default="pretrained", metadata={"help": "pretrained, or random (same architecture)."})
-    model_preset: str = field(default="tiny", metadata={"help": "Preset for --init random without a model."})
-    attn_implementation: str = field(default="sdpa", metadata={"help": "eager or sdpa."})
-    # data
-    train_list: str | None = field(default=None, metadata={"help": "'path label' list (default: the demo set)."})
-    validation_list: str | None = field(default=None, metadata={"help": "Evaluated with --eval_strategy epoch/steps."})
-    data_root: str | None = field(default=None, metadata={"help": "Root of relative paths in the lists."})
-    class_names: str | None = field(default=None, metadata={"help": "labels.txt or id2label.json naming the classes."})
-    demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no --train_list)."})
-    sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (TSN, for SSv2)."})
-    sampling_rate: int | None = field(default=None, metadata={"help": "Frame stride of dense clips (4 K400; demo 2)."})
-    repeated_aug: int = field(default=1, metadata={"help": "Augmented clips per decoded video (VideoMAE K400: 2)."})
-    cache_mb: float = field(
-        default=0,
-        metadata={"help": "Keep decoded small videos in memory, up to this many MiB per loader worker (tiny: 1024, "
-                  "with persistent workers so the cache outlives the epoch)."},
-    )
-    # recipe (docs/method.md, Finetuning recipe)
-    base_lr: float = field(
-        default=1e-3, metadata={"help": "Peak lr = base_lr x clips per step / 256; 0 uses --learning_rate as given."}
-    )
-    layer_decay: float = field(default=0.75, metadata={"help": "Layer-wise lr decay (1 disables it)."})
-    drop_path: float = field(default=0.1, metadata={"help": "Stochastic depth rate of the encoder."})
-    warmup_epochs: float = field(default=5.0, metadata={"help": "Linear warmup (ignored when --warmup_steps > 0)."})
-    label_smoothing: float = field(default=0.1)
-    mixup: float = field(default=0.8, metadata={"help": "Mixup alpha (0 disables)."})
-    cutmix: float = field(default=1.0, metadata={"help": "Cutmix alpha (0 disables)."})
-    mixup_prob: float = field(default=1.0, metadata={"help": "Probability of mixing a batch."})
-    mixup_switch_prob: float = field(default=0.5, metadata={"help": "Probability of cutmix when both are on."})
-    rand_augment: str = field(default="rand-m7-n4", metadata={"help": "RandAugment 'rand-m<M>-n<N>', or 'none'."})
-    min_crop_scale: float = field(default=0.08, metadata={"help": "Smallest area of the random resized crop."})
-    flip: bool | None = field(default=None, metadata={"help": "Horizontal flip (default on, off for the demo set)."})
-    erase_prob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
-
-    def __post_init__(self) -> None:
-        if self.preset not in FINETUNE_PRESETS:
-            raise ValueError(f"--preset must be one of {sorted(FINETUNE_PRESETS)}, got {self.preset!r}.")
-        if self.init not in ("pretrained", "random"):
-            raise ValueError(f"--init must be 'pretrained' or 'random', got {self.init!r}.")
-        if self.init == "pretrained" and self.model_name_or_path is None:
-            raise ValueError("--init pretrained needs --model_name_or_path (or use --init random --model_preset).")
-        if self.sampling not in ("dense", "segment"):
-            raise ValueError(f"--sampling must be 'dense' or 'segment', got {self.sampling!r}.")
-
-    @property
-    def uses_demo(self) -> bool:
-        return self.train_list is None
-
-
-@dataclass
-class ARVideoTrainingArguments(TrainingArguments):
-    """`TrainingArguments` with the finetuning recipe's defaults (AdamW weight decay 0.05, cosine, 2 workers)."""
-
-    output_dir: str | None = field(default="outputs/finetune", metadata={"help": "Model, logs and checkpoints."})
-    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (none on norms/biases)."})
-    lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Schedule after warmup."})
-    dataloader_num_workers: int = field(default=2)
-    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep our collator's keys as they are."})
-    save_strategy: SaveStrategy | str = field(default="epoch")
-    save_total_limit: int | None = field(default=2)
-    logging_steps: float = field(default=10)
-    overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "Delete the previous run's checkpoints, model and logs in --output_dir."}
-    )
-
-    def __post_init__(self) -> None:
-        if self.dataloader_num_workers == 0:  # a preset's persistent workers: without workers there is none to keep
-            self.dataloader_persistent_workers = False
-        super().__post_init__()
-
-
-def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, ARVideoTrainingArguments]:
-    """Command line, or a single `.json`/`.yaml` file holding both argument groups."""
-    argv = sys.argv[1:] if argv is None else argv
-    parser = HfArgumentParser((FinetuneArguments, ARVideoTrainingArguments))
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(argv[0])
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])
-    return parser.parse_args_into_dataclasses(args=preset_argv(argv) + list(argv))
-
-
-def preset_argv(argv: list[str]) -> list[str]:
-    """The `--preset` defaults as arguments placed before the user's, so that every explicit argument wins."""
-    preset = "paper"
-    for i, arg in enumerate(argv):
-        if arg == "--preset" and i + 1 < len(argv):
-            preset = argv[i + 1]
-        elif arg.startswith("--preset="):
-            preset = arg.split("=", 1)[1]
-    if preset not in FINETUNE_PRESETS:
-        raise ValueError(f"--preset must be one of {sorted(FINETUNE_PRESETS)}, got {preset!r}.")
-    return [item for name, value in FINETUNE_PRESETS[preset].items() for item in (f"--{name}", str(value))]
 
 
 # -------------------------------------------------------------------------------------------------- output folder
@@ -376,7 +265,7 @@ def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
 def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
     """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics."""
     started = time.perf_counter()
-    # `--push_to_hub --hub_model_id org/name` publishes with hub.push_checkpoint_to_hub (model card, remote code,
+    # `--push_to_hub --hub_model_id org/name` publishes with publish.push_checkpoint_to_hub (model card, remote code,
     # eval results) once training is done, instead of Trainer's own uploads.
     push_repo = None
     if training_args.push_to_hub:
@@ -433,7 +322,7 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", metrics)
         if push_repo:
-            metrics["hub_url"] = hub.push_checkpoint_to_hub(
+            metrics["hub_url"] = publish.push_checkpoint_to_hub(
                 training_args.output_dir, push_repo, private=bool(training_args.hub_private_repo),
                 token=training_args.hub_token,
             )

@@ -31,13 +31,14 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, VideoMAEForPreTraining
 from transformers.utils import logging
 
-from ..configuration_arvideo import ARVideoConfig
 from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
-from ..modeling_arvideo import ARVideoForPretraining
-from ..processing import image_processor_for
-from ..videomae import build_videomae_pretraining, export_videomae_encoder
+from ..models.configuration_arvideo import ARVideoConfig
+from ..models.modeling_arvideo import ARVideoForPretraining
+from ..models.processing_arvideo import image_processor_for
+from ..viz.reports import plot_loss_curve
 from .arguments import PretrainArguments
 from .optim import WarmupCosine, build_param_groups, scaled_lr
+from .videomae_baseline import build_videomae_pretraining, export_videomae_encoder
 
 
 logger = logging.get_logger(__name__)
@@ -651,26 +652,6 @@ def save_final_models(model: PreTrainedModel, output_dir: Path, config: ARVideoC
         processor.save_pretrained(output_dir / folder)
 
 
-def plot_loss_curve(metrics_path: Path, image_path: Path, title: str = "ARVideo pretraining loss") -> None:
-    """Loss (log scale) and learning rate against step, from the run's `metrics.jsonl`."""
-    if not metrics_path.exists():
-        return
-    # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    steps = [r["step"] for r in records]
-    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax_loss.plot(steps, [r["loss"] for r in records])
-    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title=title)
-    ax_lr.plot(steps, [r["lr"] for r in records], color="tab:orange")
-    ax_lr.set(xlabel="step", ylabel="learning rate", title="schedule")
-    fig.tight_layout()
-    fig.savefig(image_path, dpi=100)
-    plt.close(fig)
 
 
 __all__ = [

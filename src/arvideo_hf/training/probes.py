@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser
 
-from ..loading import load_encoder
+from ..interop.loading import load_encoder
+from .arguments import ProbeArguments, parse_probe_args
 from .features import build_feature_dataset, extract_features, load_features, save_features
 from .metrics import topk_accuracy
 
@@ -167,33 +165,6 @@ def evaluate_probe(probe: nn.Module, features: torch.Tensor, labels: torch.Tenso
 
 
 # ------------------------------------------------------------------------------------------------------- the script
-@dataclass
-class ProbeArguments:
-    """What `examples/probe.py` takes: features files, or a model and two video lists to extract them from."""
-
-    probe: str = field(default="linear", metadata={"help": "linear or attentive."})
-    model_name_or_path: str | None = field(default=None, metadata={"help": "Encoder to extract features with."})
-    train_features: str | None = field(default=None, metadata={"help": "safetensors from extract_features.py."})
-    test_features: str | None = field(default=None)
-    train_list: str | None = field(default=None, metadata={"help": "'path label' list (default: demo train)."})
-    test_list: str | None = field(default=None, metadata={"help": "'path label' list (default: demo test)."})
-    data_root: str | None = field(default=None)
-    demo_root: str | None = field(default=None)
-    layer: int = field(default=-1, metadata={"help": "Hidden state to probe (0 = embeddings, -1 = last)."})
-    sampling_rate: int | None = field(default=None, metadata={"help": "Dense frame stride (default 4; demo 2)."})
-    epochs: int = field(default=50)
-    batch_size: int = field(default=64)
-    lr: float = field(default=1e-3)
-    weight_decay: float = field(default=0.05)
-    num_heads: int = field(default=8, metadata={"help": "Attention heads of the attentive probe."})
-    seed: int = field(default=0)
-    output_dir: str = field(default="outputs/probe")
-    device: str | None = field(default=None)
-
-
-def parse_probe_args(argv: list[str] | None = None) -> ProbeArguments:
-    (args,) = HfArgumentParser(ProbeArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
-    return args
 
 
 def _features_for(args: ProbeArguments, split: str, encoder: Any, device: str) -> dict[str, torch.Tensor]:

@@ -18,14 +18,15 @@ from typing import Any
 
 import torch
 
-from ..configuration_arvideo import ARVideoConfig
 from ..data import read_kinetics_list
-from ..modeling_arvideo import ARVideoModel
-from ..processing import image_processor_for
-from .evaluation import EvaluateArguments, run_evaluation
-from .finetune import parse_finetune_args, run_finetuning
+from ..models.configuration_arvideo import ARVideoConfig
+from ..models.modeling_arvideo import ARVideoModel
+from ..models.processing_arvideo import image_processor_for
+from .arguments import EvaluateArguments, ProbeArguments, parse_finetune_args
+from .evaluation import run_evaluation
+from .finetune import run_finetuning
 from .pretrain import reset_accelerate_state
-from .probes import ProbeArguments, run_probe
+from .probes import run_probe
 
 
 @dataclass
@@ -46,6 +47,7 @@ class HeldOutProtocol:
     sampling_rate: int = 2
     num_workers: int = 1
     command: str = "python -m arvideo_hf.demo"  # what eval_results.json records as the command that made it
+    dataset: str = "arvideo-demo"  # what eval_results.json records as the dataset (arvideo_hf.results.DATASETS)
 
     def path(self, name: str) -> Path:
         """A list or label file: absolute as given, else under `root`."""
@@ -86,7 +88,8 @@ def finetune(protocol: HeldOutProtocol, encoder: Path, name: str, seed: int, *, 
     summary = run_evaluation(
         EvaluateArguments(model_name_or_path=str(output_dir), test_list=str(protocol.path(protocol.test_list)),
                           data_root=str(protocol.root), num_clips=protocol.num_clips, num_crops=protocol.num_crops,
-                          num_workers=protocol.num_workers, sampling_rate=protocol.sampling_rate),
+                          num_workers=protocol.num_workers, sampling_rate=protocol.sampling_rate,
+                          dataset=protocol.dataset),
         command=f"{protocol.command}  # {name}, seed {seed}",
     )
     return {"top1": summary["top1"], "views": summary["views"], "num_test": summary["num_videos"],

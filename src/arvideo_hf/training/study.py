@@ -29,22 +29,22 @@ import platform
 import shlex
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import transformers
-from transformers import HfArgumentParser
 
 from ..data import open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
-from ..readme_blocks import write_readme_block
+from ..recipes import FINETUNE_PRESETS
+from ..results import paper_top1, write_readme_block
+from ..viz.reports import plot_study_results
 from . import pretrain as pretraining  # run_pretraining is looked up at call time (tests stand in for it)
-from .arguments import FINETUNE_PRESETS, parse_pretrain_args
+from .arguments import LabeledDataArguments, ReproduceArguments, parse_pretrain_args
 from .pretrain import build_config, reset_accelerate_state
 from .protocol import HeldOutProtocol, finetune, probes, save_random_encoder
 
@@ -109,7 +109,8 @@ STUDY_TABLES: tuple[StudyTable, ...] = (
     StudyTable(
         "methods", "Tables 2 and 3: ARVideo vs VideoMAE vs TokenGPT",
         ("paper K400 top-1 (ViT-B, 800 ep)", "paper SSv2 top-1 (ViT-B, 800 ep)"),
-        (("arvideo", (80.1, 69.8)), ("videomae", (80.0, 69.6)), ("token", (74.2, 66.4)), ("random", (None, None))),
+        (("arvideo", (paper_top1("k400", 800), paper_top1("ssv2", 800))), ("videomae", (80.0, 69.6)),
+         ("token", (74.2, 66.4)), ("random", (None, None))),
     ),
     StudyTable(
         "clusters", "Table 6: cluster shape", _ABLATION,
@@ -154,69 +155,14 @@ METRIC_NAMES = {"finetune_top1": "finetune, few labels", "attentive_probe_top1":
 
 
 # ------------------------------------------------------------------------------------------------------ arguments
-@dataclass
-class ReproduceArguments:
-    """What `examples/reproduce.py` takes. Defaults are the README's demo study."""
-
-    results_dir: str = field(default="reproduce", metadata={"help": "Table, plot, JSON and runs/*.json (committed)."})
-    work_dir: str = field(default="outputs/reproduce", metadata={"help": "Pretraining and evaluation outputs."})
-    runs: list[str] | None = field(default=None, metadata={"help": f"Subset of {list(STUDY_RUNS)} (default: all)."})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
-    pretrain_seed: int = field(default=0, metadata={"help": "Seed of each run's one pretraining (and random init)."})
-    # pretraining (shared by every run): the run preset of examples/pretrain.py, for a number of steps
-    preset: str = field(default="tiny", metadata={"help": "Run preset of examples/pretrain.py and finetune.py."})
-    config_overrides: str | None = field(default=None, metadata={"help": "JSON model overrides for every run."})
-    pretrain_steps: int = field(default=600, metadata={"help": "Optimizer steps per pretraining run."})
-    pretrain_seconds: float | None = field(default=None, metadata={"help": "Wall-clock budget per run instead."})
-    pretrain_batch_size: int | None = field(default=None, metadata={"help": "Videos per step (the preset's)."})
-    num_workers: int = field(default=1)
-    # data (default: the embedded demo set: unlabeled pool, 10% labels, all labels, test split)
-    demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no lists given)."})
-    unlabeled_list: str | None = field(default=None, metadata={"help": "Pretraining list (paths; labels ignored)."})
-    low_label_list: str | None = field(default=None, metadata={"help": "'path label' list: the finetunes."})
-    train_list: str | None = field(default=None, metadata={"help": "'path label' list: the probes (all labels)."})
-    test_list: str | None = field(default=None, metadata={"help": "'path label' list: every reported top-1."})
-    data_root: str | None = field(default=None, metadata={"help": "Root of relative paths inside the lists."})
-    class_names: str | None = field(default=None, metadata={"help": "labels.txt / id2label.json for the lists."})
-    # evaluation (the held-out protocol of arvideo_hf.training.protocol)
-    finetune_epochs: float | None = field(default=None, metadata={"help": "Low-label finetune epochs (preset's)."})
-    probe_epochs: int = field(default=50)
-    num_clips: int = field(default=2, metadata={"help": "Test clips per video."})
-    num_crops: int = field(default=1, metadata={"help": "Test crops per clip."})
-    sampling_rate: int = field(default=2, metadata={"help": "Frame stride of probe and test clips (tiny: 2)."})
-    keep_checkpoints: bool = field(default=False, metadata={"help": "Keep optimizer checkpoints after a run."})
-    readme: str | None = field(default=None, metadata={"help": "Rewrite the study-table block of this README."})
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.runs or ()) - set(STUDY_RUNS))
-        if unknown:
-            raise ValueError(f"Unknown runs {unknown}; choose from {list(STUDY_RUNS)}.")
-        if not self.seeds:
-            raise ValueError("Give at least one seed.")
-        lists = (self.unlabeled_list, self.low_label_list, self.train_list, self.test_list)
-        if any(item is None for item in lists) and any(item is not None for item in lists):
-            raise ValueError("Pass all of --unlabeled_list, --low_label_list, --train_list and --test_list, or none "
-                             "(the demo set).")
-
-    @property
-    def selected_runs(self) -> list[StudyRun]:
-        return [STUDY_RUNS[name] for name in (self.runs or STUDY_RUNS)]
-
-    def settings(self) -> dict[str, Any]:
-        """Every setting that changes a run's result (not where results go, nor which runs/seeds are selected)."""
-        skip = {"results_dir", "work_dir", "runs", "seeds", "keep_checkpoints", "num_workers", "readme"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
-def parse_reproduce_args(argv: list[str] | None = None) -> ReproduceArguments:
-    """Command line, or one `.json`/`.yaml` file of arguments."""
-    argv = sys.argv[1:] if argv is None else argv
-    parser = HfArgumentParser(ReproduceArguments)
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(argv[0])[0]
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])[0]
-    return parser.parse_args_into_dataclasses(args=argv)[0]
+def selected_runs(args: ReproduceArguments) -> list[StudyRun]:
+    """The runs `--runs` names (default: all), in the study's order; `ValueError` naming unknown ones."""
+    unknown = sorted(set(args.runs or ()) - set(STUDY_RUNS))
+    if unknown:
+        raise ValueError(f"Unknown runs {unknown}; choose from {list(STUDY_RUNS)}.")
+    return [STUDY_RUNS[name] for name in (args.runs or STUDY_RUNS)]
 
 
 def run_key(args: ReproduceArguments, run: StudyRun) -> str:
@@ -241,7 +187,8 @@ def held_out_protocol(args: ReproduceArguments, output_dir: Path) -> HeldOutProt
         return HeldOutProtocol(root=open_demo_dataset(args.demo_root), **scoring)
     lists = {name: str(Path(getattr(args, name)).resolve()) for name in ("low_label_list", "train_list", "test_list")}
     names = str(Path(args.class_names).resolve()) if args.class_names else None
-    return HeldOutProtocol(root=Path(args.data_root or "."), class_names=names, **lists, **scoring)
+    dataset = args.dataset or Path(lists["test_list"]).parent.name
+    return HeldOutProtocol(root=Path(args.data_root or "."), class_names=names, dataset=dataset, **lists, **scoring)
 
 
 # ------------------------------------------------------------------------------------------------------ pretraining
@@ -313,13 +260,14 @@ def run_study(args: ReproduceArguments, log: Any = print) -> dict[str, Any]:
     results_dir, work_dir = Path(args.results_dir), Path(args.work_dir)
     (results_dir / "runs").mkdir(parents=True, exist_ok=True)
     study_started = time.perf_counter()
-    for number, run in enumerate(args.selected_runs, 1):
+    runs = selected_runs(args)
+    for number, run in enumerate(runs, 1):
         path = result_path(args, run)
         record = json.loads(path.read_text()) if path.exists() else None
         if record is not None and "attentive_probe_top1" in record and all(
             str(seed) in record["finetunes"] for seed in args.seeds
         ):
-            log(f"[{number}/{len(args.selected_runs)}] {run.name}: done already ({path.name})")
+            log(f"[{number}/{len(runs)}] {run.name}: done already ({path.name})")
             continue
         output_dir = work_dir / f"{run.name}-{run_key(args, run)}"
         started = time.perf_counter()
@@ -333,7 +281,7 @@ def run_study(args: ReproduceArguments, log: Any = print) -> dict[str, Any]:
         record["seconds"] = round(record.get("seconds", 0.0) + time.perf_counter() - started, 1)
         record["machine"] = describe_machine()  # said at the end of the run, with the load it ran under
         _write_json(path, record)
-        log(f"[{number}/{len(args.selected_runs)}] {run.name}: finetune {finetune_values(record, args.seeds)} "
+        log(f"[{number}/{len(runs)}] {run.name}: finetune {finetune_values(record, args.seeds)} "
             f"attentive {record['attentive_probe_top1']:.1f} linear {record['linear_probe_top1']:.1f} "
             f"in {time.perf_counter() - started:.0f}s")
         write_report(args, plot=False)
@@ -459,7 +407,7 @@ def render_markdown(args: ReproduceArguments, stats: dict[str, dict[str, Any]], 
             cells = [c["claim"], c["metric"], f"{c['difference']:+.1f}", pooled, paired, c["verdict"]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    pending = [r.name for r in args.selected_runs if len(stats.get(r.name, {}).get("seeds", [])) < len(args.seeds)]
+    pending = [r.name for r in selected_runs(args) if len(stats.get(r.name, {}).get("seeds", [])) < len(args.seeds)]
     if pending:
         lines += [f"Incomplete: {', '.join(pending)} lack some of seeds {list(args.seeds)} (the study resumes).", ""]
     lines += [
@@ -494,46 +442,14 @@ def _protocol_text(args: ReproduceArguments, environment: dict[str, Any]) -> str
     )
 
 
-def plot_results(stats: dict[str, dict[str, Any]], path: Path, chance: float | None = None) -> None:
-    """One panel per table: each metric's top-1 (mean, std error bars), random init and chance as lines."""
-    # Here, not at the top: pyplot is slow to import and must only ever be asked for the Agg backend when plotting.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    fig, axes = plt.subplots(1, len(STUDY_TABLES), figsize=(4.2 * len(STUDY_TABLES), 4.2), squeeze=False)
-    for ax, table in zip(axes[0], STUDY_TABLES, strict=True):
-        names = [name for name, _ in table.rows if name in stats and name != "random"]
-        for offset, metric, color in zip((-0.27, 0.0, 0.27), METRICS, ("tab:orange", "tab:green", "tab:blue"),
-                                         strict=True):
-            means = [stats[n][metric]["mean"] if metric in stats[n] else float("nan") for n in names]
-            stds = [stats[n][metric]["std"] if metric in stats[n] else 0.0 for n in names]
-            ax.bar([i + offset for i in range(len(names))], means, 0.27, yerr=stds, capsize=3, color=color,
-                   label=METRIC_NAMES[metric])
-            if "random" in stats and metric in stats["random"]:
-                ax.axhline(stats["random"][metric]["mean"], color=color, linestyle="--", linewidth=1)
-        if chance is not None:
-            ax.axhline(chance, color="gray", linestyle=":", linewidth=1)
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels([STUDY_RUNS[n].label.split(" (")[0] for n in names], rotation=35, ha="right", fontsize=8)
-        ax.set_title(table.title, fontsize=9)
-        ax.set_ylabel("top-1 (%)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    handles += [Line2D([], [], color="black", linestyle="--"), Line2D([], [], color="gray", linestyle=":")]
-    labels += ["random init (same colour: same metric)", "chance"]
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def reproduce_command(args: ReproduceArguments) -> str:
     """The `examples/reproduce.py` command line that gives these results (the arguments that differ from defaults)."""
     argv = ["python", "examples/reproduce.py"]
     defaults = ReproduceArguments()
-    for item in dataclasses.fields(ReproduceArguments):
+    shared = {item.name for item in dataclasses.fields(LabeledDataArguments)}  # the data block reads best last
+    for item in sorted(dataclasses.fields(ReproduceArguments), key=lambda item: item.name in shared):
         value = getattr(args, item.name)
         if value == getattr(defaults, item.name):
             continue
@@ -559,7 +475,7 @@ def environment_info(args: ReproduceArguments, records: Sequence[dict[str, Any]]
             "total_seconds": round(sum(r.get("seconds", 0.0) for r in records), 1), "num_results": len(records)}
 
 
-README_BLOCK = "study-table"  # the README block `--readme` rewrites (arvideo_hf.readme_blocks)
+README_BLOCK = "study-table"  # the README block `--readme` rewrites (arvideo_hf.results)
 
 
 def summary_table(report: dict[str, Any]) -> str:
@@ -595,7 +511,10 @@ def write_report(args: ReproduceArguments, plot: bool = True) -> dict[str, Any]:
     (results_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (results_dir / "RESULTS.md").write_text(render_markdown(args, stats, claims, environment))
     if stats and plot:
-        plot_results(stats, results_dir / "results.png", chance=environment["chance_top1"])
+        panels = [(table.title, [name for name, _ in table.rows]) for table in STUDY_TABLES]
+        labels = {name: run.label for name, run in STUDY_RUNS.items()}
+        plot_study_results(stats, panels, labels, METRIC_NAMES, results_dir / "results.png",
+                           chance=environment["chance_top1"])
     if args.readme:
         write_readme_block(args.readme, README_BLOCK, summary_table(report))
     return report
@@ -614,7 +533,6 @@ __all__ = [
     "held_out_protocol",
     "evaluate_run",
     "load_results",
-    "parse_reproduce_args",
     "pretrain",
     "reproduce_command",
     "pretrain_argv",

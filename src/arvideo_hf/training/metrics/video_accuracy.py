@@ -8,13 +8,14 @@
     {'top1': 50.0, 'top2': 50.0}
 
 `predictions` are per-class scores (logits or probabilities, one row per video); accuracies are percentages.
-This file is self-contained (evaluate copies it into its module cache) and matches `arvideo_hf.training.metrics.
-topk_accuracy`, which computes the same numbers without `evaluate`.
+evaluate copies this file into its module cache, so it imports the package absolutely: the numbers come from
+`arvideo_hf.training.metrics.topk_accuracy`, the one implementation, which also serves when `evaluate` cannot load.
 """
 
 import datasets
 import evaluate
-import numpy as np
+
+from arvideo_hf.training.metrics import topk_accuracy
 
 
 _DESCRIPTION = "Top-k accuracy (percent): a video counts as correct when its label is among its k highest scores."
@@ -42,12 +43,4 @@ class VideoAccuracy(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, top_k=(1, 5)):
-        scores, labels = np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.int64)
-        # Stable descending order: equal scores rank by class id, exactly like torch.topk/argmax on CPU.
-        order = np.argsort(-scores, axis=1, kind="stable")
-        results = {}
-        for k in top_k:
-            k_eff = min(int(k), scores.shape[1])
-            hits = (order[:, :k_eff] == labels[:, None]).any(axis=1)
-            results[f"top{k}"] = float(hits.mean() * 100.0) if len(labels) else 0.0
-        return results
+        return topk_accuracy(predictions, references, top_k)

@@ -1,11 +1,12 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
-"""The ARVideo model zoo: named checkpoints, their recipes, their known results, and their model cards.
+"""Model cards: one template (`CARD_TEMPLATE`) rendered for a zoo entry (`arvideo_hf.zoo.entries`) or a published
+checkpoint, with its recipe text rendered from `arvideo_hf.recipes`.
 
-Every number a card shows comes from a `ZooResult`, which says where it came from: `source="paper"` (the ARVideo
+Every number a card shows comes from a `Result`, which says where it came from: `source="paper"` (the ARVideo
 paper, a table named in `reference`; never these weights) or `source="measured"` (this project, with the exact
 command in `reference`). Entries without measured results say "not yet trained/measured".
 
-Cards are generated from one template (`CARD_TEMPLATE`) and committed under `model_cards/`:
+The cards of the zoo's entries are committed under `model_cards/`:
 
     python -m arvideo_hf.zoo write-cards model_cards/            # regenerate
     python -m arvideo_hf.zoo write-cards model_cards/ --check    # exit 1 when the committed cards are stale
@@ -13,22 +14,19 @@ Cards are generated from one template (`CARD_TEMPLATE`) and committed under `mod
 
 from __future__ import annotations
 
-import argparse
-import json
-import re
-import sys
 import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
-from .modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
-from .training.arguments import FINETUNE_PRESETS, RUN_PRESETS
+from ..models.configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
+from ..models.modeling_arvideo import ARVideoForVideoClassification, ARVideoModel
+from ..recipes import MULTISCALE_CROP_SCALES, PAPER_FINETUNING, PAPER_PRETRAINING, finetuning_recipe, pretraining_recipe
+from ..results import Result
+from .entries import ZOO, ZooEntry
 
 
 DEFAULT_ORGANIZATION = "arvideo-hf"
@@ -41,241 +39,6 @@ CITATION = """@article{ren2024arvideo,
 }"""
 NOT_MEASURED = "not yet trained/measured by this project"
 TASK = "video-classification"
-
-
-# --------------------------------------------------------------------------------------------------------- datasets
-@dataclass(frozen=True)
-class DatasetInfo:
-    """A finetuning dataset: display name, the `model-index` dataset type, and its label count (if known)."""
-
-    key: str
-    name: str
-    hub_type: str
-    num_labels: int | None = None
-    split: str = "validation"
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "k400": DatasetInfo("k400", "Kinetics-400", "kinetics-400", 400),
-    "ssv2": DatasetInfo("ssv2", "Something-Something V2", "something-something-v2", 174),
-    "demo": DatasetInfo("demo", "ARVideo moving-digits demo", "arvideo-demo", 6, split="test"),
-}
-_DATASET_ALIASES = {
-    "kinetics-400": "k400", "kinetics400": "k400", "kinetics": "k400", "k-400": "k400",
-    "something-something-v2": "ssv2", "something-something v2": "ssv2", "sthsthv2": "ssv2", "ssv2": "ssv2",
-    "arvideo-demo": "demo",
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """Look a dataset up by key or common spelling (`k400`, `Kinetics-400`, `ssv2`, ...); unknown names pass through."""
-    key = name.strip().lower()
-    key = _DATASET_ALIASES.get(key, key)
-    if key in DATASETS:
-        return DATASETS[key]
-    slug = re.sub(r"[^a-z0-9]+", "-", key).strip("-") or "custom"
-    return DatasetInfo(slug, name.strip(), slug)
-
-
-# ---------------------------------------------------------------------------------------------------------- entries
-@dataclass(frozen=True)
-class Recipe:
-    """How an entry is (to be) trained and tested; `None` means not fixed for this entry."""
-
-    pretrain_epochs: int | None
-    num_frames: int
-    sampling_stride: int | None
-    image_size: int
-    test_clips: int | None
-    test_crops: int | None
-    pretrain_budget: str | None = None  # a wall-clock budget, for entries pretrained by time rather than epochs
-
-    @property
-    def pretraining_length(self) -> str | None:
-        """How long pretraining ran: epochs, or the wall-clock budget; None when not recorded."""
-        return f"{self.pretrain_epochs} epochs" if self.pretrain_epochs else self.pretrain_budget
-
-    @property
-    def views(self) -> str | None:
-        """Test views as `clips x crops` (e.g. `5x3`)."""
-        return None if self.test_clips is None or self.test_crops is None else f"{self.test_clips}x{self.test_crops}"
-
-
-@dataclass(frozen=True)
-class ZooResult:
-    """One top-1 (and optional top-5) number, with its provenance.
-
-    `source="paper"`: reported by the ARVideo paper (`reference` names the table); not a measurement of these weights.
-    `source="measured"`: produced by this project; `reference` is the exact command that produced it.
-    """
-
-    dataset: str
-    top1: float
-    source: Literal["paper", "measured"]
-    reference: str
-    pretrain_epochs: int | None = None
-    views: str | None = None
-    top5: float | None = None
-    num_videos: int | None = None
-    split: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.source not in ("paper", "measured"):
-            raise ValueError(f"ZooResult.source must be 'paper' or 'measured', got {self.source!r}.")
-        if not self.reference.strip():
-            raise ValueError("ZooResult.reference must name the paper table or the command that measured it.")
-        for name, value in (("top1", self.top1), ("top5", self.top5)):
-            if value is not None and not 0.0 <= value <= 100.0:
-                raise ValueError(f"{name} is a percentage in [0, 100], got {value}.")
-        if self.views is not None and not re.fullmatch(r"\d+x\d+", self.views):
-            raise ValueError(f"views must look like '5x3' (clips x crops), got {self.views!r}.")
-
-    @property
-    def dataset_info(self) -> DatasetInfo:
-        return dataset_info(self.dataset)
-
-    @property
-    def source_label(self) -> str:
-        return "paper-reported" if self.source == "paper" else "measured (this project)"
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """A named checkpoint: preset size, finetuning dataset, recipe, and every result known for it."""
-
-    name: str
-    preset: str | None
-    dataset: str
-    recipe: Recipe
-    summary: str
-    results: tuple[ZooResult, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        if self.preset is not None and self.preset not in ARVIDEO_PRESETS:
-            raise ValueError(f"{self.name}: unknown preset {self.preset!r}.")
-        for result in self.results:
-            if result.source == "paper" and result.reference not in PAPER_TABLES:
-                raise ValueError(f"{self.name}: paper results must cite one of {sorted(PAPER_TABLES)}.")
-
-    @property
-    def dataset_info(self) -> DatasetInfo:
-        return dataset_info(self.dataset)
-
-    @property
-    def measured_results(self) -> tuple[ZooResult, ...]:
-        return tuple(r for r in self.results if r.source == "measured")
-
-    @property
-    def paper_results(self) -> tuple[ZooResult, ...]:
-        return tuple(r for r in self.results if r.source == "paper")
-
-    def config(self, **overrides: Any) -> ARVideoConfig:
-        """The finetuned classifier's config: the preset at the recipe's frames and resolution, one label per class."""
-        if self.preset is None:
-            raise ValueError(f"{self.name} has no preset; it describes an external checkpoint.")
-        fields: dict[str, Any] = dict(num_frames=self.recipe.num_frames, image_size=self.recipe.image_size)
-        if self.dataset_info.num_labels:
-            fields["num_labels"] = self.dataset_info.num_labels
-        fields["architectures"] = ["ARVideoForVideoClassification"]
-        return ARVideoConfig.from_preset(self.preset, **{**fields, **overrides})
-
-
-# Paper numbers exist only for ViT-B (docs/method.md, Paper results). Keys: the `reference` strings paper results use.
-# Views are as printed in the tables' GFLOPs column ("180 x 2 x 3") for both datasets.
-PAPER_TABLES = {
-    "ARVideo paper, Table 2 (Kinetics-400)": "k400",
-    "ARVideo paper, Table 3 (Something-Something V2)": "ssv2",
-}
-_K400_TABLE, _SSV2_TABLE = PAPER_TABLES
-PAPER_RESULTS: dict[str, tuple[ZooResult, ...]] = {
-    "k400": (
-        ZooResult("k400", 80.1, "paper", _K400_TABLE, pretrain_epochs=800, views="2x3"),
-        ZooResult("k400", 81.2, "paper", _K400_TABLE, pretrain_epochs=1600, views="2x3"),
-    ),
-    "ssv2": (
-        ZooResult("ssv2", 69.8, "paper", _SSV2_TABLE, pretrain_epochs=800, views="2x3"),
-        ZooResult("ssv2", 70.9, "paper", _SSV2_TABLE, pretrain_epochs=2400, views="2x3"),
-    ),
-}
-
-
-# The reference `make demo` run (python -m arvideo_hf.demo --results_file src/arvideo_hf/demo_results.json): the demo
-# entry, its card and the README's demo table are all generated from this one file (tests/test_zoo.py checks both).
-DEMO_RESULTS_FILE = Path(__file__).with_name("demo_results.json")
-DEMO_CHECKPOINT = "checkpoints/arvideo-tiny-demo"  # the committed Hub-ready folder of the demo entry (repo root)
-
-
-def load_demo_results() -> dict[str, Any] | None:
-    """The reference demo run's results, or None when the file is absent (a source tree before the first run)."""
-    return json.loads(DEMO_RESULTS_FILE.read_text()) if DEMO_RESULTS_FILE.is_file() else None
-
-
-def demo_entry() -> ZooEntry:
-    """`arvideo-tiny-demo`: the ARVideo-pretrained tiny encoder finetuned on 10% of the demo labels (seed 0 run)."""
-    results = load_demo_results()
-    budget = None if results is None else f"{results['args']['pretrain_seconds']:g} s of wall clock on 2 CPU cores"
-    recipe = Recipe(pretrain_epochs=None, num_frames=16, sampling_stride=2, image_size=32, test_clips=2, test_crops=1,
-                    pretrain_budget=budget)
-    summary = (
-        "A tiny ARVideo (3 layers, width 96, 16x32x32 clips) pretrained for a minute of CPU time on the demo set's "
-        "unlabeled pool and finetuned on 10% of its labels (120 clips): the demo of the method at laptop scale, "
-        "not a general video model."
-    )
-    if results is None:
-        return ZooEntry("arvideo-tiny-demo", "tiny", "demo", recipe, summary)
-    run, rows = results["rows"]["arvideo"]["low_label_runs"][0], results["rows"]
-    low = {name: rows[name]["low_label"] for name in ("arvideo", "random", "videomae")}
-    summary += (
-        f" The reference `make demo` run ({len(low['arvideo']['values'])} finetune seeds, one pretraining of "
-        f"{results['args']['pretrain_seconds']:g} s per method) measured on the test split: ARVideo "
-        f"{low['arvideo']['mean']:.1f} ± {low['arvideo']['std']:.1f}% top-1, the same recipe from random init "
-        f"{low['random']['mean']:.1f} ± {low['random']['std']:.1f}%, from the VideoMAE baseline pretrained for the "
-        f"same wall clock {low['videomae']['mean']:.1f} ± {low['videomae']['std']:.1f}% (chance 16.7%); this "
-        "checkpoint is the seed-0 finetune. At this budget the gain over random init is smaller than random init's "
-        "seed-to-seed spread."
-    )
-    command = "make demo  (= python -m arvideo_hf.demo; this checkpoint is its finetune-arvideo-seed0 folder)"
-    measured = ZooResult("demo", round(run["top1"], 2), "measured", command, views=run["views"],
-                         num_videos=run["num_test"], split="test")
-    return ZooEntry("arvideo-tiny-demo", "tiny", "demo", recipe, summary, results=(measured,))
-
-
-def _k400(pretrain_epochs: int | None = 800) -> Recipe:
-    return Recipe(pretrain_epochs, num_frames=16, sampling_stride=4, image_size=224, test_clips=5, test_crops=3)
-
-
-ZOO: dict[str, ZooEntry] = {
-    entry.name: entry
-    for entry in (
-        demo_entry(),
-        ZooEntry(
-            "arvideo-vits-k400", "small", "k400", _k400(),
-            "ARVideo ViT-S/16 pretrained and finetuned on Kinetics-400. The paper reports no ViT-S results.",
-        ),
-        ZooEntry(
-            "arvideo-vitb-k400", "base", "k400", _k400(), "ARVideo ViT-B/16 pretrained and finetuned on Kinetics-400.",
-            results=PAPER_RESULTS["k400"],
-        ),
-        ZooEntry(
-            "arvideo-vitb-ssv2", "base", "ssv2",
-            Recipe(pretrain_epochs=800, num_frames=16, sampling_stride=2, image_size=224, test_clips=2, test_crops=3),
-            "ARVideo ViT-B/16 pretrained and finetuned on Something-Something V2.",
-            results=PAPER_RESULTS["ssv2"],
-        ),
-        ZooEntry(
-            "arvideo-vitl-k400", "large", "k400", _k400(),
-            "ARVideo ViT-L/16 pretrained and finetuned on Kinetics-400. The paper reports no ViT-L results.",
-        ),
-    )
-}
-
-
-def get_entry(name: str) -> ZooEntry:
-    """A zoo entry by name (a `org/` prefix is ignored)."""
-    key = name.rsplit("/", 1)[-1]
-    if key not in ZOO:
-        raise KeyError(f"No zoo entry {key!r}; known entries: {sorted(ZOO)}.")
-    return ZOO[key]
 
 
 # ------------------------------------------------------------------------------------------------------- model cards
@@ -436,18 +199,18 @@ softmax is taken per view and the probabilities are averaged. The views of each 
 """  # noqa: E501 - table rows and code lines of the card, rendered as written
 
 
-def _results_rows(results: Iterable[ZooResult]) -> str:
+def _results_rows(results: Iterable[Result]) -> str:
     rows = []
     for r in results:
         split = f" ({r.split})" if r.split else ""
         rows.append(
             f"| {r.source_label} | {r.dataset_info.name}{split} | {_fmt(r.pretrain_epochs)} | {_fmt(r.views)} | "
-            f"{_pct(r.top1)} | {_pct(r.top5)} | {_fmt(r.num_videos, '–')} | {r.reference} |"
+            f"{_pct(r.top1)} | {_pct(r.top5)} | {_fmt(r.num_videos, '–')} | {r.reference_text} |"
         )
     return "\n".join(rows)
 
 
-def card_data(repo_id: str, measured: Sequence[ZooResult], finetuned: bool) -> ModelCardData:
+def card_data(repo_id: str, measured: Sequence[Result], finetuned: bool) -> ModelCardData:
     """Card metadata; `model-index` carries only results measured on these weights, never the paper's."""
     eval_results = []
     for r in measured:
@@ -472,7 +235,7 @@ def card_data(repo_id: str, measured: Sequence[ZooResult], finetuned: bool) -> M
     )
 
 
-def _status_and_results_intro(entry: ZooEntry, measured: Sequence[ZooResult]) -> tuple[str, str]:
+def _status_and_results_intro(entry: ZooEntry, measured: Sequence[Result]) -> tuple[str, str]:
     """The card's status line, and the sentence that introduces its results table."""
     if measured:
         headline = measured[0]
@@ -490,7 +253,7 @@ def _status_and_results_intro(entry: ZooEntry, measured: Sequence[ZooResult]) ->
     return status, results_intro
 
 
-def _results_rows_and_note(entry: ZooEntry, measured: Sequence[ZooResult]) -> tuple[str, str]:
+def _results_rows_and_note(entry: ZooEntry, measured: Sequence[Result]) -> tuple[str, str]:
     """The results table's rows (measured, then the paper's) and the note under it."""
     info = entry.dataset_info
     rows = _results_rows(tuple(measured) + entry.paper_results)
@@ -537,29 +300,51 @@ def _model_fields(entry: ZooEntry, config: ARVideoConfig, finetuned: bool) -> di
     )
 
 
-PAPER_RECIPE_TEXT = (
-    "Reference hyperparameters (the paper's ViT-B recipe, inherited from VideoMAE). Pretraining: AdamW (0.9, 0.95), "
-    "weight decay 0.05, base learning rate 1.5e-4 x batch/256, 40 warmup epochs then cosine, multi-scale crop, no "
-    "flip, per-tubelet normalized pixel targets with a mean squared error. Finetuning: AdamW (0.9, 0.999), weight "
-    "decay 0.05, layer-wise lr decay 0.75, drop path 0.1, label smoothing 0.1, mixup 0.8 / cutmix 1.0, RandAugment "
-    "m7-n4, random erasing 0.25, 5 warmup epochs, base learning rate 5e-4..1e-3 x batch/256, horizontal flip except "
-    "on direction-sensitive labels (Something-Something V2, the demo)."
-)
+def _num(value: float) -> str:
+    """A recipe number as people write it: 0.05, 40, 1.5e-4 (not 0.00015), 3e-6."""
+    if value == 0 or 1e-2 <= abs(value) < 1e4:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def _paper_recipe_text() -> str:
+    """The paper's ViT-B recipe, read from `arvideo_hf.recipes` (what the `small`/`base`/`large` presets run)."""
+    pre = {k: _num(v) for k, v in PAPER_PRETRAINING.items() if isinstance(v, float | int)}
+    fine = {k: _num(v) if isinstance(v, float | int) else v for k, v in PAPER_FINETUNING.items()}
+    targets = "per-tubelet normalized" if ARVideoConfig().norm_pix_loss else "raw"
+    return (
+        "Reference hyperparameters (the paper's ViT-B recipe, inherited from VideoMAE). Pretraining: AdamW "
+        f"({pre['adam_beta1']}, {pre['adam_beta2']}), weight decay {pre['weight_decay']}, base learning rate "
+        f"{pre['base_lr']} x batch/256, {pre['warmup_epochs']} warmup epochs then cosine to {pre['min_lr']}, "
+        f"multi-scale crop (scales {list(MULTISCALE_CROP_SCALES)}), no flip, {targets} pixel targets with a mean "
+        f"squared error. Finetuning: AdamW ({fine['adam_beta1']}, {fine['adam_beta2']}), weight decay "
+        f"{fine['weight_decay']}, layer-wise lr decay {fine['layer_decay']}, drop path {fine['drop_path']}, label "
+        f"smoothing {fine['label_smoothing']}, mixup {fine['mixup']} / cutmix {fine['cutmix']}, RandAugment "
+        f"{fine['rand_augment'].removeprefix('rand-')}, random erasing {fine['erase_prob']}, {fine['warmup_epochs']} "
+        f"warmup epochs then {fine['lr_scheduler_type']}, base learning rate {fine['base_lr']} x batch/256, "
+        "horizontal flip except on direction-sensitive labels (Something-Something V2, the demo)."
+    )
+
+
+PAPER_RECIPE_TEXT = _paper_recipe_text()
 
 
 def _tiny_recipe_text() -> str:
     """The small-scale recipe this entry was trained with, read from the `tiny` run presets it ran."""
-    pre, fine = RUN_PRESETS["tiny"], FINETUNE_PRESETS["tiny"]
+    pre = {k: _num(v) if isinstance(v, float) else v for k, v in pretraining_recipe("tiny").items()}
+    fine = {k: _num(v) if isinstance(v, float) else v for k, v in finetuning_recipe("tiny").items()}
     return (
         "Hyperparameters: the `tiny` run presets (`examples/pretrain.py --preset tiny`, `examples/finetune.py "
-        "--preset tiny`), the small-scale recipe, not the paper's ViT-B one. Pretraining: AdamW (0.9, 0.95), weight "
-        f"decay 0.05, learning rate {pre['learning_rate']:g} (absolute) with {pre['warmup_epochs']:g} warmup epochs "
-        f"then cosine to {pre['min_lr']:g}, fitted to the wall-clock budget; {pre['per_device_batch_size']} videos x "
-        f"{pre['repeated_aug']} clips per step, full-frame crops (scale {pre['crop_scales']}), no flip, raw-pixel "
-        f"targets (no per-tubelet normalization) with a mean squared error. Finetuning: AdamW, learning rate "
-        f"{fine['learning_rate']:g}, no layer decay, {fine['warmup_epochs']:g} warmup epochs then cosine, "
-        f"{fine['num_train_epochs']} epochs at batch {fine['per_device_train_batch_size']}, full-frame crops, no "
-        "flip (direction is the label), no mixup, cutmix, RandAugment, erasing, label smoothing or drop path."
+        "--preset tiny`), the small-scale recipe, not the paper's ViT-B one. Pretraining: AdamW "
+        f"({pre['adam_beta1']}, {pre['adam_beta2']}), weight decay {pre['weight_decay']}, learning rate "
+        f"{pre['learning_rate']} (absolute) with {pre['warmup_epochs']} warmup epochs then cosine to {pre['min_lr']}, "
+        f"fitted to the wall-clock budget; {pre['per_device_batch_size']} videos x {pre['repeated_aug']} clips per "
+        f"step, full-frame crops (scale {pre['crop_scales']}), no flip, raw-pixel targets (no per-tubelet "
+        f"normalization) with a mean squared error. Finetuning: AdamW, learning rate {fine['learning_rate']}, no layer "
+        f"decay, {fine['warmup_epochs']} warmup epochs then cosine, {fine['num_train_epochs']} epochs at batch "
+        f"{fine['per_device_train_batch_size']}, full-frame crops, no flip (direction is the label), no mixup, cutmix, "
+        "RandAugment, erasing, label smoothing or drop path."
     )
 
 
@@ -602,7 +387,7 @@ def render_model_card(
     entry: ZooEntry,
     repo_id: str | None = None,
     config: ARVideoConfig | None = None,
-    measured: Sequence[ZooResult] | None = None,
+    measured: Sequence[Result] | None = None,
 ) -> ModelCard:
     """The card of `entry` published as `repo_id`, describing `config` (default: the entry's) and its results.
 
@@ -662,53 +447,17 @@ def stale_cards(out_dir: str | Path, organization: str = DEFAULT_ORGANIZATION) -
     return stale
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m arvideo_hf.zoo {list, write-cards DIR [--check]}`."""
-    parser = argparse.ArgumentParser(prog="python -m arvideo_hf.zoo", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="print the zoo entries and their results")
-    write = commands.add_parser("write-cards", help="(re)generate the committed model cards")
-    write.add_argument("out_dir", type=Path)
-    write.add_argument("--organization", default=DEFAULT_ORGANIZATION, help="Hub namespace used in the cards")
-    write.add_argument("--check", action="store_true", help="write nothing; exit 1 if any card is stale")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for entry in ZOO.values():
-            results = "; ".join(f"{r.top1:.1f} top-1 {r.dataset_info.name} ({r.source_label})" for r in entry.results)
-            print(f"{entry.name:20s} {entry.preset:6s} {entry.dataset_info.name:24s} {results or NOT_MEASURED}")
-        return 0
-    if args.check:
-        stale = stale_cards(args.out_dir, args.organization)
-        if stale:
-            print(f"stale model cards in {args.out_dir}: {', '.join(stale)}; run: python -m arvideo_hf.zoo write-cards "
-                  f"{args.out_dir}", file=sys.stderr)
-            return 1
-        print(f"{len(ZOO)} model cards in {args.out_dir} are up to date")
-        return 0
-    for path in write_cards(args.out_dir, args.organization):
-        print(path)
-    return 0
-
-
 __all__ = [
     "CARD_TEMPLATE",
-    "DATASETS",
     "DEFAULT_ORGANIZATION",
-    "PAPER_RESULTS",
-    "Recipe",
-    "ZOO",
-    "ZooEntry",
-    "ZooResult",
+    "NOT_MEASURED",
+    "PAPER_RECIPE_TEXT",
+    "TINY_RECIPE_TEXT",
+    "card_data",
     "config_mismatches",
     "count_parameters",
-    "dataset_info",
-    "get_entry",
-    "main",
     "render_model_card",
+    "size_name",
     "stale_cards",
     "write_cards",
 ]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
 """Publishing ARVideo checkpoints to the Hugging Face Hub (VideoMAE weights become publishable folders with
-`arvideo_hf.videomae.convert_videomae_checkpoint`, re-exported here).
+`arvideo_hf.interop.convert_videomae_checkpoint` first).
 
 A published repository loads with `AutoModel.from_pretrained("org/name")` (with `arvideo_hf` imported) and, without
 the package, with `trust_remote_code=True`. It holds exactly:
@@ -12,14 +12,8 @@ the package, with `trust_remote_code=True`. It holds exactly:
 - `configuration_arvideo.py`, `modeling_arvideo.py`, `clustering.py`: copied from the installed package,
 - `README.md`: the model card (`arvideo_hf.zoo`), and `eval_results.json` when the checkpoint has one.
 
-`eval_results.json` (in the checkpoint folder) records a measurement of these weights:
-
-    {"top1": 80.3, "top5": 94.6, "num_videos": 19877, "views": "5x3", "dataset": "kinetics-400",
-     "split": "validation", "command": "python examples/evaluate.py ...", "pretrain_epochs": 800}
-
-`top1`, `dataset` are required; accuracies are percentages in [0, 100]; `views` is `clips x crops`; the others are
-optional (`split` defaults to the dataset's evaluation split). Its numbers go into the card's results table and into
-its `model-index`.
+`eval_results.json` (a `arvideo_hf.results.Result`, schema there) records a measurement of these weights; its
+numbers go into the card's results table and into its `model-index`.
 """
 
 from __future__ import annotations
@@ -28,11 +22,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +31,12 @@ from huggingface_hub import HfApi
 from huggingface_hub import constants as hub_constants
 from transformers.dynamic_module_utils import get_relative_import_files
 
-from . import modeling_arvideo
-from .configuration_arvideo import ARVideoConfig, pair
-from .processing import image_processor_for
-
-# VideoMAE conversion lives in arvideo_hf.videomae; re-exported so that earlier `arvideo_hf.hub` imports keep working.
-from .videomae import (
-    ConversionReport,
-    convert_videomae_checkpoint,
-    official_videomae_forward,
-    save_publishable_checkpoint,
-)
-from .zoo import ZOO, Recipe, ZooEntry, ZooResult, config_mismatches, dataset_info, get_entry, render_model_card
+from ..models import modeling_arvideo
+from ..models.configuration_arvideo import ARVideoConfig, pair
+from ..models.processing_arvideo import image_processor_for
+from ..results import RESULTS_FILE, Result
+from .cards import config_mismatches, render_model_card
+from .entries import ZOO, Recipe, ZooEntry, get_entry
 
 
 logger = logging.getLogger(__name__)
@@ -63,79 +48,8 @@ AUTO_MAP: dict[str, str] = {
     "AutoModelForVideoClassification": "modeling_arvideo.ARVideoForVideoClassification",
 }
 REMOTE_CODE_FILES: tuple[str, ...] = ("configuration_arvideo.py", "modeling_arvideo.py", "clustering.py")
-EVAL_RESULTS_NAME = "eval_results.json"
 PREPROCESSOR_NAME = "preprocessor_config.json"
 _WEIGHTS_INDEX = "model.safetensors.index.json"
-
-
-# ------------------------------------------------------------------------------------------------- eval_results.json
-@dataclass(frozen=True)
-class EvalResults:
-    """A checkpoint's own measurement, read from `eval_results.json` (schema in the module docstring)."""
-
-    top1: float
-    dataset: str
-    top5: float | None = None
-    num_videos: int | None = None
-    views: str | None = None
-    split: str | None = None
-    command: str | None = None
-    pretrain_epochs: int | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = EVAL_RESULTS_NAME) -> EvalResults:
-        """Validate and read the schema; raises `ValueError` naming the offending key."""
-        missing = [k for k in ("top1", "dataset") if k not in data]
-        if missing:
-            raise ValueError(f"{source}: missing required key(s) {missing}; see arvideo_hf.hub for the schema.")
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(cls.__dataclass_fields__)}.")
-
-        def number(key: str) -> float | None:
-            value = data.get(key)
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 100.0:
-                raise ValueError(f"{source}: {key} must be a percentage in [0, 100], got {value!r}.")
-            return float(value)
-
-        top1, top5 = number("top1"), number("top5")
-        if top5 is not None and top5 < top1:
-            raise ValueError(f"{source}: top5 ({top5}) cannot be below top1 ({top1}).")
-        for key in ("num_videos", "pretrain_epochs"):
-            value = data.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ValueError(f"{source}: {key} must be a positive integer, got {value!r}.")
-        views = data.get("views")
-        if views is not None and not (isinstance(views, str) and re.fullmatch(r"\d+x\d+", views)):
-            raise ValueError(f"{source}: views must be 'CLIPSxCROPS' such as '5x3', got {views!r}.")
-        for key in ("dataset", "split", "command"):
-            value = data.get(key)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValueError(f"{source}: {key} must be a non-empty string, got {value!r}.")
-        return cls(
-            top1=top1, dataset=data["dataset"], top5=top5, num_videos=data.get("num_videos"), views=views,
-            split=data.get("split"), command=data.get("command"), pretrain_epochs=data.get("pretrain_epochs"),
-        )
-
-    def to_zoo_result(self) -> ZooResult:
-        """The card's view of this measurement (`source="measured"`)."""
-        reference = f"`{self.command}`" if self.command else f"{EVAL_RESULTS_NAME} of this checkpoint"
-        return ZooResult(
-            dataset=self.dataset, top1=self.top1, source="measured", reference=reference,
-            pretrain_epochs=self.pretrain_epochs, views=self.views, top5=self.top5, num_videos=self.num_videos,
-            split=self.split or dataset_info(self.dataset).split,
-        )
-
-
-def read_eval_results(checkpoint_dir: str | os.PathLike) -> EvalResults | None:
-    """`checkpoint_dir/eval_results.json` parsed and validated, or `None` when the checkpoint has none."""
-    path = Path(checkpoint_dir) / EVAL_RESULTS_NAME
-    if not path.is_file():
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return EvalResults.from_dict(json.load(handle), source=str(path))
 
 
 # ------------------------------------------------------------------------------------------------- folder contents
@@ -165,7 +79,7 @@ def _weight_files(checkpoint_dir: Path) -> list[Path]:
 
 
 def resolve_zoo_entry(
-    repo_id: str, config: ARVideoConfig, zoo_entry: str | ZooEntry | None, results: EvalResults | None
+    repo_id: str, config: ARVideoConfig, zoo_entry: str | ZooEntry | None, results: Result | None
 ) -> ZooEntry:
     """The entry whose card a checkpoint gets: the named one (which must match the config), the one named like the
     repo if the config matches it, else an entry describing the checkpoint alone (no recipe, no paper numbers)."""
@@ -219,7 +133,7 @@ def save_hub_folder(
         )
     output_dir.mkdir(parents=True, exist_ok=True)
     config = ARVideoConfig.from_pretrained(checkpoint_dir)
-    results = read_eval_results(checkpoint_dir)
+    results = Result.read(checkpoint_dir)
     entry = resolve_zoo_entry(repo_id, config, zoo_entry, results)
     code_files = remote_code_files()
 
@@ -243,10 +157,10 @@ def save_hub_folder(
     for path in code_files:
         shutil.copy2(path, output_dir / path.name)
     if results is not None:
-        shutil.copy2(checkpoint_dir / EVAL_RESULTS_NAME, output_dir / EVAL_RESULTS_NAME)
-    measured = [results.to_zoo_result()] if results else []
+        shutil.copy2(checkpoint_dir / RESULTS_FILE, output_dir / RESULTS_FILE)
+    measured = [results] if results else []
     card = render_model_card(entry, repo_id, config=config, measured=measured)
-    card.save(output_dir / "README.md")
+    (output_dir / "README.md").write_text(str(card) + "\n", encoding="utf-8")  # byte for byte as write_cards
     return output_dir
 
 
@@ -315,17 +229,10 @@ def install_in_hub_cache(
 
 __all__ = [
     "AUTO_MAP",
-    "ConversionReport",
-    "EVAL_RESULTS_NAME",
-    "EvalResults",
     "REMOTE_CODE_FILES",
-    "convert_videomae_checkpoint",
     "install_in_hub_cache",
-    "official_videomae_forward",
     "push_checkpoint_to_hub",
-    "read_eval_results",
     "remote_code_files",
     "resolve_zoo_entry",
     "save_hub_folder",
-    "save_publishable_checkpoint",
 ]

@@ -22,46 +22,24 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from transformers import HfArgumentParser
-
-from .configuration_arvideo import ARVideoConfig
-from .data import open_demo_dataset, read_kinetics_list
-from .environment import describe_machine
-from .readme_blocks import write_readme_block
-from .training import parse_pretrain_args, run_pretraining
-from .training.pretrain import reset_accelerate_state
-from .training.protocol import HeldOutProtocol, finetune, probes, save_random_encoder
+from ..data import open_demo_dataset, read_kinetics_list
+from ..environment import describe_machine
+from ..models.configuration_arvideo import ARVideoConfig
+from ..results import Result, write_readme_block
+from ..training import parse_pretrain_args, run_pretraining
+from ..training.arguments import DemoArguments, parse_demo_args
+from ..training.pretrain import reset_accelerate_state
+from ..training.protocol import HeldOutProtocol, finetune, probes, save_random_encoder
 
 
 logger = logging.getLogger(__name__)
 
 ENCODERS = ("arvideo", "videomae", "random")
 NAMES = {"arvideo": "ARVideo-pretrained", "videomae": "VideoMAE-pretrained", "random": "random init"}
-
-
-@dataclass
-class DemoArguments:
-    """The demo's knobs; the defaults are what the README's numbers were measured with."""
-
-    output_dir: str = field(default="outputs/demo", metadata={"help": "Every run and the results (overwritten)."})
-    demo_root: str | None = field(default=None, metadata={"help": "The demo set (default: $ARVIDEO_DEMO_DIR)."})
-    pretrain_seconds: float = field(default=60, metadata={"help": "Wall-clock pretraining budget of each method."})
-    pretrain_batch_size: int | None = field(default=None, metadata={"help": "Pretraining videos per step (tiny's)."})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
-    low_label_list: str = field(default="train_10pct.txt", metadata={"help": "Labeled subset for the finetunes."})
-    supervised_epochs: float = field(default=4, metadata={"help": "Epochs of the all-labels supervised reference."})
-    finetune_epochs: float | None = field(default=None, metadata={"help": "Low-label finetune epochs (tiny's)."})
-    probe_epochs: int = field(default=50)
-    num_clips: int = field(default=2, metadata={"help": "Test clips per video."})
-    num_crops: int = field(default=1, metadata={"help": "Test crops per clip (the demo's frames are the crop)."})
-    num_workers: int = field(default=1, metadata={"help": "DataLoader workers (decoding and augmentation)."})
-    results_file: str | None = field(default=None, metadata={"help": "Also write results.json here."})
-    readme: str | None = field(default=None, metadata={"help": "Rewrite the demo table block of this README."})
-    skip_pretraining: bool = field(default=False, metadata={"help": "Reuse the pretrained encoders in output_dir."})
 
 
 def pretrain(args: DemoArguments, method: str) -> Path:
@@ -108,7 +86,10 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
                           extra=["--num_train_epochs", f"{args.supervised_epochs:g}",
                                  "--per_device_train_batch_size", "32"])
     pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())
-    return {"rows": rows, "supervised_all_labels": supervised, "pretraining_seconds": round(pretraining_seconds),
+    # The first ARVideo finetune is the zoo's arvideo-tiny-demo checkpoint: its eval_results.json, word for word.
+    checkpoint = Result.read(Path(protocol.output_dir) / f"finetune-arvideo-seed{args.seeds[0]}")
+    return {"rows": rows, "checkpoint_result": checkpoint.to_dict(), "supervised_all_labels": supervised,
+            "pretraining_seconds": round(pretraining_seconds),
             "wall_seconds": round(time.perf_counter() - started + args.skip_pretraining * pretraining_seconds),
             "machine": describe_machine(), "dataset": _dataset_sizes(protocol), "args": asdict(args),
             "command": "make demo"}
@@ -161,7 +142,7 @@ def format_footer(results: dict[str, Any]) -> str:
     )
 
 
-README_BLOCK = "demo-table"  # the README block `--readme` rewrites (arvideo_hf.readme_blocks)
+README_BLOCK = "demo-table"  # the README block `--readme` rewrites (arvideo_hf.results)
 
 
 def results_text(results: dict[str, Any]) -> str:
@@ -171,7 +152,7 @@ def results_text(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo and print the table; returns a process exit code."""
-    (args,) = HfArgumentParser(DemoArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
+    args = parse_demo_args(argv)
     logging.basicConfig(level=logging.WARNING)
     results = run_demo(args)
     text = results_text(results)

@@ -34,11 +34,11 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "arvideo_hf.viz needs matplotlib and Pillow: pip install 'arvideo_hf[train]' (or pip install matplotlib)"
     ) from err
 
-from .clustering import ClusterGeometry, make_cluster_order
-from .configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
-from .data import EvalTransform, open_video, read_kinetics_list
-from .loading import load_encoder as load_checkpoint_encoder
-from .modeling_arvideo import NORM_PIX_EPS, tubelet_mean_scale, unnormalized_tubelets, unpatchify
+from ..data import EvalTransform, open_video, read_kinetics_list
+from ..interop.loading import load_encoder
+from ..models.clustering import ClusterGeometry, make_cluster_order
+from ..models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
+from ..models.modeling_arvideo import NORM_PIX_EPS, tubelet_mean_scale, unnormalized_tubelets, unpatchify
 
 
 PathLike = str | os.PathLike
@@ -59,7 +59,7 @@ __all__ = [
     "animate_prediction_order",
     "attention_ranks",
     "layer_attention_ranks",
-    "load_encoder",
+    "encoder_of",
     "load_video_clip",
     "logits_to_pixels",
     "numerical_rank",
@@ -75,8 +75,7 @@ __all__ = [
     "read_video_list",
     "synthetic_clip",
     "token_steps",
-    "tubelet_pixels",
-    "unnormalize_tubelets",
+    "denormalize_targets",
 ]
 
 
@@ -171,16 +170,11 @@ def load_video_clip(path: PathLike, config: Any) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------ pixels and targets
-# Un-normalized pixels cut into tubelets `(B, N, t*p*p, C)`: what `pixel_targets` normalizes per tubelet. The
-# modeling file's function under the name the figures have always used.
-tubelet_pixels = unnormalized_tubelets
-
-
-def unnormalize_tubelets(normalized: torch.Tensor, reference: torch.Tensor, eps: float = NORM_PIX_EPS) -> torch.Tensor:
+def denormalize_targets(normalized: torch.Tensor, reference: torch.Tensor, eps: float = NORM_PIX_EPS) -> torch.Tensor:
     """Invert VideoMAE's norm_pix_loss target (`ARVideoForPretraining.pixel_targets`): `normalized * scale + mean`,
     with `modeling_arvideo.tubelet_mean_scale` of the true tubelets `reference` `(B, L, t*p*p, C)`. `normalized` is
     `(B, L, t*p*p*C)` (a model's `logits` or `targets`) or `(B, L, t*p*p, C)`; returns `(B, L, t*p*p*C)` pixels.
-    (Not to be confused with `unnormalized_tubelets`, which undoes the input normalization: `tubelet_pixels`.)"""
+    (`unnormalized_tubelets` of the modeling file undoes the input normalization instead.)"""
     mean, scale = tubelet_mean_scale(reference.float(), eps)
     return (normalized.float().reshape(reference.shape) * scale + mean).flatten(2)
 
@@ -190,11 +184,11 @@ def logits_to_pixels(
 ) -> torch.Tensor:
     """Put next-cluster predictions back into a `(B, T, C, H, W)` clip of pixels in the [0, 1] range: each prediction
     un-normalized with its true tubelet's statistics (when `norm_pix_loss`), tokens nothing predicts set to `fill`."""
-    pixels = tubelet_pixels(pixel_values, config)  # (B, N, tpp, C)
+    pixels = unnormalized_tubelets(pixel_values, config)  # (B, N, tpp, C)
     index = target_index.to(pixels.device)[..., None, None].expand(-1, -1, *pixels.shape[2:])
     predicted = logits.float().reshape(index.shape)
     if getattr(config, "norm_pix_loss", True):
-        predicted = unnormalize_tubelets(predicted, pixels.gather(1, index)).reshape(index.shape)
+        predicted = denormalize_targets(predicted, pixels.gather(1, index)).reshape(index.shape)
     canvas = torch.full_like(pixels, fill).scatter(1, index, predicted)
     return unpatchify(canvas, tuple(config.token_grid), config.tubelet_size, pair(config.patch_size)[0])
 
@@ -259,7 +253,7 @@ def predict_next_clusters(
         model.train(was_training)
     t, p = config.tubelet_size, pair(config.patch_size)[0]
     as_image = lambda clip: clip[0].permute(0, 2, 3, 1).clamp(0, 1).cpu()  # noqa: E731
-    target = as_image(unpatchify(tubelet_pixels(pixel_values, config), tuple(geometry.grid), t, p))
+    target = as_image(unpatchify(unnormalized_tubelets(pixel_values, config), tuple(geometry.grid), t, p))
     prediction = as_image(logits_to_pixels(outputs.logits, outputs.target_index, pixel_values, config))
     visible = torch.zeros(geometry.num_tokens, dtype=torch.bool)
     visible[outputs.input_index[0].cpu()] = True
@@ -511,12 +505,12 @@ def layer_attention_ranks(
     return accumulator.ranks()
 
 
-def load_encoder(model: Any) -> Any:
+def encoder_of(model: Any) -> Any:
     """The bidirectional ViT encoder of `model`: an ARVideo/VideoMAE model object (heads are stripped: `.arvideo`,
-    `.videomae`), or a checkpoint folder loaded as an `ARVideoModel` by `arvideo_hf.loading.load_encoder` (a VideoMAE
+    `.videomae`), or a checkpoint folder loaded as an `ARVideoModel` by `arvideo_hf.interop.load_encoder` (a VideoMAE
     folder is imported with identical weights)."""
     if isinstance(model, (str, os.PathLike)):
-        return load_checkpoint_encoder(model)
+        return load_encoder(model)
     for name in ("arvideo", "videomae"):
         if hasattr(model, name) and isinstance(getattr(model, name), torch.nn.Module):
             return getattr(model, name)
@@ -532,7 +526,7 @@ def attention_ranks(
 ) -> list[float]:
     """Attention rank per layer (paper Figure 3) of an ARVideo or VideoMAE encoder (object or folder) with full
     bidirectional attention over all tokens, one clip at a time (eager attention, `output_attentions=True`)."""
-    encoder = load_encoder(model)
+    encoder = encoder_of(model)
     clip_list = [c if c.dim() == 5 else c[None] for c in (clips if isinstance(clips, Sequence) else [clips])]
     previous = encoder.config._attn_implementation
     if previous != "eager":

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from transformers import AutoConfig
 
-from .configuration_arvideo import ARVideoConfig
-from .modeling_arvideo import ARVideoModel
+from ..models.configuration_arvideo import ARVideoConfig
+from ..models.modeling_arvideo import ARVideoModel
 from .videomae import config_from_videomae
 
 

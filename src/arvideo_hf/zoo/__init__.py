@@ -1,0 +1,34 @@
+"""The model zoo and the Hub: named entries with their recipes and results (`entries`), the model cards rendered
+from them (`cards`), and publishing a checkpoint folder as a Hub repository (`publish`). `python -m arvideo_hf.zoo`
+lists the entries and (re)writes the committed cards."""
+
+from .cards import CARD_TEMPLATE, DEFAULT_ORGANIZATION, config_mismatches, render_model_card, stale_cards, write_cards
+from .entries import ZOO, Recipe, ZooEntry, get_entry
+from .publish import (
+    AUTO_MAP,
+    REMOTE_CODE_FILES,
+    install_in_hub_cache,
+    push_checkpoint_to_hub,
+    remote_code_files,
+    save_hub_folder,
+)
+
+
+__all__ = [
+    "AUTO_MAP",
+    "CARD_TEMPLATE",
+    "DEFAULT_ORGANIZATION",
+    "REMOTE_CODE_FILES",
+    "Recipe",
+    "ZOO",
+    "ZooEntry",
+    "config_mismatches",
+    "get_entry",
+    "install_in_hub_cache",
+    "push_checkpoint_to_hub",
+    "remote_code_files",
+    "render_model_card",
+    "save_hub_folder",
+    "stale_cards",
+    "write_cards",
+]

@@ -1,0 +1,158 @@
+# Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
+"""The zoo's entries: each named checkpoint's model size, dataset, recipe and every result known for it (the paper's,
+and this project's measurements). The demo entry's numbers are read from `demo_results.json`, the reference
+`make demo` run committed beside this file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models.configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig
+from ..results import PAPER_RESULTS, PAPER_TABLES, DatasetInfo, Result, dataset_info
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How an entry is (to be) trained and tested; `None` means not fixed for this entry."""
+
+    pretrain_epochs: int | None
+    num_frames: int
+    sampling_stride: int | None
+    image_size: int
+    test_clips: int | None
+    test_crops: int | None
+    pretrain_budget: str | None = None  # a wall-clock budget, for entries pretrained by time rather than epochs
+
+    @property
+    def pretraining_length(self) -> str | None:
+        """How long pretraining ran: epochs, or the wall-clock budget; None when not recorded."""
+        return f"{self.pretrain_epochs} epochs" if self.pretrain_epochs else self.pretrain_budget
+
+    @property
+    def views(self) -> str | None:
+        """Test views as `clips x crops` (e.g. `5x3`)."""
+        return None if self.test_clips is None or self.test_crops is None else f"{self.test_clips}x{self.test_crops}"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A named checkpoint: preset size, finetuning dataset, recipe, and every result known for it."""
+
+    name: str
+    preset: str | None
+    dataset: str
+    recipe: Recipe
+    summary: str
+    results: tuple[Result, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.preset is not None and self.preset not in ARVIDEO_PRESETS:
+            raise ValueError(f"{self.name}: unknown preset {self.preset!r}.")
+        for result in self.results:
+            if result.source == "paper" and result.reference not in PAPER_TABLES:
+                raise ValueError(f"{self.name}: paper results must cite one of {sorted(PAPER_TABLES)}.")
+
+    @property
+    def dataset_info(self) -> DatasetInfo:
+        return dataset_info(self.dataset)
+
+    @property
+    def measured_results(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.source == "measured")
+
+    @property
+    def paper_results(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.source == "paper")
+
+    def config(self, **overrides: Any) -> ARVideoConfig:
+        """The finetuned classifier's config: the preset at the recipe's frames and resolution, one label per class."""
+        if self.preset is None:
+            raise ValueError(f"{self.name} has no preset; it describes an external checkpoint.")
+        fields: dict[str, Any] = dict(num_frames=self.recipe.num_frames, image_size=self.recipe.image_size)
+        if self.dataset_info.num_labels:
+            fields["num_labels"] = self.dataset_info.num_labels
+        fields["architectures"] = ["ARVideoForVideoClassification"]
+        return ARVideoConfig.from_preset(self.preset, **{**fields, **overrides})
+
+
+# The reference `make demo` run (python -m arvideo_hf.demo --results_file src/arvideo_hf/demo_results.json): the demo
+# entry, its card and the README's demo table are all generated from this one file (tests/test_zoo.py checks both).
+DEMO_RESULTS_FILE = Path(__file__).with_name("demo_results.json")
+
+
+def load_demo_results() -> dict[str, Any] | None:
+    """The reference demo run's results, or None when the file is absent (a source tree before the first run)."""
+    return json.loads(DEMO_RESULTS_FILE.read_text()) if DEMO_RESULTS_FILE.is_file() else None
+
+
+def demo_entry() -> ZooEntry:
+    """`arvideo-tiny-demo`: the ARVideo-pretrained tiny encoder finetuned on 10% of the demo labels (seed 0 run)."""
+    results = load_demo_results()
+    budget = None if results is None else f"{results['args']['pretrain_seconds']:g} s of wall clock on 2 CPU cores"
+    recipe = Recipe(pretrain_epochs=None, num_frames=16, sampling_stride=2, image_size=32, test_clips=2, test_crops=1,
+                    pretrain_budget=budget)
+    summary = (
+        "A tiny ARVideo (3 layers, width 96, 16x32x32 clips) pretrained for a minute of CPU time on the demo set's "
+        "unlabeled pool and finetuned on 10% of its labels (120 clips): the demo of the method at laptop scale, "
+        "not a general video model."
+    )
+    if results is None:
+        return ZooEntry("arvideo-tiny-demo", "tiny", "demo", recipe, summary)
+    rows = results["rows"]
+    low = {name: rows[name]["low_label"] for name in ("arvideo", "random", "videomae")}
+    summary += (
+        f" The reference `make demo` run ({len(low['arvideo']['values'])} finetune seeds, one pretraining of "
+        f"{results['args']['pretrain_seconds']:g} s per method) measured on the test split: ARVideo "
+        f"{low['arvideo']['mean']:.1f} ± {low['arvideo']['std']:.1f}% top-1, the same recipe from random init "
+        f"{low['random']['mean']:.1f} ± {low['random']['std']:.1f}%, from the VideoMAE baseline pretrained for the "
+        f"same wall clock {low['videomae']['mean']:.1f} ± {low['videomae']['std']:.1f}% (chance 16.7%); this "
+        "checkpoint is the seed-0 finetune. At this budget the gain over random init is smaller than random init's "
+        "seed-to-seed spread."
+    )
+    # The seed-0 finetune's own eval_results.json: the published checkpoint's measurement, word for word.
+    measured = Result.from_dict(results["checkpoint_result"], source=f"{DEMO_RESULTS_FILE.name}: checkpoint_result")
+    return ZooEntry("arvideo-tiny-demo", "tiny", "demo", recipe, summary, results=(measured,))
+
+
+def _k400(pretrain_epochs: int | None = 800) -> Recipe:
+    return Recipe(pretrain_epochs, num_frames=16, sampling_stride=4, image_size=224, test_clips=5, test_crops=3)
+
+
+ZOO: dict[str, ZooEntry] = {
+    entry.name: entry
+    for entry in (
+        demo_entry(),
+        ZooEntry(
+            "arvideo-vits-k400", "small", "k400", _k400(),
+            "ARVideo ViT-S/16 pretrained and finetuned on Kinetics-400. The paper reports no ViT-S results.",
+        ),
+        ZooEntry(
+            "arvideo-vitb-k400", "base", "k400", _k400(), "ARVideo ViT-B/16 pretrained and finetuned on Kinetics-400.",
+            results=PAPER_RESULTS["k400"],
+        ),
+        ZooEntry(
+            "arvideo-vitb-ssv2", "base", "ssv2",
+            Recipe(pretrain_epochs=800, num_frames=16, sampling_stride=2, image_size=224, test_clips=2, test_crops=3),
+            "ARVideo ViT-B/16 pretrained and finetuned on Something-Something V2.",
+            results=PAPER_RESULTS["ssv2"],
+        ),
+        ZooEntry(
+            "arvideo-vitl-k400", "large", "k400", _k400(),
+            "ARVideo ViT-L/16 pretrained and finetuned on Kinetics-400. The paper reports no ViT-L results.",
+        ),
+    )
+}
+
+
+def get_entry(name: str) -> ZooEntry:
+    """A zoo entry by name (a `org/` prefix is ignored)."""
+    key = name.rsplit("/", 1)[-1]
+    if key not in ZOO:
+        raise KeyError(f"No zoo entry {key!r}; known entries: {sorted(ZOO)}.")
+    return ZOO[key]
+
+
+__all__ = ["DEMO_RESULTS_FILE", "ZOO", "Recipe", "ZooEntry", "demo_entry", "get_entry", "load_demo_results"]
