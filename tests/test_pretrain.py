@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModel
+from transformers import AutoModel, HfArgumentParser
 
-from arvideo_hf.training import parse_pretrain_args, run_pretraining
+from arvideo_hf.training import arguments, parse_pretrain_args, run_pretraining
 from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training.finetune import parse_finetune_args
 from arvideo_hf.training.optim import build_param_groups
@@ -517,3 +517,12 @@ def test_optimizer_groups_and_scaled_learning_rate(tmp_path, small_demo_root, mo
 
     groups = real_groups(WithTables(), 0.05)
     assert [len(group["params"]) for group in groups] == [1, 2]  # proj.weight | position table, proj.bias
+
+
+
+def test_every_command_prints_its_help():
+    """`--help` of each command must render: argparse formats help with %, so one bare % broke pretrain.py's."""
+    for types in (arguments.PretrainArguments, (arguments.FinetuneArguments, arguments.ARVideoTrainingArguments),
+                  arguments.EvaluateArguments, arguments.FeatureArguments, arguments.ProbeArguments,
+                  arguments.ReproduceArguments, arguments.DemoArguments):
+        assert "usage" in HfArgumentParser(types).format_help()

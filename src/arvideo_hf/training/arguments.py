@@ -136,8 +136,8 @@ class PretrainArguments(DataArguments):
     max_seconds: float | None = field(
         default=None,
         metadata={"help": "Wall-clock budget: stops and saves after it; without --max_steps the warmup + cosine "
-                  "schedule is fitted to it (step time measured over steps 10-20 and again at 25% and 50% of the "
-                  "budget, warmup <= 10%)."},
+                  "schedule is fitted to it (step time from steps 10-20 and again at a quarter and half of the "
+                  "budget; warmup at most a tenth of the steps)."},
     )
     per_device_batch_size: int | None = field(default=None)
     gradient_accumulation_steps: int = field(default=1)
