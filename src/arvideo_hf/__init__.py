@@ -24,16 +24,9 @@ from transformers import (
 )
 
 from . import interop  # noqa: F401 - registers the VideoMAE converter of from_videomae
-from .models.clustering import ClusterGeometry, block_causal_mask, make_cluster_order, plan_sequence
-from .models.configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig
-from .models.modeling_arvideo import (
-    ARVideoForPreTraining,
-    ARVideoForPretraining,
-    ARVideoForPreTrainingOutput,
-    ARVideoForVideoClassification,
-    ARVideoModel,
-    ARVideoPreTrainedModel,
-)
+from .models import *  # noqa: F403 - the model code's public names (models.__all__) are the package's
+from .models import ARVideoConfig, ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
+from .models import __all__ as _model_names
 
 
 __version__ = "0.1.0"
@@ -43,17 +36,4 @@ AutoModel.register(ARVideoConfig, ARVideoModel, exist_ok=True)
 AutoModelForPreTraining.register(ARVideoConfig, ARVideoForPretraining, exist_ok=True)
 AutoModelForVideoClassification.register(ARVideoConfig, ARVideoForVideoClassification, exist_ok=True)
 
-__all__ = [
-    "ARVIDEO_PRESETS",
-    "ARVideoConfig",
-    "ARVideoForPreTraining",
-    "ARVideoForPreTrainingOutput",
-    "ARVideoForPretraining",
-    "ARVideoForVideoClassification",
-    "ARVideoModel",
-    "ARVideoPreTrainedModel",
-    "ClusterGeometry",
-    "block_causal_mask",
-    "make_cluster_order",
-    "plan_sequence",
-]
+__all__ = list(_model_names)
