@@ -215,3 +215,71 @@ def test_the_shipped_configs_are_what_the_readme_says():
     assert deepspeed["distributed_type"] == "DEEPSPEED" and deepspeed["deepspeed_config"]["zero_stage"] == 2
     assert yaml.safe_load((configs / "ddp.yaml").read_text())["distributed_type"] == "MULTI_GPU"
     assert os.path.getsize(configs / "ddp.yaml") > 0
+
+
+# ------------------------------------------------------------------------------------------------------------ SLURM
+SBATCH = ROOT / "examples" / "slurm" / "pretrain.sbatch"
+HOSTS = ("gpu017", "gpu018", "gpu019")
+
+
+def fake_slurm(tmp_path, **extra):
+    """A 3-node allocation as SLURM describes it to a batch script, with stand-ins for scontrol, srun (one task per
+    node, each with its SLURM_NODEID) and accelerate (prints the arguments it got)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    scripts = {
+        "scontrol": f'[[ "$*" == "show hostnames gpu[017-019]" ]] && printf "%s\\n" {" ".join(HOSTS)}',
+        "srun": 'for node in 0 1 2; do SLURM_NODEID=$node "${@:3}" || exit 1; done',  # skips srun's own 2 options
+        "accelerate": 'printf "node %s: accelerate" "$SLURM_NODEID"; printf " %q" "$@"; printf "\\n"',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLURM_", "MASTER_"))}
+    return {**env, "PATH": f"{bin_dir}:{env['PATH']}", "SLURM_JOB_ID": "4242", "SLURM_JOB_NUM_NODES": "3",
+            "SLURM_JOB_NODELIST": "gpu[017-019]", "SLURM_SUBMIT_DIR": str(ROOT), **extra}
+
+
+def run_sbatch(env, *args):
+    return subprocess.run(["bash", str(SBATCH), *args], env=env, capture_output=True, text=True, timeout=60, cwd="/")
+
+
+def launch_arguments(line):
+    """The `accelerate launch` arguments of one printed node command, parsed by accelerate's own launch parser."""
+    import shlex
+
+    from accelerate.commands.launch import launch_command_parser
+
+    words = shlex.split(line.split(":", 1)[1])
+    assert words[:2] == ["accelerate", "launch"]
+    return launch_command_parser().parse_args(words[2:])
+
+
+def test_slurm_dry_run_prints_each_nodes_resolved_launch_command(tmp_path):
+    pretrain_args = ("--preset", "large", "--config_overrides", '{"decoder_chunk_size": 256}')
+    done = run_sbatch(fake_slurm(tmp_path), "--dry-run", *pretrain_args)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"node {rank} ({host})" for rank, host in enumerate(HOSTS)]
+    for rank, line in enumerate(lines):
+        args = launch_arguments(line)
+        assert (args.num_machines, args.num_processes, args.machine_rank) == (3, 24, rank)
+        assert (args.main_process_ip, args.main_process_port) == ("gpu017", 20000 + 4242)
+        assert args.config_file == "examples/accelerate_configs/fsdp2.yaml" and args.rdzv_backend == "static"
+        assert args.training_script == "examples/pretrain.py"
+        assert args.training_script_args == ["--resume", "latest", *pretrain_args]  # a requeued job continues
+    # The real path (sbatch -> srun -> one launcher per node) resolves the same commands on the nodes.
+    done = run_sbatch(fake_slurm(tmp_path, MASTER_PORT="29555"), *pretrain_args)
+    assert done.returncode == 0, done.stderr
+    ran = [launch_arguments(line) for line in done.stdout.splitlines()]
+    assert [(args.machine_rank, args.main_process_port) for args in ran] == [(0, 29555), (1, 29555), (2, 29555)]
+
+
+def test_slurm_script_refuses_what_it_cannot_resolve(tmp_path):
+    outside = {key: value for key, value in fake_slurm(tmp_path).items() if key != "SLURM_JOB_ID"}
+    assert "not inside a SLURM job" in run_sbatch(outside, "--dry-run").stderr
+    wrong_count = fake_slurm(tmp_path, SLURM_JOB_NUM_NODES="4")
+    done = run_sbatch(wrong_count, "--dry-run")
+    assert done.returncode != 0 and "names 3 hosts, SLURM_JOB_NUM_NODES says 4" in done.stderr
+    wrong_folder = fake_slurm(tmp_path, SLURM_SUBMIT_DIR=str(tmp_path))
+    assert "from the repository root" in run_sbatch(wrong_folder, "--dry-run").stderr
