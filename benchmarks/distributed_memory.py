@@ -155,10 +155,11 @@ def launch(model_name: str, strategy: str, args: argparse.Namespace) -> dict:
 
 def summarize(model_name: str, strategy: str, run: dict, world_size: int) -> dict:
     """Per-process maxima (the process that needs most decides what fits) against the arithmetic."""
+    times = [process.pop("seconds_per_step") for process in run["processes"]]
+    step = None if None in times else max(times)  # the slowest process sets the pace
     worst = {key: max(process[key] for process in run["processes"]) for key in run["processes"][0]}
     states = worst["parameters"] + worst["gradients"] + worst["optimizer"]
     arithmetic = run["parameter_count"] * STATE_BYTES_PER_PARAMETER / (world_size if strategy == "fsdp" else 1)
-    step = worst.pop("seconds_per_step")
     return {"model": model_name, "strategy": strategy, "parameter_count": run["parameter_count"],
             "device": run["device"], "mixed_precision": run["mixed_precision"], "processes": world_size,
             "seconds_per_step": step, "clips_per_s": round(world_size * run["batch"] / step, 2) if step else None,
