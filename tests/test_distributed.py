@@ -193,7 +193,7 @@ def test_trainer_finetuning_under_fsdp_saves_a_loadable_classifier(tmp_path, sma
 
 
 # --------------------------------------------------------------------------------------------------- engine checks
-def test_engines_whose_checkpoints_are_pickles_are_refused():
+def test_engines_whose_checkpoints_are_pickles_are_refused(monkeypatch):
     fsdp1 = SimpleNamespace(distributed_type=DistributedType.FSDP, is_fsdp2=False)
     with pytest.raises(ValueError, match="fsdp_version: 2"):
         check_engine(fsdp1, resume=None)
@@ -202,6 +202,11 @@ def test_engines_whose_checkpoints_are_pickles_are_refused():
     with pytest.raises(ValueError, match="DeepSpeed's checkpoints are torch.save pickles"):
         check_engine(deepspeed, resume="latest")
     check_engine(SimpleNamespace(distributed_type=DistributedType.FSDP, is_fsdp2=True), resume="latest")
+    cpu = SimpleNamespace(distributed_type=DistributedType.MULTI_CPU, is_fsdp2=False)
+    check_engine(cpu, resume="latest")
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")  # as `accelerate launch` sets it for a DeepSpeed config
+    with pytest.raises(ValueError, match="would silently train plain DDP"):
+        check_engine(cpu, resume=None)
 
 
 def test_the_shipped_configs_are_what_the_readme_says():

@@ -49,12 +49,17 @@ def is_fsdp(accelerator: Accelerator) -> bool:
 
 
 def check_engine(accelerator: Accelerator, resume: str | None) -> None:
-    """Refuse the engines whose checkpoints this project would have to unpickle: FSDP1 (use FSDP2) and resuming
-    under DeepSpeed (its checkpoints are `torch.save` pickles)."""
+    """Refuse the engines whose checkpoints this project would have to unpickle (FSDP1: use FSDP2; resuming under
+    DeepSpeed, whose checkpoints are `torch.save` pickles) and a DeepSpeed launch that would silently run DDP."""
     if is_fsdp(accelerator) and not accelerator.is_fsdp2:
         raise ValueError(
             "FSDP version 1 is not supported: its checkpoints are pickles. Set `fsdp_version: 2` in the accelerate "
             "config (examples/accelerate_configs/fsdp2.yaml)."
+        )
+    if accelerator.distributed_type == DistributedType.MULTI_CPU and parse_flag_from_env("ACCELERATE_USE_DEEPSPEED"):
+        raise ValueError(
+            "A DeepSpeed launch on CPU processes: accelerate 1.16 selects DeepSpeed on accelerator devices only and "
+            "would silently train plain DDP. On CPUs use examples/accelerate_configs/fsdp2.yaml or ddp.yaml."
         )
     if accelerator.distributed_type == DistributedType.DEEPSPEED and resume:
         raise ValueError(
