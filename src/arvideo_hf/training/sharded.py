@@ -114,26 +114,23 @@ def _split_settings(flat: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict
 def save_training_state(accelerator: Accelerator, folder: Path) -> None:
     """`accelerator.save_state`, except that under FSDP the model and optimizer are written as safetensors shards
     and JSON (`save_sharded`) instead of DCP's pickled metadata. Every process calls it."""
-    if not is_fsdp(accelerator):
-        accelerator.save_state(str(folder))
-        return
-    models, optimizers = accelerator._models, accelerator._optimizers
-    with held_out_of_accelerate_state(accelerator):
-        accelerator.save_state(str(folder))
-    (model,), (optimizer,) = models, optimizers  # one of each, as pretraining prepares
-    save_sharded(accelerator, model, optimizer, folder)
+    _accelerate_then_sharded(accelerator, folder, accelerator.save_state, save_sharded)
 
 
 def load_training_state(accelerator: Accelerator, folder: Path) -> None:
     """`accelerator.load_state`, or under FSDP what `save_training_state` wrote, never unpickling a file."""
+    _accelerate_then_sharded(accelerator, folder, accelerator.load_state, load_sharded)
+
+
+def _accelerate_then_sharded(accelerator: Accelerator, folder: Path, accelerate_io: Any, sharded_io: Any) -> None:
+    """accelerate's `save_state`/`load_state`; under FSDP without the model and optimizer, which `sharded_io` does."""
     if not is_fsdp(accelerator):
-        accelerator.load_state(str(folder))
+        accelerate_io(str(folder))
         return
-    models, optimizers = accelerator._models, accelerator._optimizers
+    (model,), (optimizer,) = accelerator._models, accelerator._optimizers  # one of each, as pretraining prepares
     with held_out_of_accelerate_state(accelerator):
-        accelerator.load_state(str(folder))
-    (model,), (optimizer,) = models, optimizers
-    load_sharded(accelerator, model, optimizer, folder)
+        accelerate_io(str(folder))
+    sharded_io(accelerator, model, optimizer, folder)
 
 
 def save_sharded(accelerator: Accelerator, model: torch.nn.Module, optimizer: Any, folder: Path) -> None:
