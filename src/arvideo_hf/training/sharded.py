@@ -7,9 +7,8 @@ file (`FileSystemReader.read_metadata`) and loads every non-tensor entry (the op
 code on resume. Here the model and optimizer of an FSDP2 run are written instead as DCP shards in safetensors
 (`HuggingFaceStorageWriter(save_distributed=True)`: each process writes its own shards, with their offsets in the
 safetensors header) plus the optimizer's non-tensor settings as JSON, and read back with `HuggingFaceStorageReader`,
-which builds DCP's metadata from the safetensors headers alone.
-The rest of the state (RNG, sampler, scheduler) is still accelerate's `save_state`, with the
-model and optimizer held out of it.
+which builds DCP's metadata from the safetensors headers alone. The rest of the state (RNG, sampler, schedule) is
+accelerate's `save_state` as under DDP, with the model and optimizer held out of it.
 """
 
 from __future__ import annotations
