@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.sh"
 
@@ -25,7 +27,7 @@ def test_dry_run_prints_and_writes_one_json_line_per_benchmark(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     lines = done.stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["benchmark"] for r in records] == ["environment", "pretrain_cost", "inference"]
+    assert [r["benchmark"] for r in records] == ["environment", "pretrain_cost", "inference", "distributed_memory"]
     assert (tmp_path / "out" / "gpu_check.jsonl").read_text().splitlines() == lines
     assert "pretrain_cost.py --model tiny" in (tmp_path / "out" / "gpu_check.log").read_text()
 
@@ -39,6 +41,9 @@ def test_dry_run_prints_and_writes_one_json_line_per_benchmark(tmp_path):
     assert pretrain["headline"]["videomae/sdpa"]["time_per_gflop"] == 1.0
     assert (inference["model"], inference["dtype"]) == ("tiny", "bf16")
     assert inference["results"]["sdpa"]["arvideo_clips_per_s"] > 0
+    (fsdp,) = records[3]["rows"]  # the FSDP configuration, through the shipped accelerate config
+    assert (fsdp["model"], fsdp["strategy"], fsdp["mixed_precision"], fsdp["processes"]) == ("tiny", "fsdp", "bf16", 2)
+    assert fsdp["clips_per_s"] > 0 and fsdp["states_vs_arithmetic"] == pytest.approx(1, abs=0.01)
 
 
 def test_the_real_check_refuses_to_run_without_a_gpu(tmp_path):

@@ -44,6 +44,7 @@ from ..zoo import publish  # push_checkpoint_to_hub is looked up at call time (t
 from .arguments import ARVideoTrainingArguments, FinetuneArguments, parse_finetune_args
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
+from .sharded import consolidated_model, fsdp_on_cpu, is_fsdp
 
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,11 @@ class ARVideoTrainer(Trainer):
         # forward's **kwargs would otherwise make it look like a loss-kwargs model) and must scale for accumulation.
         self.model_accepts_loss_kwargs = False
 
+    def create_accelerator_and_postprocess(self) -> None:
+        super().create_accelerator_and_postprocess()
+        fsdp_on_cpu(self.accelerator)  # an FSDP launch on CPU processes trains under FSDP, as it does on GPUs
+        self.is_fsdp_enabled = is_fsdp(self.accelerator)
+
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.optimizer is None:
             model = self.model if model is None else model
@@ -313,6 +319,12 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
         f"peak lr {training_args.learning_rate:.3g} (layer decay {args.layer_decay}), "
         f"warmup {training_args.warmup_steps} steps."
     )
+    if resume_from and trainer.is_fsdp_enabled:
+        raise ValueError(
+            f"Resuming {resume_from} under FSDP is refused: Trainer's FSDP checkpoints go through "
+            "torch.distributed.checkpoint, whose .metadata file is a pickle. Start afresh (--overwrite_output_dir), "
+            "or finetune under DDP, whose checkpoints resume."
+        )
     train_result = trainer.train(resume_from_checkpoint=resume_from)
     metrics: dict[str, Any] = dict(train_result.metrics)
     if eval_dataset is not None:
@@ -330,8 +342,14 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
 
 
 def save_classifier(trainer: Trainer, output_dir: str | os.PathLike) -> None:
-    """The final model, with the VideoMAE image processor that `pipeline`/`AutoImageProcessor` load."""
-    trainer.save_model(str(output_dir))
+    """The final model, with the VideoMAE image processor that `pipeline`/`AutoImageProcessor` load. Under FSDP the
+    shards are gathered into an ordinary model first (Trainer's own save would write sharded, pickled files)."""
+    if trainer.is_fsdp_enabled:
+        model = consolidated_model(trainer.accelerator, trainer.model)
+        if model is not None:
+            model.save_pretrained(output_dir)
+    else:
+        trainer.save_model(str(output_dir))
     if trainer.is_world_process_zero():
         image_processor_for(trainer.model.config).save_pretrained(output_dir)
 

@@ -38,6 +38,18 @@ from ..models.processing_arvideo import image_processor_for
 from ..viz.reports import plot_loss_curve
 from .arguments import PretrainArguments
 from .optim import WarmupCosine, build_param_groups, scaled_lr
+from .sharded import (
+    any_process,
+    check_engine,
+    consolidated_model,
+    describe_shards,
+    fsdp_on_cpu,
+    is_fsdp,
+    load_training_state,
+    local_tensor,
+    register_forward_methods,
+    save_training_state,
+)
 from .videomae_baseline import build_videomae_pretraining, export_videomae_encoder
 
 
@@ -229,11 +241,12 @@ def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[s
 
 def check_finite_weights(model: torch.nn.Module, step: int) -> None:
     """Raise `NonFiniteError` when any weight is NaN/inf, so no checkpoint or saved model ever holds a diverged one."""
-    bad = [name for name, param in model.named_parameters() if not bool(torch.isfinite(param).all())]
-    if bad:
+    bad = [name for name, param in model.named_parameters() if not bool(torch.isfinite(local_tensor(param)).all())]
+    device = next(model.parameters()).device
+    if any_process(bool(bad), device):  # under FSDP each process checks its own shards; all of them stop together
         raise NonFiniteError(
-            f"Step {step}: non-finite weights in {len(bad)} tensors (first: {bad[:3]}); nothing was saved. The last "
-            "checkpoint is intact: resume from it with a lower learning rate or --max_grad_norm."
+            f"Step {step}: non-finite weights in {len(bad)} tensors here (first: {bad[:3]}); nothing was saved. "
+            "The last checkpoint is intact: resume from it with a lower learning rate or --max_grad_norm."
         )
 
 
@@ -254,7 +267,7 @@ def save_checkpoint(
     if accelerator.is_main_process:
         shutil.rmtree(partial, ignore_errors=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(partial))
+    save_training_state(accelerator, partial)  # accelerate's save_state; under FSDP, shards without pickle
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (partial / ARGS_FILE).write_text(json.dumps(run_args, indent=2, sort_keys=True))
@@ -289,7 +302,7 @@ def restore_state(accelerator: Accelerator, args: PretrainArguments, output_dir:
         return state
     checkpoint = find_checkpoint(output_dir, args.resume, dataclasses.asdict(args))
     if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
+        load_training_state(accelerator, checkpoint)
         state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
         logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
     if accelerator.is_main_process:  # no checkpoint: the run starts over, so no earlier line stays
@@ -475,6 +488,8 @@ def build_run(args: PretrainArguments) -> PretrainingRun:
         project_dir=str(output_dir),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    fsdp_on_cpu(accelerator)
+    check_engine(accelerator, args.resume)
     prepare_output_dir(accelerator, args, output_dir)
     set_seed(args.seed)
     config = build_config(args)
@@ -486,6 +501,9 @@ def build_run(args: PretrainArguments) -> PretrainingRun:
     total_batch = args.per_device_batch_size * args.gradient_accumulation_steps * accelerator.num_processes
     optimizer, peak_lr, min_lr = build_optimizer(args, model, total_batch)
     model, optimizer, dataloader = accelerator.prepare(model, optimizer, build_dataloader(args, dataset, collator))
+    if is_fsdp(accelerator):
+        register_forward_methods(model)
+        logger.warning(f"FSDP2 over {accelerator.num_processes} processes; shard units: {describe_shards(model)}")
     steps_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
     if steps_per_epoch == 0:
         raise ValueError(
@@ -632,8 +650,10 @@ def finish_run(run: PretrainingRun) -> dict[str, Any]:
         logger.warning(f"{bad} videos could not be decoded and were replaced; first: {run.dataset.bad_paths()[:5]}")
     check_finite_weights(run.model, state.global_step)
     accelerator.wait_for_everyone()
+    # Under FSDP every process gathers the shards; the main process saves an ordinary one-process model.
+    final = consolidated_model(accelerator, run.model) if is_fsdp(accelerator) else accelerator.unwrap_model(run.model)
     if accelerator.is_main_process:
-        save_final_models(accelerator.unwrap_model(run.model), run.output_dir, run.config)
+        save_final_models(final, run.output_dir, run.config)
         (run.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         plot_loss_curve(run.metrics_path, run.output_dir / "loss_curve.png", title=f"{args.method} pretraining loss")
         logger.warning(f"Done: {json.dumps(summary)}; models in {run.output_dir}")
