@@ -2,6 +2,9 @@
 model built natively at that geometry with the same weights (the sinusoid positions are rebuilt from the config,
 never loaded), for the encoder, the classifier, the pipeline and, where its clusters tile the clip, pretraining."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +13,12 @@ from transformers import AutoImageProcessor, AutoModel, pipeline
 import arvideo_hf  # noqa: F401  (registers ARVideo with the Auto classes)
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data import decode_frames
+from arvideo_hf.hub import read_eval_results, save_hub_folder
 from arvideo_hf.modeling_arvideo import get_sinusoid_encoding_table
 from arvideo_hf.processing import image_processor_for, video_classification_pipeline
+from arvideo_hf.training.evaluation import EvaluateArguments, run_evaluation
+from arvideo_hf.training.finetune import parse_finetune_args, run_finetuning
+from arvideo_hf.training.pretrain import reset_accelerate_state
 
 from .conftest import SMALL_ENCODER, clip, tiny_config, write_noise_video
 
@@ -129,3 +136,34 @@ def test_pipeline_at_another_geometry_equals_the_native_model_with_a_processor_t
     plain = pipeline("video-classification", model=str(small_classifier_dir), model_kwargs=TILED, device="cpu")
     with pytest.raises(ValueError, match="image_processor_for"):
         plain(str(video))
+
+
+def test_finetune_and_evaluate_at_another_geometry_record_it_in_the_folder_and_the_card(
+    tmp_path, small_demo_root, small_encoder_dir
+):
+    """`--num_frames 4 --image_size 32` on an 8x64x64 encoder: the classifier, its processor and its arguments are at
+    4x32x32; evaluation at yet another geometry records it in eval_results.json and the published card."""
+    output = tmp_path / "finetuned"
+    reset_accelerate_state()
+    args, training_args = parse_finetune_args([
+        "--preset", "tiny", "--model_name_or_path", str(small_encoder_dir), "--demo_root", str(small_demo_root),
+        "--num_frames", "4", "--image_size", "32", "--output_dir", str(output), "--max_steps", "1",
+        "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0", "--save_strategy", "no",
+        "--use_cpu", "True", "--disable_tqdm", "True", "--report_to", "none",
+    ])
+    run_finetuning(args, training_args)
+    config = json.loads((output / "config.json").read_text())
+    assert (config["num_frames"], config["image_size"]) == (4, 32)
+    assert AutoImageProcessor.from_pretrained(output).crop_size == {"height": 32, "width": 32}
+    finetune_args = json.loads((output / "finetune_args.json").read_text())
+    assert (finetune_args["num_frames"], finetune_args["image_size"]) == (4, 32)
+
+    reset_accelerate_state()
+    summary = run_evaluation(EvaluateArguments(
+        model_name_or_path=str(output), demo_root=str(small_demo_root), num_clips=1, num_crops=1, num_workers=0,
+        num_frames=8, image_size=48, output_dir=str(tmp_path / "eval"),
+    ), command="python examples/evaluate.py --num_frames 8 --image_size 48 ...")
+    assert summary["clip"] == "8x48x48" and read_eval_results(tmp_path / "eval").clip == "8x48x48"
+    shutil.copy2(tmp_path / "eval" / "eval_results.json", output / "eval_results.json")
+    card = (save_hub_folder(output, tmp_path / "hub", "someone/arvideo-at-8x48") / "README.md").read_text()
+    assert "on 8x48x48 clips" in card

@@ -14,10 +14,11 @@ the package, with `trust_remote_code=True`. It holds exactly:
 
 `eval_results.json` (in the checkpoint folder) records a measurement of these weights:
 
-    {"top1": 80.3, "top5": 94.6, "num_videos": 19877, "views": "5x3", "dataset": "kinetics-400",
+    {"top1": 80.3, "top5": 94.6, "num_videos": 19877, "views": "5x3", "clip": "16x224x224", "dataset": "kinetics-400",
      "split": "validation", "command": "python examples/evaluate.py ...", "pretrain_epochs": 800}
 
-`top1`, `dataset` are required; accuracies are percentages in [0, 100]; `views` is `clips x crops`; the others are
+`top1`, `dataset` are required; accuracies are percentages in [0, 100]; `views` is `clips x crops`; `clip` is the
+tested clip geometry `frames x height x width` (evaluation may override the checkpoint's own); the others are
 optional (`split` defaults to the dataset's evaluation split). Its numbers go into the card's results table and into
 its `model-index`.
 """
@@ -78,6 +79,7 @@ class EvalResults:
     top5: float | None = None
     num_videos: int | None = None
     views: str | None = None
+    clip: str | None = None
     split: str | None = None
     command: str | None = None
     pretrain_epochs: int | None = None
@@ -110,18 +112,23 @@ class EvalResults:
         views = data.get("views")
         if views is not None and not (isinstance(views, str) and re.fullmatch(r"\d+x\d+", views)):
             raise ValueError(f"{source}: views must be 'CLIPSxCROPS' such as '5x3', got {views!r}.")
+        clip = data.get("clip")
+        if clip is not None and not (isinstance(clip, str) and re.fullmatch(r"\d+x\d+x\d+", clip)):
+            raise ValueError(f"{source}: clip must be 'FRAMESxHEIGHTxWIDTH' such as '16x224x224', got {clip!r}.")
         for key in ("dataset", "split", "command"):
             value = data.get(key)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ValueError(f"{source}: {key} must be a non-empty string, got {value!r}.")
         return cls(
-            top1=top1, dataset=data["dataset"], top5=top5, num_videos=data.get("num_videos"), views=views,
+            top1=top1, dataset=data["dataset"], top5=top5, num_videos=data.get("num_videos"), views=views, clip=clip,
             split=data.get("split"), command=data.get("command"), pretrain_epochs=data.get("pretrain_epochs"),
         )
 
     def to_zoo_result(self) -> ZooResult:
         """The card's view of this measurement (`source="measured"`)."""
         reference = f"`{self.command}`" if self.command else f"{EVAL_RESULTS_NAME} of this checkpoint"
+        if self.clip:
+            reference += f" on {self.clip} clips"
         return ZooResult(
             dataset=self.dataset, top1=self.top1, source="measured", reference=reference,
             pretrain_epochs=self.pretrain_epochs, views=self.views, top5=self.top5, num_videos=self.num_videos,

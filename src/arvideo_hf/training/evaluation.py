@@ -30,9 +30,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 from transformers import AutoImageProcessor, AutoModelForVideoClassification, HfArgumentParser
 
+from ..configuration_arvideo import pair
 from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
 from ..data.sources import unpack_records
 from ..hub import EVAL_RESULTS_NAME, EvalResults
+from ..processing import image_processor_for
 from .metrics import compute_topk, confusion_matrix, per_class_accuracy
 
 
@@ -266,6 +268,12 @@ class EvaluateArguments:
     num_workers: int = field(default=2)
     output_dir: str | None = field(default=None, metadata={"help": "Where results go (default: the model folder)."})
     backend: str = field(default="auto", metadata={"help": "Video decoding: auto, decord or pyav."})
+    num_frames: int | None = field(
+        default=None, metadata={"help": "Test at this many frames per clip instead of the checkpoint's (recorded)."}
+    )
+    image_size: int | None = field(
+        default=None, metadata={"help": "Test at this image size instead of the checkpoint's (recorded)."}
+    )
 
 
 def parse_evaluate_args(argv: list[str] | None = None) -> EvaluateArguments:
@@ -292,11 +300,15 @@ def run_evaluation(
     """
     started = time.perf_counter()
     accelerator = accelerator or Accelerator()
-    model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path)
+    # --num_frames/--image_size: the checkpoint at another clip geometry (docs/method.md, Clip geometry).
+    overrides = {key: value for key in ("num_frames", "image_size") if (value := getattr(args, key)) is not None}
+    model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path, **overrides)
     try:
         image_processor = AutoImageProcessor.from_pretrained(args.model_name_or_path)
     except (OSError, ValueError):
         image_processor = None  # the transform then follows the model config
+    if image_processor is not None and "image_size" in overrides:
+        image_processor = image_processor_for(model.config, like=image_processor)
     if args.test_list is None:
         with accelerator.main_process_first():
             root = open_demo_dataset(args.demo_root)
@@ -316,7 +328,9 @@ def run_evaluation(
     )
     id2label = {int(k): v for k, v in (source.id2label or model.config.id2label).items()}
     summary = summarize(predictions, id2label)
-    summary.update(views=dataset.views, dataset=dataset_name, split=args.split,
+    height, width = pair(model.config.image_size)
+    summary.update(views=dataset.views, clip=f"{model.config.num_frames}x{height}x{width}", dataset=dataset_name,
+                   split=args.split,
                    wall_seconds=round(time.perf_counter() - started, 1), processes=accelerator.num_processes)
     if accelerator.is_main_process:
         command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -336,7 +350,8 @@ def write_results(
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {
         "top1": round(summary["top1"], 2), "top5": round(summary["top5"], 2), "num_videos": summary["num_videos"],
-        "views": summary["views"], "dataset": summary["dataset"], "split": summary["split"], "command": command,
+        "views": summary["views"], "clip": summary["clip"], "dataset": summary["dataset"], "split": summary["split"],
+        "command": command,
     }
     EvalResults.from_dict(results)  # raises if the schema changed under us
     (output_dir / EVAL_RESULTS_NAME).write_text(json.dumps(results, indent=2) + "\n")
