@@ -34,6 +34,7 @@ from ..configuration_arvideo import pair
 from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
 from ..data.sources import unpack_records
 from ..hub import EVAL_RESULTS_NAME, EvalResults
+from ..loading import finetuned_stride as finetuned_stride_of
 from ..processing import image_processor_for
 from .metrics import compute_topk, confusion_matrix, per_class_accuracy
 
@@ -284,10 +285,7 @@ def parse_evaluate_args(argv: list[str] | None = None) -> EvaluateArguments:
 
 def finetuned_stride(args: EvaluateArguments) -> int | None:
     """The frame stride the classifier was finetuned with (its `finetune_args.json`), so test clips match training."""
-    try:
-        return json.loads((Path(args.model_name_or_path) / "finetune_args.json").read_text()).get("sampling_rate")
-    except (OSError, ValueError):
-        return None
+    return finetuned_stride_of(args.model_name_or_path)
 
 
 def run_evaluation(
