@@ -48,9 +48,10 @@ def build_app(model: str | os.PathLike, frame_stride: int | None = None, viewer:
                 button = gr.Button("Analyze", variant="primary", elem_id="analyze")
             with gr.Column(scale=1):
                 labels = gr.Label(num_top_classes=5, label="Top-5 labels", visible=has_labels, elem_id="labels")
-                ranks = gr.Image(label="Attention rank per layer", type="filepath", elem_id="ranks")
+                # The figures carry their own titles, which a label badge would cover.
+                ranks = gr.Image(label="Attention rank per layer", show_label=False, type="filepath", elem_id="ranks")
         predictions = gr.Image(label="Next-cluster predictions (input / clip / prediction; numbers = step)",
-                               type="filepath", visible=has_predictions)
+                               show_label=False, type="filepath", visible=has_predictions)
         with gr.Row(visible=has_predictions):
             animation = gr.Image(label="The prediction order filling in the clip", type="filepath")
             order = gr.Textbox(label="Prediction order used", lines=4)
