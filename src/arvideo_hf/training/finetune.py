@@ -79,8 +79,8 @@ class FinetuneArguments:
     model_preset: str = field(default="tiny", metadata={"help": "Preset for --init random without a model."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager or sdpa."})
     num_frames: int | None = field(
-        default=None, metadata={"help": "Finetune at this many frames instead of the checkpoint's (docs/method.md, "
-                                "Clip geometry; a multiple of the tubelet size)."},
+        default=None, metadata={"help": "Finetune at this many frames instead of the checkpoint's (a multiple of "
+                                "the tubelet size; docs/method.md, Clip geometry)."},
     )
     image_size: int | None = field(
         default=None, metadata={"help": "Finetune at this image size instead of the checkpoint's (a multiple of the "
