@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from huggingface_hub import SpaceCard
 from playwright.sync_api import sync_playwright
 from transformers import pipeline
@@ -23,7 +24,7 @@ from arvideo_hf import ARVideoForPretraining, ARVideoModel
 from arvideo_hf.app import API_NAME, CheckpointViewer, write_space
 from arvideo_hf.zoo import DEMO_CHECKPOINT
 
-from .conftest import SMALL_ENCODER, tiny_config
+from .conftest import SMALL_ENCODER, tiny_config, write_noise_video
 from .test_hub import load_example
 
 
@@ -90,6 +91,12 @@ def test_gradio_client_gets_the_pipelines_labels(served_app, demo_clip):
     assert labels["label"] == next(iter(expected))
     assert (predictions, animation, order) == (None, None, None)  # a classifier has no decoder
     assert Path(ranks).is_file() and Path(ranks).stat().st_size > 5000
+
+
+def test_a_too_short_video_gets_a_message_naming_the_fix(served_app, tmp_path):
+    short = write_noise_video(tmp_path / "short.mp4", frames=20, height=32, width=32)  # 16 frames x stride 2 = 32
+    with pytest.raises(AppError, match=r"the video has 20 frames.*--frame-stride 1"):
+        Client(served_app(), verbose=False).predict(handle_file(str(short)), api_name=f"/{API_NAME}")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no browser: Debian's chromium is not installed (apt-get install "

@@ -49,7 +49,11 @@ def video_classification_pipeline(
     checkpoint's processor following the new image size. `kwargs` go to `transformers.pipeline`."""
     overrides = {k: v for k, v in (("num_frames", num_frames), ("image_size", image_size)) if v is not None}
     classifier = AutoModelForVideoClassification.from_pretrained(model, **overrides)
-    processor = image_processor_for(classifier.config, like=AutoImageProcessor.from_pretrained(model))
+    try:
+        like = AutoImageProcessor.from_pretrained(model)
+    except (OSError, ValueError):  # a folder without preprocessor_config.json: the default processor for the config
+        like = None
+    processor = image_processor_for(classifier.config, like=like)
     return pipeline("video-classification", model=classifier, image_processor=processor, **kwargs)
 
 

@@ -15,6 +15,7 @@ from transformers import AutoConfig, pipeline
 
 from .. import viz
 from ..configuration_arvideo import ARVideoConfig, pair
+from ..data import probe_video
 from ..loading import finetuned_stride
 from ..modeling_arvideo import ARVideoForPretraining, ARVideoModel
 
@@ -93,6 +94,15 @@ class CheckpointViewer:
         """`{label: score}` of the top `top_k` classes, exactly what the pipeline returns; None without a head."""
         if self.classifier is None:
             return None
+        # The pipeline reads num_frames frames `frame_stride` apart from the start; a shorter video would reach the
+        # model with fewer frames.
+        frames, needed = probe_video(video).num_frames, self.config.num_frames * self.frame_stride
+        if frames < needed:
+            raise ValueError(
+                f"the video has {frames} frames; the labels need {self.config.num_frames} frames {self.frame_stride} "
+                f"apart ({needed}): upload a longer video, or start the app with --frame-stride "
+                f"{max(frames // self.config.num_frames, 1)}."
+            )
         predictions = self.classifier(str(video), top_k=top_k, frame_sampling_rate=self.frame_stride)
         return {p["label"]: float(p["score"]) for p in predictions}
 
