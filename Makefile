@@ -17,8 +17,8 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q uv
 	$(VENV)/bin/uv pip install --python $(PY) $(if $(wildcard $(WHEELS)),--find-links $(WHEELS)) \
-	  "torch==2.13.0" -e ".[train,dev]" \
-	  || $(PY) -m pip install "torch==2.13.0" -e ".[train,dev]"
+	  "torch==2.13.0" -e ".[train,app,dev]" \
+	  || $(PY) -m pip install "torch==2.13.0" -e ".[train,app,dev]"
 	$(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
 	  > /dev/null 2>&1 || true
 	touch $(STAMP)

@@ -4,6 +4,7 @@
 
     python examples/publish.py outputs/finetune-k400/checkpoint-best --repo-id org/arvideo-vitb-k400
     python examples/publish.py CHECKPOINT_DIR --repo-id org/name --dry-run /tmp/upload   # uploads nothing
+    python examples/publish.py CHECKPOINT_DIR --repo-id org/name --space-dir space/      # and a Space for it
 
 The token comes from `HF_TOKEN` or `hf auth login` and is never printed. See `arvideo_hf.zoo.publish` for what is
 uploaded and for the `eval_results.json` schema whose numbers go into the model card.
@@ -30,6 +31,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--private", action="store_true", help="create the repo as private (new repos only)")
     parser.add_argument("--revision", help="branch to upload to (created if missing); default main")
     parser.add_argument("--commit-message", help="commit message of the upload")
+    parser.add_argument("--space-dir", metavar="OUT", help="also write a Space-ready folder for the repo to OUT "
+                        "(app.py, requirements.txt, README with the Space metadata; needs the app extra)")
     return parser.parse_args(argv)
 
 
@@ -46,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         commit_message=args.commit_message,
     )
     print(result)
+    if args.space_dir:
+        from arvideo_hf.app import write_space  # noqa: PLC0415 - the app extra, needed only for this option
+
+        print(write_space(args.repo_id, args.space_dir))
     return 0
 
 

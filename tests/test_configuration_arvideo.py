@@ -45,9 +45,6 @@ def test_videomae_qv_bias_alias():
     [
         (dict(image_size=225), "not divisible by patch_size"),
         (dict(num_frames=15), "not divisible by tubelet_size"),
-        (dict(cluster_size=[3, 7, 7]), "along time"),
-        (dict(cluster_size=[2, 5, 7]), "along height"),
-        (dict(cluster_size=[8, 14, 14]), "at least 2 clusters"),
         (dict(cluster_size=[2, 7]), "three positive ints"),
         (dict(mask_ratio=1.0), "keeps 0 visible tokens"),
         (dict(mask_ratio=-0.1), r"must be in \[0, 1\)"),
@@ -60,3 +57,20 @@ def test_videomae_qv_bias_alias():
 def test_impossible_configs_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ARVideoConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(cluster_size=[3, 7, 7]), "along time"),
+        (dict(cluster_size=[2, 5, 7]), "along height"),
+        (dict(cluster_size=[8, 14, 14]), "at least 2 clusters"),
+    ],
+)
+def test_clusters_that_do_not_tile_the_clip_are_refused_where_pretraining_needs_them(kwargs, match):
+    """The encoder and the classifier run at any clip geometry, so such a config is valid; its cluster geometry (what
+    pretraining and its collator use) raises, naming both fixes: another cluster size or another clip size."""
+    config = ARVideoConfig(**kwargs)
+    with pytest.raises(ValueError, match=match) as error:
+        _ = config.geometry
+    assert "a multiple of tubelet_size x K_T" in str(error.value) and "pass a cluster_size" in str(error.value)

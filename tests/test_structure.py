@@ -18,7 +18,7 @@ LAYERS = (
     ("zoo",),
     ("viz",),
     ("training",),
-    ("demo",),
+    ("demo", "app"),
 )
 
 

@@ -14,11 +14,12 @@ def _normalized(name: str) -> str:
 
 
 def installed_by_make_test() -> set[str]:
-    """Distribution names `make test` installs: the package, its requirements and its `train` and `dev` extras."""
+    """Distribution names `make test` installs: the package, its requirements and its `train`, `app` and `dev`
+    extras."""
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
     lines = setup["options"]["install_requires"].splitlines()
-    for extra in ("train", "dev"):
+    for extra in ("train", "app", "dev"):
         lines += setup["options.extras_require"][extra].splitlines()
     names = {re.match(r"[A-Za-z0-9_.-]+", line.strip()).group(0) for line in lines if line.strip()}
     return {_normalized(name) for name in names | {setup["metadata"]["name"]}}
@@ -35,5 +36,6 @@ def test_no_importorskip_on_a_dependency_that_make_test_installs():
             distributions = {_normalized(name) for name in providers.get(top, [top])}
             if distributions & installed:
                 offending.append(f"{path.relative_to(ROOT)}: importorskip({module!r})")
-    assert installed >= {"arvideo-hf", "torch", "decord", "av", "datasets", "pillow", "matplotlib", "pytest"}
+    assert installed >= {"arvideo-hf", "torch", "decord", "av", "datasets", "pillow", "matplotlib", "pytest", "gradio",
+                         "playwright"}
     assert not offending, "import these directly so a failed import fails the run: " + "; ".join(offending)

@@ -13,6 +13,17 @@ from typing import Any, NamedTuple
 import torch
 
 
+def check_cluster_shape(cluster_size: Any, mask_ratio: float) -> None:
+    """Raise `ValueError` naming the fix for a cluster shape or mask ratio that no clip geometry could use."""
+    if len(cluster_size) != 3 or min(cluster_size) <= 0:
+        raise ValueError(f"cluster_size must be three positive ints (K_T, K_H, K_W), got {cluster_size}.")
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(
+            f"mask_ratio={mask_ratio} must be in [0, 1): at 1 a cluster keeps 0 visible tokens and the encoder has no "
+            "input. ARVideo's default is 0.8."
+        )
+
+
 @dataclass(frozen=True)
 class ClusterGeometry:
     """Token grid `(T', H', W')` cut into clusters of `(K_T, K_H, K_W)` tokens, `num_visible` of each kept."""
@@ -22,8 +33,7 @@ class ClusterGeometry:
     mask_ratio: float
 
     def __post_init__(self) -> None:
-        if len(self.cluster_size) != 3 or min(self.cluster_size) <= 0:
-            raise ValueError(f"cluster_size must be three positive ints (K_T, K_H, K_W), got {self.cluster_size}.")
+        check_cluster_shape(self.cluster_size, self.mask_ratio)
         for axis, n, k in zip(("time", "height", "width"), self.grid, self.cluster_size, strict=True):
             if n % k:
                 divisors = [d for d in range(1, n + 1) if n % d == 0]
@@ -35,11 +45,6 @@ class ClusterGeometry:
             raise ValueError(
                 f"cluster_size {list(self.cluster_size)} makes one cluster of the whole clip; autoregression needs "
                 "at least 2 clusters, so use a smaller cluster_size."
-            )
-        if not 0.0 <= self.mask_ratio < 1.0:
-            raise ValueError(
-                f"mask_ratio={self.mask_ratio} must be in [0, 1): at 1 a cluster keeps 0 visible tokens and the "
-                "encoder has no input. ARVideo's default is 0.8."
             )
 
     @classmethod
@@ -201,6 +206,7 @@ __all__ = [
     "SequencePlan",
     "block_causal_mask",
     "check_cluster_order",
+    "check_cluster_shape",
     "fit_cluster_size",
     "make_cluster_order",
     "noise_from_bool_masked_pos",

@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers.configuration_utils import PreTrainedConfig
 
-from .clustering import ClusterGeometry
+from .clustering import ClusterGeometry, check_cluster_shape
 
 
 # The clip normalization of every preset and of VideoMAE; the package's one definition (the data transforms, the image
@@ -157,9 +157,25 @@ class ARVideoConfig(PreTrainedConfig):
         return self.num_frames // self.tubelet_size, height // patch_h, width // patch_w
 
     @property
+    def num_tokens(self) -> int:
+        """N: tokens in a clip, the length of the position table (any geometry; no clusters involved)."""
+        time, height, width = self.token_grid
+        return time * height * width
+
+    @property
     def geometry(self) -> ClusterGeometry:
-        """Token grid, cluster counts and visible tokens per cluster (see `clustering.ClusterGeometry`)."""
-        return ClusterGeometry.from_config(self)
+        """Token grid, cluster counts and visible tokens per cluster (see `clustering.ClusterGeometry`). Only
+        pretraining needs clusters: raises `ValueError` naming the fix when they do not tile this clip geometry."""
+        try:
+            return ClusterGeometry.from_config(self)
+        except ValueError as error:
+            (patch_h, patch_w), (k_t, k_h, k_w) = pair(self.patch_size), self.cluster_size
+            raise ValueError(
+                f"{error} Pretraining needs clusters that tile the clip: num_frames a multiple of tubelet_size x K_T "
+                f"= {self.tubelet_size * k_t} and image_size a multiple of patch_size x (K_H, K_W) = "
+                f"({patch_h * k_h}, {patch_w * k_w}), with at least 2 clusters; or pass a cluster_size that divides "
+                f"the token grid {tuple(self.token_grid)}. The encoder and the classifier run at any geometry."
+            ) from None
 
     def check_geometry(self) -> None:
         """Raise `ValueError` naming the fix for every combination the model cannot run."""
@@ -176,7 +192,10 @@ class ARVideoConfig(PreTrainedConfig):
                 f"num_frames={self.num_frames} is not divisible by tubelet_size={self.tubelet_size}; "
                 f"use num_frames={self.num_frames // self.tubelet_size * self.tubelet_size} or another tubelet size."
             )
-        ClusterGeometry.from_config(self)  # raises for clusters that do not tile the grid or leave nothing visible
+        # Clusters matter to pretraining only, so a grid they do not tile is refused where a model or collator needs
+        # `geometry` (an encoder or classifier loaded at another clip size must keep a config that reloads); their
+        # own shape and the mask ratio are checked here.
+        check_cluster_shape(self.cluster_size, self.mask_ratio)
         for name, width, heads in (
             ("", self.hidden_size, self.num_attention_heads),
             ("decoder_", self.decoder_hidden_size, self.decoder_num_attention_heads),

@@ -8,11 +8,13 @@ or `source="paper"` (the ARVideo paper; `reference` names the table, and the num
 
 `eval_results.json` holds one measured result:
 
-    {"top1": 80.3, "top5": 94.6, "num_videos": 19877, "views": "5x3", "dataset": "kinetics-400",
-     "split": "validation", "command": "python examples/evaluate.py ...", "pretrain_epochs": 800}
+    {"top1": 80.3, "top5": 94.6, "num_videos": 19877, "views": "5x3", "clip": "16x224x224",
+     "dataset": "kinetics-400", "split": "validation", "command": "python examples/evaluate.py ...",
+     "pretrain_epochs": 800}
 
-`top1` and `dataset` are required; accuracies are percentages in [0, 100]; `views` is `clips x crops`; `split`
-defaults to the dataset's evaluation split.
+`top1` and `dataset` are required; accuracies are percentages in [0, 100]; `views` is `clips x crops`; `clip` is the
+tested clip geometry `frames x height x width` (evaluation may override the checkpoint's own); `split` defaults to the
+dataset's evaluation split.
 
 README blocks: the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` is written from a committed results
 file (the demo's `demo-table`, the study's `study-table`), and tests compare the two, so a published number is never
@@ -84,6 +86,7 @@ class Result:
     reference: str | None = None
     pretrain_epochs: int | None = None
     views: str | None = None
+    clip: str | None = None
     top5: float | None = None
     num_videos: int | None = None
     split: str | None = None
@@ -107,6 +110,8 @@ class Result:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if self.views is not None and not (isinstance(self.views, str) and re.fullmatch(r"\d+x\d+", self.views)):
             raise ValueError(f"views must be 'CLIPSxCROPS' such as '5x3', got {self.views!r}.")
+        if self.clip is not None and not (isinstance(self.clip, str) and re.fullmatch(r"\d+x\d+x\d+", self.clip)):
+            raise ValueError(f"clip must be 'FRAMESxHEIGHTxWIDTH' such as '16x224x224', got {self.clip!r}.")
 
     @property
     def dataset_info(self) -> DatasetInfo:
@@ -121,7 +126,8 @@ class Result:
         """How a card cites it: the paper's table, or the command in code style."""
         if self.source == "paper":
             return str(self.reference)
-        return f"`{self.reference}`" if self.reference else f"{RESULTS_FILE} of this checkpoint"
+        text = f"`{self.reference}`" if self.reference else f"{RESULTS_FILE} of this checkpoint"
+        return text + (f" on {self.clip} clips" if self.clip else "")
 
     # ----------------------------------------------------------------------------------------- eval_results.json
     @classmethod
@@ -147,7 +153,7 @@ class Result:
         if self.source != "measured":
             raise ValueError("only a measured result belongs in eval_results.json.")
         data = {"top1": self.top1, "top5": self.top5, "num_videos": self.num_videos, "views": self.views,
-                "dataset": self.dataset, "split": self.split, "command": self.reference,
+                "clip": self.clip, "dataset": self.dataset, "split": self.split, "command": self.reference,
                 "pretrain_epochs": self.pretrain_epochs}
         return {k: v for k, v in data.items() if v is not None}
 

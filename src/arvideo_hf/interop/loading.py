@@ -24,6 +24,15 @@ def checkpoint_model_type(path: str | os.PathLike) -> str | None:
     return json.loads(config_file.read_text()).get("model_type") if config_file.is_file() else None
 
 
+def finetuned_stride(path: str | os.PathLike) -> int | None:
+    """The frame stride a finetuned folder was trained with (its `finetune_args.json`), so test clips match training;
+    None for any other folder."""
+    try:
+        return json.loads((Path(path) / "finetune_args.json").read_text()).get("sampling_rate")
+    except (OSError, ValueError):
+        return None
+
+
 def load_config(model_name_or_path: str | os.PathLike) -> ARVideoConfig:
     """The ARVideo config of a checkpoint; a VideoMAE folder's is mapped with `config_from_videomae`."""
     if checkpoint_model_type(model_name_or_path) == "videomae":
@@ -45,4 +54,4 @@ def load_encoder(model_name_or_path: str | os.PathLike) -> ARVideoModel:
     return encoder
 
 
-__all__ = ["checkpoint_model_type", "load_config", "load_encoder"]
+__all__ = ["checkpoint_model_type", "finetuned_stride", "load_config", "load_encoder"]

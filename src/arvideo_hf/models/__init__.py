@@ -2,7 +2,8 @@
 
 `configuration_arvideo.py`, `modeling_arvideo.py` and `clustering.py` are self-contained (relative imports among
 the three only), so the publish step copies them verbatim and `trust_remote_code=True` runs them without this
-package. `processing_arvideo.py` pairs each config with transformers' VideoMAE image processor; it is not shipped, as
+package. `processing_arvideo.py` pairs each config with transformers' VideoMAE image processor (and builds the
+video-classification pipeline at any clip geometry); it is not shipped, as
 `preprocessor_config.json` already describes that processor.
 """
 
@@ -16,7 +17,7 @@ from .modeling_arvideo import (
     ARVideoModel,
     ARVideoPreTrainedModel,
 )
-from .processing_arvideo import image_processor_for
+from .processing_arvideo import image_processor_for, video_classification_pipeline
 
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "image_processor_for",
     "make_cluster_order",
     "plan_sequence",
+    "video_classification_pipeline",
 ]

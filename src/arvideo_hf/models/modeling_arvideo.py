@@ -117,7 +117,7 @@ class ARVideoPatchEmbeddings(nn.Module):
         self.image_size, self.patch_size = pair(config.image_size), pair(config.patch_size)
         self.num_frames, self.tubelet_size = config.num_frames, config.tubelet_size
         self.num_channels = config.num_channels
-        self.num_patches = config.geometry.num_tokens
+        self.num_patches = config.num_tokens
         self.projection = nn.Conv3d(
             config.num_channels,
             config.hidden_size,
@@ -154,12 +154,15 @@ def check_pixel_values(
     if (height, width) != tuple(image_size):
         raise ValueError(
             f"Input size {height}x{width} does not match the model ({image_size[0]}x{image_size[1]}); resize or "
-            "crop the clip with the model's image processor."
+            "crop the clip with the model's image processor (for a model loaded at another image_size, "
+            "arvideo_hf.processing.image_processor_for(model.config) makes it)."
         )
 
 
 class ARVideoEmbeddings(nn.Module):
-    """Tubelet embedding + fixed sinusoid positions, added before any gather (docs/method.md, Tokens and positions)."""
+    """Tubelet embedding + fixed sinusoid positions, added before any gather (docs/method.md, Tokens and positions).
+    The table is a function of the config's token count, never a weight: a checkpoint loaded at another `num_frames`
+    or `image_size` gets the table a model built at that geometry has (docs/method.md, Clip geometry)."""
 
     def __init__(self, config: ARVideoConfig):
         super().__init__()
@@ -396,6 +399,12 @@ class ARVideoPreTrainedModel(PreTrainedModel):
     # The pretraining head is expected to be left behind when an encoder or classifier loads a pretraining checkpoint.
     _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^encoder_norm\.", r"^encoder_to_decoder\.", r"^query_token$"]
 
+    def __init__(self, config: ARVideoConfig, *inputs: Any, **kwargs: Any):
+        # `from_pretrained(..., num_frames=..., image_size=...)` sets overrides on the loaded config after its checks
+        # ran: check the geometry again before any module is sized from it.
+        config.check_geometry()
+        super().__init__(config, *inputs, **kwargs)
+
     def _init_weights(self, module: nn.Module) -> None:
         """The official MAE/VideoMAE initialization, which the models need to train from scratch at small scale:
         xavier-uniform linear layers (q/k/v as the one fused `qkv` matrix of the original code), the tubelet
@@ -414,7 +423,7 @@ class ARVideoPreTrainedModel(PreTrainedModel):
             init.copy_(module.position_embeddings, table)
         elif isinstance(module, ARVideoForPretraining):
             init.normal_(module.query_token, std=self.config.initializer_range)
-            table = get_sinusoid_encoding_table(self.config.geometry.num_tokens, self.config.decoder_hidden_size)
+            table = get_sinusoid_encoding_table(self.config.num_tokens, self.config.decoder_hidden_size)
             init.copy_(module.decoder_position_embeddings, table)
 
 
@@ -569,7 +578,10 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         super().__init__(config)
         if pair(config.patch_size)[0] != pair(config.patch_size)[1]:
             raise ValueError("ARVideoForPretraining needs square patches (patch_size p x p) to build pixel targets.")
-        self.geometry: ClusterGeometry = config.geometry
+        try:
+            self.geometry: ClusterGeometry = config.geometry
+        except ValueError as error:
+            raise ValueError(f"ARVideoForPretraining cannot run at this clip geometry: {error}") from None
         self.arvideo = ARVideoModel(config)
         self.encoder_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.encoder_to_decoder = nn.Linear(config.hidden_size, config.decoder_hidden_size)

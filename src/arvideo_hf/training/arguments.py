@@ -211,6 +211,14 @@ class FinetuneArguments(LabeledDataArguments):
     init: str = field(default="pretrained", metadata={"help": "pretrained, or random (same architecture)."})
     model_preset: str = field(default="tiny", metadata={"help": "Preset for --init random without a model."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager or sdpa."})
+    num_frames: int | None = field(
+        default=None, metadata={"help": "Finetune at this many frames instead of the checkpoint's (a multiple of "
+                                "the tubelet size; docs/method.md, Clip geometry)."},
+    )
+    image_size: int | None = field(
+        default=None, metadata={"help": "Finetune at this image size instead of the checkpoint's (a multiple of the "
+                                "patch size)."},
+    )
     # data
     train_list: str | None = field(default=None, metadata={"help": "'path label' list (default: the demo set)."})
     validation_list: str | None = field(default=None, metadata={"help": "Evaluated with --eval_strategy epoch/steps."})
@@ -316,6 +324,12 @@ class EvaluateArguments(LabeledDataArguments):
     num_workers: int = field(default=2)
     output_dir: str | None = field(default=None, metadata={"help": "Where results go (default: the model folder)."})
     backend: str = field(default="auto", metadata={"help": "Video decoding: auto, decord or pyav."})
+    num_frames: int | None = field(
+        default=None, metadata={"help": "Test at this many frames per clip instead of the checkpoint's (recorded)."}
+    )
+    image_size: int | None = field(
+        default=None, metadata={"help": "Test at this image size instead of the checkpoint's (recorded)."}
+    )
 
 
 def parse_evaluate_args(argv: list[str] | None = None) -> EvaluateArguments:

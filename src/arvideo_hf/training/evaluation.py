@@ -31,6 +31,9 @@ from transformers import AutoImageProcessor, AutoModelForVideoClassification
 
 from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
 from ..data.sources import unpack_records
+from ..interop.loading import finetuned_stride as finetuned_stride_of
+from ..models.configuration_arvideo import pair
+from ..models.processing_arvideo import image_processor_for
 from ..results import Result
 from ..viz.reports import plot_confusion_matrix
 from .arguments import EvaluateArguments, parse_evaluate_args
@@ -222,10 +225,7 @@ def summarize(predictions: MultiViewPredictions, id2label: dict[int, str]) -> di
 
 def finetuned_stride(args: EvaluateArguments) -> int | None:
     """The frame stride the classifier was finetuned with (its `finetune_args.json`), so test clips match training."""
-    try:
-        return json.loads((Path(args.model_name_or_path) / "finetune_args.json").read_text()).get("sampling_rate")
-    except (OSError, ValueError):
-        return None
+    return finetuned_stride_of(args.model_name_or_path)
 
 
 def run_evaluation(
@@ -238,11 +238,15 @@ def run_evaluation(
     """
     started = time.perf_counter()
     accelerator = accelerator or Accelerator()
-    model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path)
+    # --num_frames/--image_size: the checkpoint at another clip geometry (docs/method.md, Clip geometry).
+    overrides = {key: value for key in ("num_frames", "image_size") if (value := getattr(args, key)) is not None}
+    model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path, **overrides)
     try:
         image_processor = AutoImageProcessor.from_pretrained(args.model_name_or_path)
     except (OSError, ValueError):
         image_processor = None  # the transform then follows the model config
+    if image_processor is not None and "image_size" in overrides:
+        image_processor = image_processor_for(model.config, like=image_processor)
     if args.test_list is None:
         with accelerator.main_process_first():
             root = open_demo_dataset(args.demo_root)
@@ -262,7 +266,9 @@ def run_evaluation(
     )
     id2label = {int(k): v for k, v in (source.id2label or model.config.id2label).items()}
     summary = summarize(predictions, id2label)
-    summary.update(views=dataset.views, dataset=dataset_name, split=args.split,
+    height, width = pair(model.config.image_size)
+    summary.update(views=dataset.views, clip=f"{model.config.num_frames}x{height}x{width}", dataset=dataset_name,
+                   split=args.split,
                    wall_seconds=round(time.perf_counter() - started, 1), processes=accelerator.num_processes)
     if accelerator.is_main_process:
         command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -282,7 +288,8 @@ def write_results(
     output_dir.mkdir(parents=True, exist_ok=True)
     Result(
         dataset=summary["dataset"], top1=round(summary["top1"], 2), top5=round(summary["top5"], 2),
-        num_videos=summary["num_videos"], views=summary["views"], split=summary["split"], reference=command,
+        num_videos=summary["num_videos"], views=summary["views"], clip=summary["clip"], split=summary["split"],
+        reference=command,
     ).write(output_dir)
     names = summary["class_names"]
     videos = [

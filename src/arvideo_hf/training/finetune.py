@@ -55,7 +55,8 @@ FINETUNE_OUTPUTS = ("model.safetensors", "config.json", "training_args.bin", "pr
                     "confusion_matrix.png", "trainer_state.json", "runs")
 # The arguments that make a finetuning run's model and data: `--resume_from_checkpoint latest` checks them.
 FINETUNE_IDENTITY = ("model_name_or_path", "init", "model_preset", "train_list", "validation_list", "data_root",
-                     "class_names", "demo_root", "sampling", "sampling_rate", "repeated_aug")
+                     "class_names", "demo_root", "sampling", "sampling_rate", "repeated_aug", "num_frames",
+                     "image_size")
 FINETUNE_PATHS = ("train_list", "validation_list", "data_root", "class_names", "demo_root")
 
 
@@ -137,9 +138,12 @@ def build_classifier(
     model_preset: str = "tiny",
     drop_path: float = 0.1,
     attn_implementation: str = "sdpa",
+    num_frames: int | None = None,
+    image_size: int | None = None,
 ) -> ARVideoForVideoClassification:
     """`ARVideoForVideoClassification` with a fresh `fc_norm` and head for `id2label`, and the checkpoint's encoder
-    weights (`init="pretrained"`) or the same architecture randomly initialized (`init="random"`, the baseline)."""
+    weights (`init="pretrained"`) or the same architecture randomly initialized (`init="random"`, the baseline), at
+    the checkpoint's clip geometry or at `num_frames`/`image_size` (weights do not depend on it)."""
     encoder = None
     if init == "pretrained":
         if model_name_or_path is None:
@@ -155,6 +159,8 @@ def build_classifier(
     config.label2id = {name: i for i, name in config.id2label.items()}
     config.num_labels = len(id2label)
     config.drop_path_rate = drop_path
+    config.num_frames = num_frames or config.num_frames
+    config.image_size = image_size or config.image_size
     config.architectures = ["ARVideoForVideoClassification"]
     model = ARVideoForVideoClassification._from_config(config, attn_implementation=attn_implementation)
     if encoder is not None:
@@ -285,7 +291,7 @@ def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgume
     set_seed(training_args.seed)
     model = build_classifier(
         args.model_name_or_path, id2label, init=args.init, model_preset=args.model_preset, drop_path=args.drop_path,
-        attn_implementation=args.attn_implementation,
+        attn_implementation=args.attn_implementation, num_frames=args.num_frames, image_size=args.image_size,
     )
     train_dataset, eval_dataset = build_datasets(args, model.config, train_source, validation_source)
 

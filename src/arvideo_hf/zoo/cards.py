@@ -161,7 +161,7 @@ its PIL backend.
 |---|---|
 | Pretraining | {{ pretraining }} |
 | Clips | {{ num_frames }} frames, sampling stride {{ stride }}, {{ height }}x{{ width }} |
-| Clusters | {{ cluster }} tokens ({{ num_clusters }} per clip), {{ order }} order, {{ mask_pct }}% of each cluster's tokens dropped from the encoder input |
+| Clusters | {{ cluster }} tokens ({{ cluster_count }}), {{ order }} order, {{ mask_pct }}% of each cluster's tokens dropped from the encoder input |
 | Decoder | {{ decoder }} (pretraining only) |
 | Finetuning | {{ finetune_data }} |
 | Test views | {{ views }} |
@@ -271,6 +271,15 @@ def _results_rows_and_note(entry: ZooEntry, measured: Sequence[Result]) -> tuple
     return rows, note
 
 
+def _cluster_count(config: ARVideoConfig) -> str:
+    """Clusters per clip, or why there are none: a classifier finetuned at another clip size than its pretraining
+    (docs/method.md, Clip geometry) may hold clusters that do not tile its clips."""
+    try:
+        return f"{config.geometry.num_clusters} per clip"
+    except ValueError:
+        return f"they do not tile this model's {config.num_frames}-frame clips: it was pretrained at another clip size"
+
+
 def _model_fields(entry: ZooEntry, config: ARVideoConfig, finetuned: bool) -> dict[str, Any]:
     """What the card says about the model: title, architecture, input, clusters, decoder."""
     info, size = entry.dataset_info, size_name(config)
@@ -288,11 +297,11 @@ def _model_fields(entry: ZooEntry, config: ARVideoConfig, finetuned: bool) -> di
         height=height,
         width=width,
         tubelet=f"{config.tubelet_size}x{patch_h}x{patch_w}",
-        num_tokens=config.geometry.num_tokens,
+        num_tokens=config.num_tokens,
         parameters=f"{count_parameters(config, finetuned) / 1e6:.1f}M ({'encoder + head' if finetuned else 'encoder'})",
         classes=f"{config.num_labels} ({info.name})" if finetuned else "none (a pretrained encoder, no classifier)",
         cluster="x".join(str(k) for k in config.cluster_size),
-        num_clusters=config.geometry.num_clusters,
+        cluster_count=_cluster_count(config),
         order=config.prediction_order.replace("_", "-"),
         mask_pct=round(config.mask_ratio * 100),
         decoder=f"{config.decoder_num_hidden_layers} x {config.decoder_hidden_size} cross-attention blocks"
