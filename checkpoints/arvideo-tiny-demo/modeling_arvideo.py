@@ -495,6 +495,11 @@ class ARVideoDecoderLayer(GradientCheckpointingLayer):
         self.intermediate = ARVideoIntermediate(config, width, config.decoder_intermediate_size)
         self.output = ARVideoOutput(config, width, config.decoder_intermediate_size)
 
+    def project_key_value(self, key_value_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This layer's cross-attention keys and values; a method of the layer, so that FSDP2 (which gathers a
+        layer's sharded weights around its forward) can be told to gather them for it too."""
+        return self.cross_attention.attention.project_key_value(key_value_states)
+
     def forward(
         self,
         queries: torch.Tensor,
@@ -521,7 +526,7 @@ class ARVideoDecoder(nn.Module):
 
     def project_key_values(self, key_value_states: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Each layer's cross-attention keys/values, computed once and shared by every query (chunk)."""
-        return [layer.cross_attention.attention.project_key_value(key_value_states) for layer in self.layers]
+        return [layer.project_key_value(key_value_states) for layer in self.layers]
 
     def forward(
         self,
