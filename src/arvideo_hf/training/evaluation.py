@@ -33,6 +33,7 @@ from transformers import AutoImageProcessor, AutoModelForVideoClassification, Hf
 from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
 from ..data.sources import unpack_records
 from ..hub import EVAL_RESULTS_NAME, EvalResults
+from ..integrity import check_finite_module
 from .metrics import compute_topk, confusion_matrix, per_class_accuracy
 
 
@@ -293,6 +294,8 @@ def run_evaluation(
     started = time.perf_counter()
     accelerator = accelerator or Accelerator()
     model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path)
+    check_finite_module(model, f"Refusing to evaluate {args.model_name_or_path}",
+                        "Its accuracy would be meaningless: retrain it (lower learning rate) or use another checkpoint.")
     try:
         image_processor = AutoImageProcessor.from_pretrained(args.model_name_or_path)
     except (OSError, ValueError):

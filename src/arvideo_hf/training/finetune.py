@@ -40,10 +40,12 @@ from ..data import (
     read_kinetics_list,
 )
 from ..data.finetune_transforms import FinetuneTransform, MixupCollator
+from ..integrity import check_finite_module
 from ..loading import load_config, load_encoder
 from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
 from .arguments import FINETUNE_PRESETS
+from .guards import NONFINITE_ADVICE, NonFiniteGuard
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
 
@@ -331,9 +333,15 @@ class ARVideoTrainer(Trainer):
         self.layer_decay = layer_decay
         self.eval_data_collator = eval_data_collator
         super().__init__(*args, **kwargs)
+        self.add_callback(NonFiniteGuard())
         # The model averages its loss over the batch itself: Trainer must not pass `num_items_in_batch` down (the
         # forward's **kwargs would otherwise make it look like a loss-kwargs model) and must scale for accumulation.
         self.model_accepts_loss_kwargs = False
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """Every save (checkpoint or final model) checks the weights first: no saved model holds a NaN/inf."""
+        check_finite_module(self.model, f"Not saving to {output_dir}", NONFINITE_ADVICE)
+        super()._save(output_dir, state_dict)
 
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.optimizer is None:

@@ -33,6 +33,7 @@ from transformers.utils import logging
 
 from ..configuration_arvideo import ARVideoConfig
 from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..integrity import NonFiniteError
 from ..modeling_arvideo import ARVideoForPretraining
 from ..processing import image_processor_for
 from ..videomae import build_videomae_pretraining, export_videomae_encoder
@@ -52,10 +53,6 @@ RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_
 RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
                 "train_list", "data_root", "demo_root", "sampling_rate", "crop_scales", "repeated_aug", "seed")
 INDEX_KEY = "video_index"  # dataset indices of a batch's videos, added by `IndexedCollator`
-
-
-class NonFiniteError(FloatingPointError):
-    """A NaN/inf loss or weight: raised before the optimizer step it would feed or the checkpoint it would spoil."""
 
 
 @dataclass
