@@ -295,7 +295,7 @@ def run_evaluation(
     accelerator = accelerator or Accelerator()
     model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path)
     check_finite_module(model, f"Refusing to evaluate {args.model_name_or_path}",
-                        "Its accuracy would be meaningless: retrain it (lower learning rate) or use another checkpoint.")
+                        "Its accuracy would mean nothing: retrain it (lower learning rate) or use another checkpoint.")
     try:
         image_processor = AutoImageProcessor.from_pretrained(args.model_name_or_path)
     except (OSError, ValueError):
