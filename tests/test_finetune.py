@@ -324,5 +324,8 @@ def test_used_output_dir_is_refused_resumed_or_overwritten(tmp_path, small_demo_
         prepare_finetune_output_dir(args, training_args)
 
     training_args.resume_from_checkpoint = None
+    with pytest.raises(FileExistsError, match="not marked as made by this command"):  # not proven ours: kept
+        prepare_finetune_output_dir(args, training_args)
+    (tmp_path / ".arvideo-owner.json").write_text('{"command": "finetune"}')  # what a finetuning run writes
     assert prepare_finetune_output_dir(args, training_args) is None
-    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".arvideo-owner.json", ".arvideo.lock", "notes.txt"]

@@ -24,9 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from accelerate import PartialState
-from accelerate.utils import broadcast_object_list, parse_flag_from_env
-
 
 logger = logging.getLogger(__name__)
 LOCK_NAME = ".arvideo.lock"
@@ -133,6 +130,10 @@ def hold_output_dir(folder: str | os.PathLike, command: str) -> Iterator[OutputL
     """`OutputLock` on `folder` for a run of one or many processes: the main process locks it, and a refusal reaches
     every process (all raise, none is left waiting for the others). Released when the block ends, however. The process
     state is accelerate's, set up as `Accelerator()` would (`ACCELERATE_USE_CPU` read) when nothing set it up yet."""
+    # accelerate is the `train` extra: here, not at the top, so the data tools import without it
+    from accelerate import PartialState  # noqa: PLC0415
+    from accelerate.utils import broadcast_object_list, parse_flag_from_env  # noqa: PLC0415
+
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     lock, error = None, ""
     if state.is_main_process:

@@ -42,6 +42,7 @@ from ..data import (
 from ..data.finetune_transforms import FinetuneTransform, MixupCollator
 from ..integrity import check_finite_module
 from ..loading import load_config, load_encoder
+from ..locking import check_deletable, claim_folder, hold_output_dir
 from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
 from .arguments import FINETUNE_PRESETS
@@ -223,12 +224,16 @@ def prepare_finetune_output_dir(args: FinetuneArguments, training_args: ARVideoT
             "with --resume_from_checkpoint latest, delete it with --overwrite_output_dir, or choose another "
             "--output_dir."
         )
+    if previous and overwrite:
+        check_deletable(output_dir, "finetune", previous, "--overwrite_output_dir")
     with training_args.main_process_first(desc="clearing the output folder"):
         if previous and overwrite and training_args.process_index == 0:
             logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
                            f"{[path.name for path in previous]}")
             for path in previous:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if training_args.process_index == 0 and (overwrite or not previous):  # a fresh run: the folder is its own
+            claim_folder(output_dir, "finetune")
     return latest_finetune_checkpoint(output_dir, args) if resume == "latest" else resume
 
 
@@ -382,7 +387,14 @@ def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
 
 
 def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
-    """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics."""
+    """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics.
+    The output folder is locked for the whole run: one writer per folder."""
+    training_args.process_index  # noqa: B018 - sets up the processes (Trainer's way) before the lock asks for them
+    with hold_output_dir(training_args.output_dir, "finetune"):
+        return _run_finetuning(args, training_args)
+
+
+def _run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
     started = time.perf_counter()
     # `--push_to_hub --hub_model_id org/name` publishes with hub.push_checkpoint_to_hub (model card, remote code,
     # eval results) once training is done, instead of Trainer's own uploads.

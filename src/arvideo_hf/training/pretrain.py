@@ -181,7 +181,7 @@ def prepare_output_dir(accelerator: Accelerator, args: PretrainArguments, output
                        f"{[path.name for path in previous]}")
         for path in previous:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if accelerator.is_main_process:
+    if accelerator.is_main_process and (args.overwrite_output_dir or not previous):  # a fresh run: its own folder
         claim_folder(output_dir, "pretrain")
     accelerator.wait_for_everyone()
 
