@@ -3,8 +3,10 @@ plays the careful user or the adversary of one promise in the README's reliabili
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from arvideo_hf.processing import image_processor_for
 from arvideo_hf.training.evaluation import parse_evaluate_args, run_evaluation
 
 from .conftest import DEMO_LABELS, SMALL_ENCODER, tiny_config
+from .test_pretrain import argv_for, metrics, pretrain, subprocess_env
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +110,114 @@ def test_publish_never_copies_a_file_from_outside_the_checkpoint(sharded_checkpo
     with pytest.raises(ValueError, match="plain file names|not a regular file inside"):
         save_hub_folder(sharded_checkpoint, tmp_path / "upload", "org/x")
     assert not any(path.name == "secret.safetensors" for path in (tmp_path / "upload").rglob("*"))
+
+
+# ------------------------------------------------------------------------------ 4. no code runs from a checkpoint
+class Payload:
+    """A pickle that runs a shell command when unpickled (what a hostile shared checkpoint would carry)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def pretrain_subprocess(tmp_path, *argv, timeout=300):
+    return subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain.py"), *map(str, argv)],
+                          capture_output=True, text=True, env=subprocess_env(tmp_path), timeout=timeout)
+
+
+def test_resume_never_unpickles_code_from_a_checkpoint(tmp_path, small_demo_root):
+    """The scheduler used to be pickled by accelerate and unpickled with weights_only=False on --resume, so a payload
+    in `custom_checkpoint_0.pkl` ran. Now the schedule is JSON, nothing registered is unpickled, and the pickles
+    accelerate does load (RNG states) are test-loaded with weights_only=True: a checkpoint carrying code is skipped,
+    named, and the run resumes from the intact one before it. The payload never runs."""
+    out = tmp_path / "run"
+    pretrain(out, small_demo_root, "--max_steps", "3", "--save_steps", "1", "--save_total_limit", "3")
+    marker = tmp_path / "PAYLOAD_RAN"
+    checkpoints = out / "checkpoints"
+    assert json.loads((checkpoints / "step_00000003" / "schedule.json").read_text())["last_epoch"] == 3
+    assert {p.name for p in checkpoints.glob("*/*.pkl")} == {"random_states_0.pkl"}  # accelerate's RNG only
+    torch.save(Payload(marker), checkpoints / "step_00000003" / "custom_checkpoint_0.pkl")
+    torch.save(Payload(marker), checkpoints / "step_00000002" / "random_states_0.pkl")
+    result = pretrain_subprocess(tmp_path, *argv_for(out, small_demo_root, "--max_steps", "4", "--resume", "latest"))
+    assert not marker.exists(), "a pickle from the checkpoint ran code"
+    assert result.returncode == 0, result.stderr[-3000:]
+    for skipped, file in (("step_00000003", "custom_checkpoint_0.pkl"), ("step_00000002", "random_states_0.pkl")):
+        assert f"Skipping checkpoint {skipped}: {checkpoints / skipped / file}" in result.stderr
+    assert f"Resumed from {checkpoints / 'step_00000001'}" in result.stderr
+    assert [r["step"] for r in metrics(out)] == [1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------- 6. recovery: validate, fall back, name
+def truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def test_resume_falls_back_past_damaged_checkpoints_and_names_them(tmp_path, small_demo_root, caplog):
+    out = tmp_path / "run"
+    pretrain(out, small_demo_root, "--max_steps", "3", "--save_steps", "1", "--save_total_limit", "3")
+    checkpoints = out / "checkpoints"
+    truncate(checkpoints / "step_00000003" / "model.safetensors")
+    truncate(checkpoints / "step_00000002" / "optimizer.bin")
+    with (out / "metrics.jsonl").open("a") as handle:
+        handle.write('{"step": 4, "epoch": 0.6, "lo')  # a run killed while writing its log line
+    caplog.set_level("WARNING")
+    summary = pretrain(out, small_demo_root, "--max_steps", "4", "--save_steps", "1", "--save_total_limit", "3",
+                       "--resume", "latest")
+    assert summary["steps"] == 4
+    warnings = caplog.text
+    assert "step_00000003/model.safetensors" in warnings and "step_00000002/optimizer.bin" in warnings
+    assert "Resumed from" in warnings and "step_00000001" in warnings
+    assert "dropped line 4" in warnings
+    assert [r["step"] for r in metrics(out)] == [1, 2, 3, 4]
+
+    for folder in checkpoints.glob("step_*"):
+        truncate(folder / "model.safetensors")
+    with pytest.raises(FileNotFoundError, match=r"No checkpoint .* can be resumed from: .*model.safetensors"):
+        pretrain(out, small_demo_root, "--max_steps", "5", "--resume", "latest")
+
+
+def test_full_disk_says_no_space_names_the_folder_and_leaves_no_half_checkpoint(tmp_path, small_demo_root):
+    """A real full filesystem: the output folder is a 3 MiB tmpfs (mounted in a private user and mount namespace),
+    where the first checkpoint fits and the second does not."""
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not available to mount a small tmpfs")
+    out = tmp_path / "full"
+    out.mkdir()
+    argv = " ".join(f"'{a}'" for a in argv_for(out, small_demo_root, "--max_steps", "3", "--save_steps", "1"))
+    script = (f"mount -t tmpfs -o size=3m tmpfs {out} && {sys.executable} {ROOT / 'examples' / 'pretrain.py'} {argv}; "
+              f"echo EXIT=$?; find {out} -name '*partial*'; ls {out}/checkpoints")
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                            env=subprocess_env(tmp_path), timeout=300)
+    tail = result.stdout + result.stderr[-3000:]
+    assert "EXIT=0" not in result.stdout, tail
+    assert "No space left on device" in result.stderr and str(out / "checkpoints") in result.stderr, tail
+    listing = result.stdout.split("EXIT=", 1)[1]
+    assert "partial" not in listing and "step_00000001" in listing, tail
+
+
+# ----------------------------------------------------------------------------- SIGTERM (cluster preemption)
+def test_sigterm_saves_at_the_end_of_the_step_and_exits_0_with_the_resume_command(tmp_path, small_demo_root):
+    extra = ("--max_steps", "40", "--save_steps", "1000")
+    straight = tmp_path / "straight"
+    pretrain(straight, small_demo_root, *extra, "--max_steps", "6")
+    out = tmp_path / "preempted"
+    process = subprocess.Popen([sys.executable, str(ROOT / "examples" / "pretrain.py"),
+                                *argv_for(out, small_demo_root, *extra)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(tmp_path))
+    deadline = time.time() + 240
+    while not ((out / "metrics.jsonl").exists() and (out / "metrics.jsonl").read_text().count("\n") >= 2):
+        assert process.poll() is None and time.time() < deadline, process.communicate()[1][-3000:]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-3000:]
+    step = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+    assert 2 <= step < 40 and (out / "checkpoints" / f"step_{step:08d}" / "trainer_state.json").is_file()
+    assert f"Preempted at step {step}" in stderr and "--resume latest" in stderr.split("Continue with:")[1]
+    assert not (out / "encoder").exists()  # a preempted run is not a finished one
+    summary = pretrain(out, small_demo_root, *extra, "--max_steps", "6", "--resume", "latest")
+    assert summary["steps"] == 6 and [r["step"] for r in metrics(out)] == list(range(1, 7))

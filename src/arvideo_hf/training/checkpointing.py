@@ -49,6 +49,10 @@ def checkpoint_problem(folder: Path) -> str | None:
     for name in REQUIRED_FILES:
         if not (folder / name).is_file():
             return f"{folder / name} is missing"
+    foreign = sorted(folder.glob("custom_checkpoint_*"))
+    if foreign:  # accelerate would unpickle these with weights_only=False; this project never writes them
+        return (f"{foreign[0]} is a pickle of registered state, which this project never writes and never loads "
+                "(accelerate would unpickle it with weights_only=False)")
     for name in ("trainer_state.json", SCHEDULE_FILE, "training_args.json"):
         path = folder / name
         if path.is_file():
@@ -166,12 +170,14 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------------------------------- write errors
 def is_out_of_space(error: BaseException, folder: Path) -> bool:
-    """True for ENOSPC, and for torch's serializer errors ("unexpected pos", "file write failed") when the folder's
-    filesystem has (almost) no space left: torch reports a full disk without its errno."""
+    """True for ENOSPC (as an errno or in a serializer's message), and for any other write error (torch's "unexpected
+    pos") when the folder's filesystem has (almost) no space left: torch reports a full disk without its errno."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
+    if "No space left" in str(error) or "os error 28" in str(error):  # safetensors' Rust error keeps the text
+        return True
     try:
-        return isinstance(error, RuntimeError) and shutil.disk_usage(folder).free < 2**20
+        return shutil.disk_usage(folder).free < 2**20
     except OSError:
         return False
 

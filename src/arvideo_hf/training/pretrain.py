@@ -277,7 +277,7 @@ def save_checkpoint(
             (partial / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)
-    except (OSError, RuntimeError) as err:
+    except Exception as err:  # any failed write (safetensors raises its own type): no half checkpoint stays
         shutil.rmtree(partial, ignore_errors=True)
         if is_out_of_space(err, folder):
             raise out_of_space_error(folder, final.name) from err
