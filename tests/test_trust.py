@@ -221,3 +221,65 @@ def test_sigterm_saves_at_the_end_of_the_step_and_exits_0_with_the_resume_comman
     assert not (out / "encoder").exists()  # a preempted run is not a finished one
     summary = pretrain(out, small_demo_root, *extra, "--max_steps", "6", "--resume", "latest")
     assert summary["steps"] == 6 and [r["step"] for r in metrics(out)] == list(range(1, 7))
+
+
+# ---------------------------------------------------------------------------- 3. one writer per output folder
+HOLDER = """
+import sys, time
+from arvideo_hf.locking import OutputLock
+lock = OutputLock(sys.argv[1], sys.argv[2]).acquire()
+print("LOCKED", flush=True)
+time.sleep(600)
+"""
+
+
+def hold_lock(tmp_path, folder, command):
+    """A subprocess holding the output folder's lock; returns it once the lock is taken."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder), command], stdout=subprocess.PIPE,
+                               text=True, env=subprocess_env(tmp_path))
+    assert process.stdout.readline().strip() == "LOCKED"
+    return process
+
+
+def test_two_pretrainings_started_together_one_writes_the_other_is_refused(tmp_path, small_demo_root):
+    """The check-then-write race of two runs into one fresh folder: exactly one runs, the other is refused naming
+    it, and the folder holds one run's log (each step once)."""
+    out = tmp_path / "shared"
+    command = [sys.executable, str(ROOT / "examples" / "pretrain.py"),
+               *argv_for(out, small_demo_root, "--max_steps", "3", "--save_steps", "1")]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=subprocess_env(tmp_path)) for _ in range(2)]
+    results = [(run.wait(timeout=300), run.communicate()[1]) for run in runs]
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 0 and codes[1] != 0, [stderr[-2000:] for _, stderr in results]
+    refused = next(stderr for code, stderr in results if code != 0)
+    assert "is in use by another run (pretrain, pid" in refused
+    assert [r["step"] for r in metrics(out)] == [1, 2, 3]
+
+
+def test_lock_names_the_holder_and_a_killed_holder_is_detected_as_stale(tmp_path, small_demo_root, caplog,
+                                                                        small_encoder_dir):
+    from arvideo_hf.data.prepare import prepare_list
+    from arvideo_hf.locking import OutputLockedError
+    from arvideo_hf.training.finetune import parse_finetune_args, run_finetuning
+    from arvideo_hf.training.pretrain import reset_accelerate_state
+
+    out = tmp_path / "busy"
+    holder = hold_lock(tmp_path, out, "pretrain")
+    try:
+        with pytest.raises(OutputLockedError, match=rf"in use by another run \(pretrain, pid {holder.pid} on host"):
+            pretrain(out, small_demo_root, "--max_steps", "1", "--resume", "latest")
+        reset_accelerate_state()
+        with pytest.raises(OutputLockedError, match=rf"pid {holder.pid}"):
+            run_finetuning(*parse_finetune_args([
+                "--preset", "tiny", "--model_name_or_path", str(small_encoder_dir), "--demo_root",
+                str(small_demo_root), "--output_dir", str(out), "--max_steps", "1", "--use_cpu", "True",
+                "--report_to", "none"]))
+        with pytest.raises(OutputLockedError, match=rf"pid {holder.pid}"):
+            prepare_list(small_demo_root / "test.txt", root=small_demo_root, out=out, workers=1, quiet=True)
+    finally:
+        holder.kill()  # SIGKILL: no chance to release the lock
+        holder.wait()
+    caplog.set_level("WARNING")
+    assert pretrain(out, small_demo_root, "--max_steps", "1")["steps"] == 1
+    assert f"pid {holder.pid}" in caplog.text and "stale" in caplog.text

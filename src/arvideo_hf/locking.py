@@ -1,11 +1,12 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
 """One writer per output folder, and the mark that says which command made a folder.
 
-`OutputLock` holds an exclusive `fcntl.flock` on `FOLDER/.arvideo.lock` for a whole run: the kernel releases it when
-the process ends in any way (SIGKILL included), so a lock left behind by a killed run is stale by construction and is
-detected (its file still names the dead holder), never trusted. A second run on the folder is refused naming the
-holder (command, pid, host, start time). The lock is advisory and local to what `flock` covers (one host, or a
-filesystem that forwards `flock`).
+`OutputLock` holds an exclusive POSIX record lock (`fcntl.lockf`) on `FOLDER/.arvideo.lock` for a whole run. The
+kernel releases it when the process ends in any way (SIGKILL included), and forked children (DataLoader workers, a
+process pool) do not inherit it, so a lock left by a killed run is free at once: its file, which still names the dead
+holder, is reported as stale, never trusted. A second run on the folder is refused naming the holder (command, pid,
+host, start time); within one process a registry refuses a second hold (POSIX locks do not conflict there). The
+lock is advisory, and spans hosts only where the filesystem forwards POSIX locks (NFSv4, Lustre, GPFS).
 
 `claim_folder` writes `FOLDER/.arvideo-owner.json` naming the command that made the folder's outputs: commands that
 delete (`--overwrite_output_dir`, the demo builder) only ever delete in a folder that names them.
@@ -28,6 +29,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 LOCK_NAME = ".arvideo.lock"
 OWNER_NAME = ".arvideo-owner.json"
+_HELD: set[str] = set()  # lock files this process holds
 
 
 class OutputLockedError(RuntimeError):
@@ -44,15 +46,20 @@ class OutputLock:
 
     def acquire(self) -> OutputLock:
         self.folder.mkdir(parents=True, exist_ok=True)
+        key = str(self.path.resolve())
+        if key in _HELD:
+            raise OutputLockedError(f"{self.folder} is in use by another run in this process "
+                                    f"({describe_holder(self.path)}).")
         handle = open(self.path, "a+")  # noqa: SIM115 - held open for the whole run
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN: held by another process
             handle.close()
             raise OutputLockedError(
                 f"{self.folder} is in use by another run ({describe_holder(self.path)}). One writer per output "
                 "folder: wait for that run to end (or stop it), or choose another output folder."
             ) from None
+        _HELD.add(key)
         handle.seek(0)
         stale = handle.read().strip()
         if stale:
@@ -74,9 +81,10 @@ class OutputLock:
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.flush()
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        fcntl.lockf(self.handle, fcntl.LOCK_UN)
         self.handle.close()
         self.handle = None
+        _HELD.discard(str(self.path.resolve()))
 
     def __enter__(self) -> OutputLock:
         return self.acquire()
