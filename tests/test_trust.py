@@ -283,3 +283,102 @@ def test_lock_names_the_holder_and_a_killed_holder_is_detected_as_stale(tmp_path
     caplog.set_level("WARNING")
     assert pretrain(out, small_demo_root, "--max_steps", "1")["steps"] == 1
     assert f"pid {holder.pid}" in caplog.text and "stale" in caplog.text
+
+
+# -------------------------------------------------------------- 5. resume with changed schedule arguments
+def test_resume_replans_a_changed_schedule_and_refuses_a_changed_step(tmp_path, small_demo_root, caplog):
+    """--resume latest used to keep the saved lr and horizon while training_args.json showed the new ones: now a new
+    --learning_rate / --max_steps is applied from the current step (the log lists saved and new values) and what
+    training_args.json records is what ran; a new batch size is refused, listed."""
+    from arvideo_hf.training.optim import WarmupCosine
+
+    out = tmp_path / "run"
+    pretrain(out, small_demo_root, "--max_steps", "2", "--save_steps", "1")
+    with pytest.raises(ValueError, match=r"per_device_batch_size.*\(2, 3\)"):
+        pretrain(out, small_demo_root, "--max_steps", "4", "--resume", "latest", "--per_device_batch_size", "3")
+    caplog.set_level("WARNING")
+    pretrain(out, small_demo_root, "--max_steps", "4", "--resume", "latest", "--learning_rate", "0.001")
+    assert "changed schedule arguments" in caplog.text
+    assert "'learning_rate': (0.0003, 0.001)" in caplog.text and "'max_steps': (2, 4)" in caplog.text
+    records = metrics(out)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    plan = WarmupCosine(1, 4, min_ratio=3e-6 / 1e-3)  # tiny: warmup 0.25 of 6 steps per epoch, min_lr 3e-6
+    assert records[2]["lr"] == pytest.approx(1e-3 * plan(3))  # the lr logged after step 3 is step 4's
+    assert records[2]["lr"] > 1e-4  # the old horizon (2 steps) would have left it at min_lr
+    assert json.loads((out / "training_args.json").read_text())["learning_rate"] == 0.001
+    checkpoint = out / "checkpoints" / "step_00000004"
+    assert json.loads((checkpoint / "training_args.json").read_text())["learning_rate"] == 0.001
+
+
+# ------------------------------------------------------ 2. nothing destructive outside what a command made
+def test_build_demo_never_deletes_a_users_folder(tmp_path, caplog):
+    """`build-demo --root DIR` (and training's --demo_root) used to delete train/, test/, unlabeled/ and the lists."""
+    from arvideo_hf.data.__main__ import main as data_main
+
+    dataset = tmp_path / "my_dataset"
+    for name in ("train/cat/a.mp4", "test/b.mp4", "unlabeled/c.mp4"):
+        (dataset / name).parent.mkdir(parents=True, exist_ok=True)
+        (dataset / name).write_bytes(b"my video")
+    for name in ("train.txt", "labels.txt", "id2label.json", "notes.md"):
+        (dataset / name).write_text("mine")
+    before = sorted((p.relative_to(dataset), p.read_bytes()) for p in dataset.rglob("*") if p.is_file())
+    assert data_main(["build-demo", "--root", str(dataset), "--num-train", "6", "--num-test", "6",
+                      "--num-unlabeled", "6", "--force"]) == 2
+    assert "--demo_root / build-demo --root" in caplog.text and "not a demo set" in caplog.text
+    after = sorted((p.relative_to(dataset), p.read_bytes()) for p in dataset.rglob("*") if p.is_file())
+    assert after == before
+
+
+def test_overwrite_output_dir_deletes_only_a_folder_the_command_made(tmp_path, small_demo_root):
+    """A user's folder that happens to hold an `encoder/` and `metrics.jsonl` is not a pretraining run's."""
+    out = tmp_path / "mine"
+    (out / "encoder").mkdir(parents=True)
+    (out / "encoder" / "weights.bin").write_bytes(b"precious")
+    (out / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(FileExistsError, match="--overwrite_output_dir: .*not marked as made by this command"):
+        pretrain(out, small_demo_root, "--max_steps", "1", "--overwrite_output_dir")
+    assert (out / "encoder" / "weights.bin").read_bytes() == b"precious"
+
+
+# ------------------------------------------------------------------------------------------------- 7. prepare
+def write_audio_only(path):
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path
+
+
+def test_prepare_refuses_other_options_out_inside_root_and_names_audio_only_inputs(tmp_path, caplog):
+    from arvideo_hf.data.__main__ import main as data_main
+
+    from .conftest import write_noise_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(2):
+        write_noise_video(videos / f"v{i}.mp4", 8, 48, 64, seed=i)
+    write_audio_only(videos / "sound.mp4")
+    listing = tmp_path / "list.txt"
+    listing.write_text("v0.mp4 0\nv1.mp4 1\nsound.mp4 0\n")
+    out = tmp_path / "out"
+    base = ["prepare", str(listing), "--root", str(videos), "--out", str(out), "--workers", "0", "--quiet"]
+    assert data_main([*base, "--short-side", "32"]) == 0
+    report = json.loads((out / "list.prepare-report.json").read_text())
+    assert report["prepared"] == 2 and report["failed_files"][0]["path"].endswith("sound.mp4")
+    assert "no video stream" in report["failed_files"][0]["error"] and "audio" in report["failed_files"][0]["error"]
+
+    caplog.set_level("ERROR")
+    assert data_main([*base, "--short-side", "16", "--fps", "5"]) == 2  # used to report "reused 2" of old files
+    assert "other options" in caplog.text and "'short_side': (32, 16)" in caplog.text and "'fps': (None, 5.0)" in \
+        caplog.text
+    for bad_out in (videos, videos / "prepared"):
+        caplog.clear()
+        assert data_main(["prepare", str(listing), "--root", str(videos), "--out", str(bad_out), "--quiet"]) == 2
+        assert "--root" in caplog.text and "Pass an --out outside --root" in caplog.text
+    assert not (videos / "prepared").exists()
