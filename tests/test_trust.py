@@ -382,3 +382,53 @@ def test_prepare_refuses_other_options_out_inside_root_and_names_audio_only_inpu
         assert data_main(["prepare", str(listing), "--root", str(videos), "--out", str(bad_out), "--quiet"]) == 2
         assert "--root" in caplog.text and "Pass an --out outside --root" in caplog.text
     assert not (videos / "prepared").exists()
+
+
+# ------------------------------------------------------------------------------------ 9. evaluation and lists
+def test_examples_evaluate_uses_the_evaluate_package_not_itself(tmp_path, small_classifier_dir, small_demo_root):
+    """`python examples/evaluate.py` puts examples/ first on sys.path, where the script stood in for the `evaluate`
+    package: top-1/top-5 silently fell back to local code. The README's promise (an `evaluate` metric module) holds."""
+    result = run_script(tmp_path, "evaluate.py", "--model_name_or_path", small_classifier_dir, "--demo_root",
+                        small_demo_root, "--num_workers", "0", "--num_clips", "1", "--num_crops", "1", "--output_dir",
+                        tmp_path / "eval")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "computing accuracy locally" not in result.stderr and "evaluate could not load" not in result.stderr
+    probe = subprocess.run([sys.executable, "-c", (
+        "import sys; sys.path.insert(0, sys.argv[1]); import __main__; __main__.__file__ = sys.argv[1] + '/x.py'\n"
+        "from arvideo_hf.training.metrics import import_evaluate; print(import_evaluate().__file__)"),
+        str(ROOT / "examples")], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert "site-packages" in probe.stdout and "examples" not in probe.stdout, probe.stdout + probe.stderr[-2000:]
+
+
+def test_evaluation_skips_and_counts_a_corrupt_video(tmp_path, small_classifier_dir, small_demo_root):
+    lines = (small_demo_root / "test.txt").read_text().splitlines()
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    listing = tmp_path / "test.txt"
+    listing.write_text("\n".join([*(f"{small_demo_root / line}" for line in lines), f"{tmp_path / 'broken.mp4'} 0"]))
+    args = parse_evaluate_args(["--model_name_or_path", str(small_classifier_dir), "--test_list", str(listing),
+                                "--num_workers", "0", "--num_clips", "1", "--num_crops", "1", "--sampling_rate", "2",
+                                "--output_dir", str(tmp_path / "eval")])
+    summary = run_evaluation(args)
+    assert summary["num_videos"] == len(lines) and summary["skipped_videos"] == 1
+    assert summary["skipped_paths"] == [str(tmp_path / "broken.mp4")]
+    assert json.loads((tmp_path / "eval" / "eval_results.json").read_text())["num_videos"] == len(lines)
+
+
+def test_evaluation_checks_labels_and_class_names_before_any_inference(tmp_path, small_classifier_dir,
+                                                                        small_demo_root, monkeypatch):
+    from arvideo_hf.training import evaluation
+
+    monkeypatch.setattr(evaluation, "predict_views", lambda *a, **k: pytest.fail("inference ran before the checks"))
+    first = (small_demo_root / "test.txt").read_text().splitlines()[0].rsplit(" ", 1)[0]
+    outside = tmp_path / "outside.txt"
+    outside.write_text(f"{first} 9\n")
+    base = ["--model_name_or_path", str(small_classifier_dir), "--data_root", str(small_demo_root),
+            "--num_workers", "0"]
+    with pytest.raises(ValueError, match=r"labels outside the model's 6 classes"):
+        run_evaluation(parse_evaluate_args([*base, "--test_list", str(outside)]))
+    names = tmp_path / "labels.txt"
+    names.write_text("\n".join(reversed(DEMO_LABELS)) + "\n")
+    inside = tmp_path / "inside.txt"
+    inside.write_text(f"{first} 1\n")
+    with pytest.raises(ValueError, match=r"--class_names .* disagrees with the model's id2label"):
+        run_evaluation(parse_evaluate_args([*base, "--test_list", str(inside), "--class_names", str(names)]))
