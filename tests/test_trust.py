@@ -432,3 +432,43 @@ def test_evaluation_checks_labels_and_class_names_before_any_inference(tmp_path,
     inside.write_text(f"{first} 1\n")
     with pytest.raises(ValueError, match=r"--class_names .* disagrees with the model's id2label"):
         run_evaluation(parse_evaluate_args([*base, "--test_list", str(inside), "--class_names", str(names)]))
+
+
+def test_data_check_fails_an_empty_list_and_reports_duplicates_conflicts_and_a_bom(tmp_path, capsys):
+    from arvideo_hf.data.__main__ import main as data_main
+
+    from .conftest import write_noise_video
+
+    for name in ("a", "b"):
+        write_noise_video(tmp_path / f"{name}.mp4", 8, 32, 32)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n\n")
+    assert data_main(["check", str(empty), "--root", str(tmp_path), "--num-workers", "0", "--quiet"]) == 1
+    assert "EMPTY LIST" in capsys.readouterr().out
+    listing = tmp_path / "list.txt"
+    listing.write_bytes("a.mp4 0\nb.mp4 1\na.mp4 0\nb.mp4 2\n".encode("utf-8-sig"))
+    assert data_main(["check", str(listing), "--root", str(tmp_path), "--num-workers", "0", "--quiet",
+                      "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["utf8_bom"] and report["records"] == 4 and report["ok"] == 2  # the BOM no longer hides a.mp4
+    assert report["duplicate_rows"] == [{"path": str(tmp_path / "a.mp4"), "label": 0, "count": 2}]
+    assert report["conflicting_labels"] == {str(tmp_path / "b.mp4"): [1, 2]}
+
+
+def test_list_entries_outside_the_data_root_are_refused_unless_allowed(tmp_path, small_demo_root):
+    from arvideo_hf.data.sources import AnnotationError
+    from arvideo_hf.training.finetune import parse_finetune_args, read_sources
+
+    listing = tmp_path / "train.txt"
+    listing.write_text("train/move_down/00000.mp4 0\n../../../../etc/hostname 1\n/etc/passwd 2\n")
+    argv = ["--preset", "tiny", "--init", "random", "--train_list", str(listing), "--data_root", str(small_demo_root),
+            "--class_names", str(small_demo_root / "labels.txt")]
+    with pytest.raises(AnnotationError, match=r"(?s)2 line\(s\) refused.*train.txt:2: resolves outside the root.*"
+                                              r"train.txt:3.*--allow_outside_root"):
+        read_sources(parse_finetune_args(argv)[0])
+    train, _, _ = read_sources(parse_finetune_args([*argv, "--allow_outside_root", "True"])[0])
+    assert [r.path for r in train.records][1:] == [os.path.normpath(small_demo_root / "../../../../etc/hostname"),
+                                                   "/etc/passwd"]
+    listing.write_text("train/move_down/00000.mp4 0\ntrain/move_down/00006.mp4 7\n")  # 6 classes: 7 is none of them
+    with pytest.raises(AnnotationError, match=r"train.txt:2: label 7 is not in .*labels.txt \(6 classes\)"):
+        read_sources(parse_finetune_args(argv)[0])

@@ -249,12 +249,14 @@ def prepare_list(
     out_list: str | os.PathLike | None = None,
     report: str | os.PathLike | None = None,
     quiet: bool = False,
+    allow_outside_root: bool = False,
 ) -> PrepareSummary:
     """Re-encode every video of a list into `out`; write the new list (default `out/<list name>`) and a JSON report."""
     out = Path(out)
     check_out_folder(out, root)
     with OutputLock(out, "prepare"):  # one writer per output folder
-        return _prepare_locked(list_file, out, root, options, workers, labels, out_list, report, quiet)
+        return _prepare_locked(list_file, out, root, options, workers, labels, out_list, report, quiet,
+                               allow_outside_root)
 
 
 def check_out_folder(out: Path, root: str | os.PathLike | None) -> None:
@@ -286,12 +288,12 @@ def record_options(out: Path, options: PrepareOptions) -> None:
 def _prepare_locked(list_file: str | os.PathLike, out: Path, root: str | os.PathLike | None,
                     options: PrepareOptions, workers: int, labels: bool | None,
                     out_list: str | os.PathLike | None, report: str | os.PathLike | None,
-                    quiet: bool) -> PrepareSummary:
+                    quiet: bool, allow_outside_root: bool) -> PrepareSummary:
     out_list = Path(out_list) if out_list is not None else out / Path(list_file).name
     report = Path(report) if report is not None else out / f"{Path(list_file).stem}.prepare-report.json"
     if out_list.resolve() == Path(list_file).resolve():
         raise ValueError(f"the new list would overwrite the input list {list_file}; pass another --out or --out-list")
-    source = read_kinetics_list(list_file, root, labels=labels)
+    source = read_kinetics_list(list_file, root, labels=labels, allow_outside_root=allow_outside_root)
     jobs = plan_jobs(source.records, root, out)
     out.mkdir(parents=True, exist_ok=True)
     record_options(out, options)

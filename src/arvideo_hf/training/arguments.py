@@ -95,6 +95,9 @@ class PretrainArguments:
         metadata={"help": "Keep decoded small videos in memory, up to this many MiB per loader process (default 0: "
                   "off; only useful with --num_workers 0, as pretraining's workers restart each epoch)."},
     )
+    allow_outside_root: bool = field(
+        default=False, metadata={"help": "Accept list entries that resolve outside --data_root (../, absolute)."}
+    )
     max_bad_fraction: float = field(default=0.1, metadata={"help": "Stop when more videos than this fail."})
     # schedule
     epochs: int | None = field(default=None)

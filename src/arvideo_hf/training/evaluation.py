@@ -285,6 +285,9 @@ class EvaluateArguments:
     data_root: str | None = field(default=None, metadata={"help": "Root of relative paths in the list."})
     class_names: str | None = field(default=None, metadata={"help": "labels.txt/id2label.json (default: model's)."})
     demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no --test_list)."})
+    allow_outside_root: bool = field(
+        default=False, metadata={"help": "Accept list entries that resolve outside --data_root (../, absolute)."}
+    )
     dataset: str | None = field(default=None, metadata={"help": "Dataset name for eval_results.json."})
     split: str = field(default="test", metadata={"help": "Split name for eval_results.json."})
     sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (SSv2)."})
@@ -335,7 +338,8 @@ def run_evaluation(
         source = read_kinetics_list(root / "test.txt", root=root, label_names=root / "labels.txt")
         dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or finetuned_stride(args) or 2
     else:
-        source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names)
+        source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names,
+                                    allow_outside_root=args.allow_outside_root)
         dataset_name = args.dataset or Path(args.test_list).stem
         stride = args.sampling_rate or finetuned_stride(args) or 4
     check_labels_against_model(source, model.config, args.class_names)

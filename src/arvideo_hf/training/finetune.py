@@ -86,6 +86,9 @@ class FinetuneArguments:
     data_root: str | None = field(default=None, metadata={"help": "Root of relative paths in the lists."})
     class_names: str | None = field(default=None, metadata={"help": "labels.txt or id2label.json naming the classes."})
     demo_root: str | None = field(default=None, metadata={"help": "The demo set's folder (no --train_list)."})
+    allow_outside_root: bool = field(
+        default=False, metadata={"help": "Accept list entries that resolve outside --data_root (../, absolute)."}
+    )
     sampling: str = field(default="dense", metadata={"help": "dense (Kinetics) or segment (TSN, for SSv2)."})
     sampling_rate: int | None = field(default=None, metadata={"help": "Frame stride of dense clips (4 K400; demo 2)."})
     repeated_aug: int = field(default=1, metadata={"help": "Augmented clips per decoded video (VideoMAE K400: 2)."})
@@ -287,9 +290,11 @@ def read_sources(args: FinetuneArguments) -> tuple[Any, Any | None, dict[int, st
         train = read_kinetics_list(root / "train.txt", root=root, label_names=root / "labels.txt")
         validation = None
     else:
-        train = read_kinetics_list(args.train_list, root=args.data_root, labels=True, label_names=args.class_names)
+        lists = dict(root=args.data_root, labels=True, label_names=args.class_names,
+                     allow_outside_root=args.allow_outside_root)
+        train = read_kinetics_list(args.train_list, **lists)
         validation = (
-            read_kinetics_list(args.validation_list, root=args.data_root, labels=True, label_names=args.class_names)
+            read_kinetics_list(args.validation_list, **lists)
             if args.validation_list
             else None
         )

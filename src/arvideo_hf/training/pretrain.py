@@ -102,7 +102,8 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
         root = open_demo_dataset(args.demo_root)
         source = read_kinetics_list(root / "unlabeled.txt", root=root, labels=False)
     else:
-        source = read_kinetics_list(args.train_list, root=args.data_root, labels=False)
+        source = read_kinetics_list(args.train_list, root=args.data_root, labels=False,
+                                    allow_outside_root=args.allow_outside_root)
     return VideoClipDataset.for_pretraining(
         source,
         config,
