@@ -472,3 +472,38 @@ def test_list_entries_outside_the_data_root_are_refused_unless_allowed(tmp_path,
     listing.write_text("train/move_down/00000.mp4 0\ntrain/move_down/00006.mp4 7\n")  # 6 classes: 7 is none of them
     with pytest.raises(AnnotationError, match=r"train.txt:2: label 7 is not in .*labels.txt \(6 classes\)"):
         read_sources(parse_finetune_args(argv)[0])
+
+
+# --------------------------------------------------------------------------------------------- 10. configs
+@pytest.mark.parametrize("kwargs,field_name", [
+    (dict(num_hidden_layers=0), "num_hidden_layers"),
+    (dict(num_hidden_layers=-1), "num_hidden_layers"),
+    (dict(decoder_num_hidden_layers=0), "decoder_num_hidden_layers"),
+    (dict(hidden_size=-64, num_attention_heads=1), "hidden_size"),
+    (dict(intermediate_size=0), "intermediate_size"),
+    (dict(hidden_size="768"), "hidden_size"),
+    (dict(num_frames=16.0), "num_frames"),
+    (dict(num_attention_heads=True), "num_attention_heads"),
+    (dict(image_size="224"), "image_size"),
+    (dict(image_size=[224, -224]), "image_size"),
+    (dict(image_size=1e6), "image_size"),
+    (dict(image_size=1_000_000), "image_size"),
+    (dict(patch_size=0), "patch_size"),
+    (dict(hidden_act="swishy"), "hidden_act"),
+    (dict(layer_norm_eps=0), "layer_norm_eps"),
+    (dict(layer_norm_eps=-1e-6), "layer_norm_eps"),
+    (dict(layer_norm_eps=float("nan")), "layer_norm_eps"),
+    (dict(hidden_dropout_prob=1.5), "hidden_dropout_prob"),
+])
+def test_config_rejects_bad_fields_naming_them(kwargs, field_name, tmp_path):
+    from arvideo_hf import ARVideoConfig
+
+    with pytest.raises(ValueError, match=field_name):
+        ARVideoConfig(**kwargs)
+    # The same from a config.json handed over with a checkpoint (JSON has no NaN: that case stops above).
+    if all(value == value for value in kwargs.values()):
+        ARVideoConfig.from_preset("tiny").save_pretrained(tmp_path)
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps({**json.loads(config_file.read_text()), **kwargs}))
+        with pytest.raises(ValueError, match=field_name):
+            ARVideoConfig.from_pretrained(tmp_path)
