@@ -44,6 +44,7 @@ from transformers.utils import IMAGE_PROCESSOR_NAME
 from .clustering import fit_cluster_size
 from .configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ARVideoConfig, pair
 from .data.collate import PretrainingCollator, stack_pixel_values
+from .integrity import check_finite_module
 from .modeling_arvideo import (
     ARVideoForVideoClassification,
     ARVideoModel,
@@ -307,6 +308,7 @@ def save_publishable_checkpoint(
 ) -> Path:
     """`save_pretrained` plus an image processor config (the model's default one when none is given)."""
     output_dir = Path(output_dir)
+    check_finite_module(model, f"Not saving {output_dir}", "The source checkpoint holds NaN/inf weights.")
     model.save_pretrained(output_dir)
     (image_processor or image_processor_for(model.config)).save_pretrained(output_dir)
     return output_dir

@@ -26,6 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
+from ..integrity import check_finite_module
 from ..loading import load_encoder
 from .features import build_feature_dataset, extract_features, load_features, save_features
 from .metrics import topk_accuracy
@@ -232,6 +233,8 @@ def run_probe(args: ProbeArguments) -> dict[str, Any]:
     results = {"probe": args.probe, "layer": args.layer, **evaluate_probe(probe, test["features"], test["labels"]),
                "train": evaluate_probe(probe, train["features"], train["labels"]), "final_loss": history[-1],
                "num_train": len(train["labels"]), "num_test": len(test["labels"]), "model": args.model_name_or_path}
+    check_finite_module(probe, f"The {args.probe} probe diverged; nothing written",
+                        "Lower --lr or check the features for NaN/inf.")
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{args.probe}_probe_results.json").write_text(json.dumps(results, indent=2) + "\n")
