@@ -507,3 +507,20 @@ def test_config_rejects_bad_fields_naming_them(kwargs, field_name, tmp_path):
         config_file.write_text(json.dumps({**json.loads(config_file.read_text()), **kwargs}))
         with pytest.raises(ValueError, match=field_name):
             ARVideoConfig.from_pretrained(tmp_path)
+
+
+def test_finetune_resume_latest_skips_a_damaged_checkpoint(tmp_path, small_demo_root, small_encoder_dir, caplog):
+    from arvideo_hf.training.finetune import parse_finetune_args, prepare_finetune_output_dir, run_finetuning
+    from arvideo_hf.training.pretrain import reset_accelerate_state
+
+    argv = ["--preset", "tiny", "--model_name_or_path", str(small_encoder_dir), "--demo_root", str(small_demo_root),
+            "--output_dir", str(tmp_path), "--max_steps", "2", "--save_strategy", "steps", "--save_steps", "1",
+            "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0", "--cache_mb", "0",
+            "--use_cpu", "True", "--report_to", "none"]
+    reset_accelerate_state()
+    run_finetuning(*parse_finetune_args(argv))
+    truncate(tmp_path / "checkpoint-2" / "model.safetensors")
+    caplog.set_level("WARNING")
+    args, training_args = parse_finetune_args([*argv, "--resume_from_checkpoint", "latest"])
+    assert prepare_finetune_output_dir(args, training_args) == str(tmp_path / "checkpoint-1")
+    assert "Skipping checkpoint checkpoint-2" in caplog.text and "model.safetensors" in caplog.text

@@ -35,6 +35,10 @@ from .optim import WarmupCosine
 logger = logging.getLogger(__name__)
 SCHEDULE_FILE = "schedule.json"
 REQUIRED_FILES = ("trainer_state.json", SCHEDULE_FILE, "model.safetensors", "optimizer.bin")
+LOADED_PICKLES = ("*.bin", "random_states_*.pkl")  # what accelerate's load_state unpickles (weights_only=True)
+# The same for a transformers Trainer checkpoint (finetuning): what `Trainer.train(resume_from_checkpoint=...)` loads.
+TRAINER_REQUIRED_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
+TRAINER_LOADED_PICKLES = ("optimizer.pt", "scheduler.pt", "rng_state*.pth")
 # Re-planned on resume when changed: the schedule and optimizer settings, all applied from the current step.
 REPLANNED_ARGS = ("learning_rate", "base_lr", "min_lr", "warmup_epochs", "epochs", "max_steps", "weight_decay",
                   "adam_beta1", "adam_beta2", "max_grad_norm")
@@ -43,10 +47,11 @@ FIXED_ARGS = ("per_device_batch_size", "gradient_accumulation_steps", "max_secon
 
 
 # ----------------------------------------------------------------------------------------------------- validation
-def checkpoint_problem(folder: Path) -> str | None:
+def checkpoint_problem(folder: Path, required: tuple[str, ...] = REQUIRED_FILES,
+                       pickles: tuple[str, ...] = LOADED_PICKLES) -> str | None:
     """Why `folder` cannot be resumed from (naming the file), or None when every file it needs is present and
     readable. Pickled files are test-loaded with `weights_only=True`, so one that carries code is rejected unrun."""
-    for name in REQUIRED_FILES:
+    for name in required:
         if not (folder / name).is_file():
             return f"{folder / name} is missing"
     foreign = sorted(folder.glob("custom_checkpoint_*"))
@@ -67,7 +72,7 @@ def checkpoint_problem(folder: Path) -> str | None:
                     handle.get_slice(key)
         except (OSError, SafetensorError, ValueError) as err:
             return f"{path} is not a readable safetensors file ({err})"
-    for path in sorted([*folder.glob("*.bin"), *folder.glob("random_states_*.pkl")]):
+    for path in sorted({path for pattern in pickles for path in folder.glob(pattern)}):
         try:
             accelerate_load(path, map_location="cpu", weights_only=True)  # accelerate's loader: numpy RNG allowed
         except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
@@ -76,12 +81,13 @@ def checkpoint_problem(folder: Path) -> str | None:
     return None
 
 
-def newest_valid(candidates: list[Path], where: Path) -> Path | None:
+def newest_valid(candidates: list[Path], where: Path, trainer: bool = False) -> Path | None:
     """The first of `candidates` (newest first) that validates; a warning per skipped one; an error naming the
-    problem of each when there are candidates and none validates."""
+    problem of each when there are candidates and none validates. `trainer`: Trainer (finetuning) checkpoints."""
     problems = []
     for path in candidates:
-        problem = checkpoint_problem(path)
+        problem = (checkpoint_problem(path, TRAINER_REQUIRED_FILES, TRAINER_LOADED_PICKLES) if trainer
+                   else checkpoint_problem(path))
         if problem is None:
             return path
         problems.append(problem)

@@ -46,6 +46,7 @@ from ..locking import check_deletable, claim_folder, hold_output_dir
 from ..modeling_arvideo import ARVideoForVideoClassification
 from ..processing import image_processor_for
 from .arguments import FINETUNE_PRESETS
+from .checkpointing import newest_valid
 from .guards import NONFINITE_ADVICE, NonFiniteGuard
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
@@ -209,7 +210,8 @@ def latest_finetune_checkpoint(output_dir: Path, args: FinetuneArguments) -> str
                 f"data arguments (saved, now): {mismatches}. Resume with the same arguments, or start afresh with "
                 "--overwrite_output_dir or another --output_dir."
             )
-    return str(max(complete, key=lambda path: int(path.name.rsplit("-", 1)[-1])))
+    newest_first = sorted(complete, key=lambda path: int(path.name.rsplit("-", 1)[-1]), reverse=True)
+    return str(newest_valid(newest_first, output_dir, trainer=True))  # warns naming each one it skips
 
 
 def prepare_finetune_output_dir(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> str | None:
