@@ -202,8 +202,6 @@ def test_full_disk_says_no_space_names_the_folder_and_leaves_no_half_checkpoint(
 # ----------------------------------------------------------------------------- SIGTERM (cluster preemption)
 def test_sigterm_saves_at_the_end_of_the_step_and_exits_0_with_the_resume_command(tmp_path, small_demo_root):
     extra = ("--max_steps", "40", "--save_steps", "1000")
-    straight = tmp_path / "straight"
-    pretrain(straight, small_demo_root, *extra, "--max_steps", "6")
     out = tmp_path / "preempted"
     process = subprocess.Popen([sys.executable, str(ROOT / "examples" / "pretrain.py"),
                                 *argv_for(out, small_demo_root, *extra)],

@@ -271,7 +271,8 @@ def check_out_folder(out: Path, root: str | os.PathLike | None) -> None:
 
 def record_options(out: Path, options: PrepareOptions) -> None:
     """Write the options of `out`'s outputs, or refuse when it holds outputs made with other (or unknown) ones."""
-    path, wanted = out / OPTIONS_FILE, asdict(options)
+    path = out / OPTIONS_FILE
+    wanted = {name: value for name, value in asdict(options).items() if name != "threads"}  # speed, not output
     if path.is_file():
         saved = json.loads(path.read_text())
         if saved != wanted:
