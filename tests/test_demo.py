@@ -12,6 +12,7 @@ from arvideo_hf.results import readme_block
 def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, capsys):
     output = tmp_path / "demo"
     (output / "stale").mkdir(parents=True)
+    (output / ".arvideo-owner.json").write_text('{"command": "demo"}')  # a previous demo run's folder
     results_file = tmp_path / "published" / "results.json"
     readme = tmp_path / "README.md"
     readme.write_text("# t\n\n<!-- demo-table:start -->\nold table\n<!-- demo-table:end -->\n\nafter\n")

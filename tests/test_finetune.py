@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from arvideo_hf import ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data.finetune_transforms import (
@@ -293,6 +293,14 @@ def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():
         parse_finetune_args(["--preset", "huge", "--init", "random"])
 
 
+def write_trainer_checkpoint(folder):
+    """The files a Trainer checkpoint holds and resuming loads (plain tensors: they validate)."""
+    save_file({"w": torch.zeros(1)}, folder / "model.safetensors")
+    for name in ("optimizer.pt", "scheduler.pt"):
+        torch.save({}, folder / name)
+    (folder / "trainer_state.json").write_text("{}")
+
+
 def test_used_output_dir_is_refused_resumed_or_overwritten(tmp_path, small_demo_root, small_encoder_dir):
     """As for pretraining (transformers' convention): a folder holding a finetuning run is refused without
     --resume_from_checkpoint or --overwrite_output_dir; `latest` picks the newest complete checkpoint of a run with the
@@ -307,7 +315,7 @@ def test_used_output_dir_is_refused_resumed_or_overwritten(tmp_path, small_demo_
     for name in ("checkpoint-2", "checkpoint-10", "checkpoint-4", "runs"):
         (tmp_path / name).mkdir()
     for name in ("checkpoint-2", "checkpoint-4"):  # checkpoint-10 is half-written: no trainer_state.json
-        (tmp_path / name / "trainer_state.json").write_text("{}")
+        write_trainer_checkpoint(tmp_path / name)
     (tmp_path / "all_results.json").write_text("{}")
     (tmp_path / "finetune_args.json").write_text(json.dumps(dataclasses.asdict(args)))
     (tmp_path / "notes.txt").write_text("mine")
@@ -324,5 +332,8 @@ def test_used_output_dir_is_refused_resumed_or_overwritten(tmp_path, small_demo_
         prepare_finetune_output_dir(args, training_args)
 
     training_args.resume_from_checkpoint = None
+    with pytest.raises(FileExistsError, match="not marked as made by this command"):  # not proven ours: kept
+        prepare_finetune_output_dir(args, training_args)
+    (tmp_path / ".arvideo-owner.json").write_text('{"command": "finetune"}')  # what a finetuning run writes
     assert prepare_finetune_output_dir(args, training_args) is None
-    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".arvideo-owner.json", ".arvideo.lock", "notes.txt"]

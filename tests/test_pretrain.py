@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -221,7 +222,7 @@ def test_resume_latest_only_picks_a_checkpoint_of_the_same_model_and_data(tmp_pa
     folder = tmp_path / "picked" / "checkpoints"
     for step, saved in ((3, run_args), (4, run_args), (5, other)):
         checkpoint = folder / f"step_{step:08d}"
-        checkpoint.mkdir(parents=True)
+        shutil.copytree(tmp_path / "checkpoints" / "step_00000002", checkpoint)  # complete and valid files
         (checkpoint / "training_args.json").write_text(json.dumps(saved))
         (checkpoint / "trainer_state.json").write_text("{}")
     assert pretrain_module.find_checkpoint(tmp_path / "picked", "latest", run_args).name == "step_00000004"

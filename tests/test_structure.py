@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "arvideo_hf"
 # Bottom to top: a module may import its own layer and the layers below it, never one above.
 LAYERS = (
     ("models",),
-    ("recipes", "results", "environment"),
+    ("recipes", "results", "environment", "integrity", "locking"),
     ("interop",),
     ("data",),
     ("zoo",),

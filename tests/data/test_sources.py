@@ -27,7 +27,9 @@ def test_kinetics_list_with_labels_and_bad_lines(tmp_path, caplog):
         "abseiling/g.mp4\n"  # line 7: missing label
         "/abs/h.mp4 3\n"
     )
-    source = read_kinetics_list(list_file, root=tmp_path / "videos")
+    with pytest.raises(AnnotationError, match=r"(?s)train.txt:8: resolves outside the root .*--allow_outside_root"):
+        read_kinetics_list(list_file, root=tmp_path / "videos")  # the absolute path of line 8
+    source = read_kinetics_list(list_file, root=tmp_path / "videos", allow_outside_root=True)
     assert source.records == [
         VideoRecord(os.path.join(tmp_path, "videos", "abseiling", "a.mp4"), 0),
         VideoRecord(os.path.join(tmp_path, "videos", "air drumming", "b c.mp4"), 1),
@@ -39,7 +41,7 @@ def test_kinetics_list_with_labels_and_bad_lines(tmp_path, caplog):
     assert source.has_labels and source.num_classes == 4
     assert "train.txt:4" in caplog.text
     with pytest.raises(AnnotationError, match="4 bad line"):
-        read_kinetics_list(list_file, root=tmp_path, strict=True)
+        read_kinetics_list(list_file, root=tmp_path, strict=True, allow_outside_root=True)
 
 
 def test_kinetics_list_without_labels(tmp_path):
@@ -66,9 +68,12 @@ def test_label_names_in_both_formats(tmp_path):
         1: "dog",
     }
     (tmp_path / "list.txt").write_text("a.mp4 1\nb.mp4 2\n")
+    with pytest.raises(AnnotationError, match=r"list.txt:2: label 2 is not in .*labels.txt \(2 classes\)"):
+        read_kinetics_list(tmp_path / "list.txt", label_names=tmp_path / "labels.txt")  # an error, not a new class
+    (tmp_path / "list.txt").write_text("a.mp4 1\nb.mp4 0\n")
     source = read_kinetics_list(tmp_path / "list.txt", label_names=tmp_path / "labels.txt")
     assert source.id2label == {0: "cat", 1: "dog"} and source.label2id == {"cat": 0, "dog": 1}
-    assert len(source) == 1 and "not in" in source.bad_lines[0].reason
+    assert len(source) == 2 and not source.bad_lines
 
 
 def test_ssv2_json(tmp_path):

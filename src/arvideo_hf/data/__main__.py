@@ -12,6 +12,7 @@ new list pointing at the outputs; run it again after an interruption and it pick
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import logging
 import os
@@ -20,11 +21,12 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from .decoding import VideoDecodeError, open_video
-from .sources import read_kinetics_list
+from .sources import VideoRecord, read_kinetics_list
 
 
 logger = logging.getLogger("arvideo_hf.data")
@@ -66,8 +68,8 @@ def run_check(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm  # noqa: PLC0415 - optional dependency
 
     labels = {"auto": None, "yes": True, "no": False}[args.labels]
-    source = read_kinetics_list(args.list, args.root, labels=labels)
-    paths = [record.path for record in source.records]
+    source = read_kinetics_list(args.list, args.root, labels=labels, allow_outside_root=args.allow_outside_root)
+    paths = list(dict.fromkeys(record.path for record in source.records))  # each file checked once
     checks = list(
         tqdm(_check_all(paths, args.full, args.num_workers), total=len(paths), desc="checking", unit="video",
              disable=args.quiet or None)
@@ -82,6 +84,7 @@ def run_check(args: argparse.Namespace) -> int:
         "list": os.fspath(args.list),
         "root": None if args.root is None else os.fspath(args.root),
         "records": len(source.records),
+        "files": len(paths),
         "bad_lines": [str(line) for line in source.bad_lines],
         "ok": len(good),
         "bad_files": [asdict(check) for check in bad],
@@ -91,21 +94,51 @@ def run_check(args: argparse.Namespace) -> int:
         },
         "resolutions": dict(resolutions.most_common()),
         "classes": len(labels_seen),
+        **list_problems(args.list, source.records),
     }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         _print_report(summary, args.min_frames)
-    return 1 if source.bad_lines or bad or short else 0
+    listed_badly = not source.records or summary["duplicate_rows"] or summary["conflicting_labels"]
+    return 1 if source.bad_lines or bad or short or listed_badly else 0
+
+
+def list_problems(list_file: str | os.PathLike, records: Sequence[VideoRecord]) -> dict[str, Any]:
+    """What is wrong with a list beyond its lines: a byte order mark (tools that read it as plain UTF-8 see an
+    invisible character in the first path), rows listed more than once, and videos listed with different labels."""
+    with open(list_file, "rb") as handle:
+        bom = handle.read(3) == codecs.BOM_UTF8
+    rows = Counter((record.path, record.label) for record in records)
+    labels: dict[str, set] = {}
+    for record in records:
+        labels.setdefault(record.path, set()).add(record.label)
+    return {
+        "utf8_bom": bom,
+        "duplicate_rows": [{"path": path, "label": label, "count": count}
+                           for (path, label), count in rows.items() if count > 1],
+        "conflicting_labels": {path: sorted(found) for path, found in labels.items() if len(found) > 1},
+    }
 
 
 def _print_report(summary: dict, min_frames: int) -> None:
     print(f"list:        {summary['list']}" + (f" (root {summary['root']})" if summary["root"] else ""))
     print(f"records:     {summary['records']} ({summary['classes']} classes)")
+    if not summary["records"]:
+        print("EMPTY LIST: no video to use (blank lines and # comments only, or every line bad)")
+    if summary["utf8_bom"]:
+        print("utf-8 BOM:   the file starts with a byte order mark (read correctly here; other tools may see an "
+              "invisible character in the first path; save the file as UTF-8 without BOM)")
     print(f"bad lines:   {len(summary['bad_lines'])}")
     for line in summary["bad_lines"][:20]:
         print(f"  {line}")
-    print(f"decodable:   {summary['ok']} / {summary['records']}")
+    print(f"duplicate rows: {len(summary['duplicate_rows'])}")
+    for row in summary["duplicate_rows"][:20]:
+        print(f"  {row['path']} (label {row['label']}): {row['count']} times")
+    print(f"videos with conflicting labels: {len(summary['conflicting_labels'])}")
+    for path, found in list(summary["conflicting_labels"].items())[:20]:
+        print(f"  {path}: labels {found}")
+    print(f"decodable:   {summary['ok']} / {summary['files']} files")
     if summary["frames"]:
         frames = summary["frames"]
         print(f"frames:      min {frames['min']}  median {frames['median']:g}  max {frames['max']}")
@@ -130,7 +163,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     options = PrepareOptions(args.short_side, args.fps, args.crf, args.preset, args.threads)
     labels = {"auto": None, "yes": True, "no": False}[args.labels]
     summary = prepare_list(args.list, args.out, args.root, options, workers=args.workers, labels=labels,
-                           out_list=args.out_list, report=args.report, quiet=args.quiet)
+                           out_list=args.out_list, report=args.report, quiet=args.quiet,
+                           allow_outside_root=args.allow_outside_root)
     print(f"prepared {summary.prepared}, reused {summary.reused}, failed {summary.failed} of {summary.records} "
           f"records ({len(summary.bad_lines)} bad lines); list: {summary.out_list}")
     for failure in summary.failed_files[:20]:
@@ -161,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--num-workers", type=int, default=min(8, os.cpu_count() or 1),
                        help="decoding processes (0: in this process)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--allow-outside-root", action="store_true",
+                       help="accept entries that resolve outside --root (../, absolute paths)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(run=run_check)
 
@@ -179,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--out-list", default=None, help="new list file (default: OUT/<list name>)")
     prepare.add_argument("--report", default=None, help="JSON report (default: OUT/<list stem>.prepare-report.json)")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+    prepare.add_argument("--allow-outside-root", action="store_true",
+                         help="accept entries that resolve outside --root (mirrored by absolute path under --out)")
     prepare.set_defaults(run=run_prepare)
 
     demo = commands.add_parser("build-demo", help="build the embedded demo dataset (no download)")

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..locking import claim_folder, folder_owner
 from .decoding import open_video
 
 
@@ -66,6 +67,7 @@ DEMO_VERSION = 2
 DEMO_CLASSES: tuple[str, ...] = ("move_down", "move_left", "move_right", "move_up", "rotate_ccw", "rotate_cw")
 BACKGROUND_CLIPS: tuple[str, ...] = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 MARKER = ".complete.json"
+DEMO_OWNER = "build-demo"  # the owner mark (arvideo_hf.locking) of a folder the demo builder made
 _SPLIT_CODES = {"train": 0, "test": 1, "unlabeled": 2}
 LOW_LABEL_FRACTION = 0.1
 _OUTPUTS = (
@@ -269,6 +271,19 @@ def _build_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _check_own_folder(root: Path) -> None:
+    """Refuse to build (and so to delete anything) in a folder that is neither empty nor made by the demo builder."""
+    if not root.is_dir() or _read_marker(root) is not None or folder_owner(root) == DEMO_OWNER:
+        return
+    found = sorted(path.name for path in root.iterdir() if path.name != ".build.lock")
+    if found:
+        raise FileExistsError(
+            f"--demo_root / build-demo --root {root}: the folder holds {found[:8]} and is not a demo set; the demo "
+            "builder writes only into an empty folder or one it made, so nothing there was touched. Pass a new or "
+            "empty folder (your own videos go in --train_list and --data_root)."
+        )
+
+
 def build_demo_dataset(
     root: str | os.PathLike | None = None,
     seed: int = 0,
@@ -288,9 +303,12 @@ def build_demo_dataset(
     spec = DemoSpec(seed=int(seed), num_train=int(num_train), num_test=int(num_test), num_unlabeled=int(num_unlabeled))
     if not force and _read_marker(root) == asdict(spec):
         return root
+    _check_own_folder(root)  # before the lock file: nothing is written into a folder that is not the demo's
     with _build_lock(root):
         if not force and _read_marker(root) == asdict(spec):  # another process finished it meanwhile
             return root
+        _check_own_folder(root)
+        claim_folder(root, DEMO_OWNER)  # first: an interrupted build leaves a folder that is still the demo's
         (root / MARKER).unlink(missing_ok=True)
         for name in _OUTPUTS:
             target = root / name

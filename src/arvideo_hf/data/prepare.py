@@ -22,10 +22,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 from tqdm.auto import tqdm
 
+from ..locking import OutputLock
 from .sources import BadLine, VideoRecord, read_kinetics_list
 
 
@@ -33,6 +35,8 @@ __all__ = ["PrepareJob", "PrepareOptions", "PrepareResult", "PrepareSummary", "o
            "prepare_video"]
 
 PART_SUFFIX = ".part"
+OPTIONS_FILE = ".prepare-options.json"  # the options every output under --out was made with
+OPTIONS_TAG = "arvideo_hf.prepare "  # each output's own record (mp4 comment): these options, as JSON
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,16 @@ def resample(frames: Iterable[av.VideoFrame], rate: Fraction, source_rate: Fract
 
 def reencode(source: str, target: Path, options: PrepareOptions) -> int:
     """Decode `source`, scale it to the short side (and resample the fps), encode H.264 mp4 into `target`."""
-    with av.open(source) as container, av.open(str(target), "w", format="mp4") as output:
+    with av.open(source) as container:
+        if not container.streams.video:
+            kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]
+            raise ValueError(f"no video stream (it holds {', '.join(kinds)}): not a video; remove it from the list")
+        return _reencode(container, target, options)
+
+
+def _reencode(container: Any, target: Path, options: PrepareOptions) -> int:
+    with av.open(str(target), "w", format="mp4") as output:
+        output.metadata["comment"] = OPTIONS_TAG + json.dumps(asdict(options), sort_keys=True)
         stream = container.streams.video[0]
         stream.thread_type, stream.codec_context.thread_count = "AUTO", options.threads
         source_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
@@ -236,16 +249,55 @@ def prepare_list(
     out_list: str | os.PathLike | None = None,
     report: str | os.PathLike | None = None,
     quiet: bool = False,
+    allow_outside_root: bool = False,
 ) -> PrepareSummary:
     """Re-encode every video of a list into `out`; write the new list (default `out/<list name>`) and a JSON report."""
     out = Path(out)
+    check_out_folder(out, root)
+    with OutputLock(out, "prepare"):  # one writer per output folder
+        return _prepare_locked(list_file, out, root, options, workers, labels, out_list, report, quiet,
+                               allow_outside_root)
+
+
+def check_out_folder(out: Path, root: str | os.PathLike | None) -> None:
+    """Refuse an `--out` equal to or inside `--root`: outputs would land on (or among) the inputs."""
+    if root is None:
+        return
+    out_resolved, root_resolved = out.resolve(), Path(root).resolve()
+    if out_resolved == root_resolved or root_resolved in out_resolved.parents:
+        raise ValueError(f"--out {out} is {'--root' if out_resolved == root_resolved else 'inside --root'} {root}: "
+                         "the re-encoded copies would replace or mix with the inputs. Pass an --out outside --root.")
+
+
+def record_options(out: Path, options: PrepareOptions) -> None:
+    """Write the options of `out`'s outputs, or refuse when it holds outputs made with other (or unknown) ones."""
+    path = out / OPTIONS_FILE
+    wanted = {name: value for name, value in asdict(options).items() if name != "threads"}  # speed, not output
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved != wanted:
+            changed = {name: (saved.get(name), value) for name, value in wanted.items() if saved.get(name) != value}
+            raise ValueError(f"--out {out} holds videos prepared with other options; (saved, now): {changed}. "
+                             "Prepare into another --out, or re-run with the saved options.")
+        return
+    if any(out.rglob("*.mp4")):
+        raise ValueError(f"--out {out} already holds videos, prepared with unknown options (no {OPTIONS_FILE}); "
+                         "prepare into another (new or empty) --out.")
+    path.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+
+
+def _prepare_locked(list_file: str | os.PathLike, out: Path, root: str | os.PathLike | None,
+                    options: PrepareOptions, workers: int, labels: bool | None,
+                    out_list: str | os.PathLike | None, report: str | os.PathLike | None,
+                    quiet: bool, allow_outside_root: bool) -> PrepareSummary:
     out_list = Path(out_list) if out_list is not None else out / Path(list_file).name
     report = Path(report) if report is not None else out / f"{Path(list_file).stem}.prepare-report.json"
     if out_list.resolve() == Path(list_file).resolve():
         raise ValueError(f"the new list would overwrite the input list {list_file}; pass another --out or --out-list")
-    source = read_kinetics_list(list_file, root, labels=labels)
+    source = read_kinetics_list(list_file, root, labels=labels, allow_outside_root=allow_outside_root)
     jobs = plan_jobs(source.records, root, out)
     out.mkdir(parents=True, exist_ok=True)
+    record_options(out, options)
     results = run_jobs(jobs, options, workers, quiet)
     write_list(out_list, source.records, results, out)
     summary = summarize(os.fspath(list_file), out, out_list, len(source.records), results, options, source.bad_lines)

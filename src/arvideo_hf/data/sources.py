@@ -113,11 +113,11 @@ def read_label_names(path: str | os.PathLike) -> dict[int, str]:
     """Read class names: `id2label.json` (`{"0": "name"}`), or a text file with one name per line."""
     path = Path(path)
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
         if isinstance(data, list):
             return dict(enumerate(map(str, data)))
         return {int(key): str(value) for key, value in sorted(data.items(), key=lambda item: int(item[0]))}
-    names = [line.strip() for line in path.read_text().splitlines()]
+    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     return dict(enumerate(name for name in names if name))
 
 
@@ -128,6 +128,7 @@ def read_kinetics_list(
     labels: bool | None = None,
     label_names: str | os.PathLike | None = None,
     strict: bool = False,
+    allow_outside_root: bool = False,
 ) -> VideoSource:
     """Read a Kinetics/VideoMAE-style list: one `path label` per line, single-space separated.
 
@@ -140,8 +141,11 @@ def read_kinetics_list(
             being part of the path.
         label_names: optional `labels.txt`/`id2label.json` giving `id2label`.
         strict: raise [`AnnotationError`] on any bad line instead of skipping it with a warning.
+        allow_outside_root: accept paths that resolve outside `root` (`../x`, absolute paths); by default such a
+            list is refused, naming its lines, since a list handed to you could point anywhere.
 
-    The label is the last space-separated field, so paths containing spaces work when labeled.
+    The label is the last space-separated field, so paths containing spaces work when labeled. A UTF-8 byte order
+    mark is skipped. A label outside `label_names` is an error naming the lines (it is no class the run knows).
     """
     list_file = os.fspath(list_file)
     records: list[VideoRecord] = []
@@ -149,7 +153,9 @@ def read_kinetics_list(
     id2label = read_label_names(label_names) if label_names is not None else None
     drop_labels = labels is False
     expect_labels = labels  # None until the first line decides (only when `labels is None`)
-    with open(list_file, encoding="utf-8") as handle:
+    unknown: list[BadLine] = []
+    outside: list[BadLine] = []
+    with open(list_file, encoding="utf-8-sig") as handle:
         for line_number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
             if not line.strip() or line.lstrip().startswith("#"):
@@ -165,13 +171,33 @@ def read_kinetics_list(
                 elif not expect_labels and label is not None:
                     reason = "unexpected label (the first line has none)"
                 if reason is None and label is not None and id2label is not None and label not in id2label:
-                    reason = f"label {label} is not in {os.fspath(label_names)}"
+                    unknown.append(BadLine(list_file, line_number, line, f"label {label} is not in "
+                                           f"{os.fspath(label_names)} ({len(id2label)} classes)"))
+                    continue
             if reason is not None:
                 bad.append(BadLine(list_file, line_number, line, reason))
                 continue
-            records.append(VideoRecord(_resolve(root, path), label))
+            resolved = _resolve(root, path)
+            if root is not None and not allow_outside_root and not _inside(resolved, root):
+                outside.append(BadLine(list_file, line_number, line, f"resolves outside the root {os.fspath(root)}"))
+                continue
+            records.append(VideoRecord(resolved, label))
+    _refuse(unknown, "Fix the labels, or pass the class list the list was written with.")
+    _refuse(outside, "Use paths inside the root, or pass --allow_outside_root if you trust the list.")
     _report(bad, strict, list_file)
     return VideoSource(records, id2label, bad)
+
+
+def _inside(path: str, root: str | os.PathLike) -> bool:
+    root = os.path.normpath(os.path.abspath(root))
+    return os.path.commonpath([os.path.abspath(path), root]) == root
+
+
+def _refuse(lines: list[BadLine], fix: str) -> None:
+    """An `AnnotationError` naming the first lines, when there are any: these make the whole list unusable."""
+    if lines:
+        shown = "\n  ".join(str(line) for line in lines[:10])
+        raise AnnotationError(f"{len(lines)} line(s) refused:\n  {shown}\n{fix}")
 
 
 def _parse_list_line(line: str, label_optional: bool = False) -> tuple[str, int | None, str | None]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..data import open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
+from ..locking import check_deletable, claim_folder
 from ..models.configuration_arvideo import ARVideoConfig
 from ..results import Result, write_readme_block
 from ..training import parse_pretrain_args, run_pretraining
@@ -68,9 +69,10 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
     started = time.perf_counter()
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not args.skip_pretraining:
+        check_deletable(output_dir, "demo", sorted(output_dir.iterdir()), "--output_dir")  # only a demo run's folder
         print(f"Overwriting the previous demo run in {output_dir}.")
         shutil.rmtree(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(output_dir, "demo")
     root = open_demo_dataset(args.demo_root)
     encoders = {method: pretrain(args, method) for method in ("arvideo", "videomae")}
     encoders["random"] = save_random_encoder(ARVideoConfig.from_preset("tiny"), output_dir / "random-encoder")

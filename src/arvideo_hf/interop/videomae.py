@@ -37,6 +37,7 @@ from transformers import (
 )
 from transformers.utils import IMAGE_PROCESSOR_NAME
 
+from ..integrity import check_finite_module
 from ..models.clustering import fit_cluster_size
 from ..models.configuration_arvideo import ARVideoConfig, pair
 from ..models.modeling_arvideo import (
@@ -302,6 +303,7 @@ def save_publishable_checkpoint(
 ) -> Path:
     """`save_pretrained` plus an image processor config (the model's default one when none is given)."""
     output_dir = Path(output_dir)
+    check_finite_module(model, f"Not saving {output_dir}", "The source checkpoint holds NaN/inf weights.")
     model.save_pretrained(output_dir)
     (image_processor or image_processor_for(model.config)).save_pretrained(output_dir)
     return output_dir

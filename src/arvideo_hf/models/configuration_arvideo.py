@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from transformers.activations import ACT2CLS
 from transformers.configuration_utils import PreTrainedConfig
 
 from .clustering import ClusterGeometry, check_cluster_shape
@@ -36,6 +39,11 @@ ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
     "huge": dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120),
 }
+# Integer fields that must be >= 1; the image/patch sizes (an int or a pair) are checked as well.
+POSITIVE_INT_FIELDS = ("num_channels", "num_frames", "tubelet_size", "hidden_size", "num_hidden_layers",
+                       "num_attention_heads", "intermediate_size", "decoder_hidden_size", "decoder_num_hidden_layers",
+                       "decoder_num_attention_heads", "decoder_intermediate_size")
+MAX_TOKENS = 2**20  # tokens per clip: far beyond any real clip (ViT-B, 16x224x224: 1568), far below memory errors
 _PRESET_ALIASES = {"vit-s": "small", "vit-b": "base", "vit-l": "large", "vit-h": "huge",
                    "vits": "small", "vitb": "base", "vitl": "large", "vith": "huge", "demo": "tiny"}
 
@@ -141,6 +149,7 @@ class ARVideoConfig(PreTrainedConfig):
             self.image_size = list(self.image_size)
         if isinstance(self.patch_size, tuple):
             self.patch_size = list(self.patch_size)
+        self.check_fields()  # before anything computes with them
         super().__post_init__(**kwargs)
         self.check_geometry()
 
@@ -176,6 +185,35 @@ class ARVideoConfig(PreTrainedConfig):
                 f"({patch_h * k_h}, {patch_w * k_w}), with at least 2 clusters; or pass a cluster_size that divides "
                 f"the token grid {tuple(self.token_grid)}. The encoder and the classifier run at any geometry."
             ) from None
+
+    def check_fields(self) -> None:
+        """Raise `ValueError` naming the field for a size or count that is not a positive integer, an unknown
+        activation, a `layer_norm_eps` that is not a positive number, or dropout rates outside [0, 1)."""
+        for name in POSITIVE_INT_FIELDS:
+            _check_positive_int(name, getattr(self, name))
+        for name in ("image_size", "patch_size"):
+            value = getattr(self, name)
+            values = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+            if len(values) not in (1, 2):
+                raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}.")
+            for item in values:
+                _check_positive_int(name, item)
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in ACT2CLS:
+            raise ValueError(f"hidden_act {self.hidden_act!r} is not an activation transformers knows; use one of "
+                             f"{sorted(ACT2CLS)[:12]} ... (e.g. 'gelu').")
+        eps = self.layer_norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or eps <= 0:
+            raise ValueError(f"layer_norm_eps must be a positive number (e.g. 1e-6), got {eps!r}.")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            rate = getattr(self, name)
+            if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
+                raise ValueError(f"{name} must be a number in [0, 1), got {rate!r}.")
+        (height, width), (patch_h, patch_w) = pair(self.image_size), pair(self.patch_size)
+        tokens = (self.num_frames // self.tubelet_size) * (height // patch_h) * (width // patch_w)
+        if tokens > MAX_TOKENS:
+            raise ValueError(f"image_size {height}x{width}, patch_size {patch_h}x{patch_w} and num_frames "
+                             f"{self.num_frames} give {tokens} tokens per clip, more than {MAX_TOKENS}; check "
+                             "image_size and num_frames (ViT-B on 16x224x224 clips has 1568).")
 
     def check_geometry(self) -> None:
         """Raise `ValueError` naming the fix for every combination the model cannot run."""
@@ -218,6 +256,13 @@ class ARVideoConfig(PreTrainedConfig):
             )
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}.")
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}.")
 
 
 __all__ = ["ARVideoConfig", "ARVIDEO_PRESETS", "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD", "pair", "preset_name"]

@@ -79,6 +79,9 @@ class DataArguments:
     demo_root: str | None = field(
         default=None, metadata={"help": "The demo set's folder, built on first use (used when no list is given)."}
     )
+    allow_outside_root: bool = field(
+        default=False, metadata={"help": "Accept list entries that resolve outside --data_root (../, absolute)."}
+    )
 
 
 @dataclass(kw_only=True)
@@ -430,7 +433,8 @@ class ReproduceArguments(LabeledDataArguments):
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes a run's result (not where results go, nor which runs/seeds are selected)."""
-        skip = {"results_dir", "work_dir", "runs", "seeds", "keep_checkpoints", "num_workers", "readme", "dataset"}
+        skip = {"results_dir", "work_dir", "runs", "seeds", "keep_checkpoints", "num_workers", "readme", "dataset",
+                "allow_outside_root"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 

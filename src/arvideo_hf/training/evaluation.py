@@ -18,7 +18,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from tqdm.auto import tqdm
 from transformers import AutoImageProcessor, AutoModelForVideoClassification
 
 from ..data import DenseSampler, EvalTransform, SegmentSampler, open_demo_dataset, open_video, read_kinetics_list
+from ..data.decoding import VideoDecodeError
 from ..data.sources import unpack_records
+from ..integrity import check_finite_module
 from ..interop.loading import finetuned_stride as finetuned_stride_of
 from ..models.configuration_arvideo import pair
 from ..models.processing_arvideo import image_processor_for
@@ -43,6 +45,7 @@ from .metrics import compute_topk, confusion_matrix, per_class_accuracy
 logger = logging.getLogger(__name__)
 
 DEFAULT_NUM_CLIPS = {"dense": 5, "segment": 2}
+BLANK_LENGTH, BLANK_SIZE = 1000, 8  # the stand-in (frames, pixels) for a video that does not decode
 
 
 def average_view_probabilities(logits: torch.Tensor) -> torch.Tensor:
@@ -120,31 +123,45 @@ class MultiViewDataset(Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """The views of video `index`; a video that does not decode gives black views and `valid` False, so that the
+        batch keeps its shape across processes and the video is counted as skipped, not scored."""
         record = self.records[index]
-        with open_video(record.path, backend=self.backend, num_threads=self.num_threads) as video:
-            clips = [self.sampler(video.num_frames, None, clip_index=c) for c in range(self.num_clips)]
+        try:
+            with open_video(record.path, backend=self.backend, num_threads=self.num_threads) as video:
+                clips = [self.sampler(video.num_frames, None, clip_index=c) for c in range(self.num_clips)]
+                wanted = np.unique(np.concatenate(clips))
+                frames = video.get_frames(wanted)
+            valid = True
+        except (VideoDecodeError, OSError, ValueError, IndexError) as err:
+            logger.warning("Skipping test video %s: %s", record.path, err)
+            clips = [self.sampler(BLANK_LENGTH, None, clip_index=c) for c in range(self.num_clips)]
             wanted = np.unique(np.concatenate(clips))
-            frames = video.get_frames(wanted)
+            frames, valid = np.zeros((len(wanted), BLANK_SIZE, BLANK_SIZE, 3), dtype=np.uint8), False
         position = {int(frame): i for i, frame in enumerate(wanted)}
         views = []
         for indices in clips:
             clip = frames[[position[int(i)] for i in indices]]
             views.extend(self.transform(clip, None, crop_index=k) for k in range(self.num_crops))
-        return {"pixel_values": torch.stack(views), "labels": torch.tensor(record.label), "index": torch.tensor(index)}
+        return {"pixel_values": torch.stack(views), "labels": torch.tensor(record.label), "index": torch.tensor(index),
+                "valid": torch.tensor(valid)}
 
 
 def collate_views(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """`{"pixel_values": (B, V, T, C, H, W), "labels": (B,), "index": (B,)}`."""
-    return {key: torch.stack([sample[key] for sample in samples]) for key in ("pixel_values", "labels", "index")}
+    """`{"pixel_values": (B, V, T, C, H, W), "labels": (B,), "index": (B,), "valid": (B,)}`."""
+    keys = ("pixel_values", "labels", "index", "valid")
+    return {key: torch.stack([sample.get(key, torch.tensor(True)) if key == "valid" else sample[key]
+                              for sample in samples]) for key in keys}
 
 
 @dataclass
 class MultiViewPredictions:
-    """Per-video averaged probabilities `(N, K)`, labels and dataset indices, sorted by index, each video once."""
+    """Per-video averaged probabilities `(N, K)`, labels and dataset indices, sorted by index, each video once; the
+    videos that could not be decoded are left out and listed by index in `skipped`."""
 
     probabilities: np.ndarray
     labels: np.ndarray
     indices: np.ndarray
+    skipped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @torch.no_grad()
@@ -169,7 +186,7 @@ def predict_views(
     )
     loader = accelerator.prepare(loader)  # shards videos over processes; no DDP wrapper needed for inference
     model = model.to(accelerator.device).eval()
-    probabilities, labels, indices = [], [], []
+    probabilities, labels, indices, valid = [], [], [], []
     show = progress and accelerator.is_local_main_process
     for batch in tqdm(loader, desc=f"eval {dataset.views} views", disable=not show):
         videos, views = batch["pixel_values"].shape[:2]
@@ -177,13 +194,25 @@ def predict_views(
         chunk = view_chunk or clips.shape[0]
         logits = torch.cat([model(pixel_values=clips[i : i + chunk]).logits for i in range(0, clips.shape[0], chunk)])
         probs = average_view_probabilities(logits.view(videos, views, -1))
-        probs, batch_labels, batch_index = accelerator.gather_for_metrics((probs, batch["labels"], batch["index"]))
+        probs, batch_labels, batch_index, batch_valid = accelerator.gather_for_metrics(
+            (probs, batch["labels"], batch["index"], batch["valid"]))
         probabilities.append(probs.cpu())
         labels.append(batch_labels.cpu())
         indices.append(batch_index.cpu())
-    return _dedupe(
+        valid.append(batch_valid.cpu())
+    everything = _dedupe(
         torch.cat(probabilities).numpy(), torch.cat(labels).numpy(), torch.cat(indices).numpy(), len(dataset)
     )
+    scored = torch.cat(valid).numpy()[_first_positions(torch.cat(indices).numpy())]
+    if not scored.any() and len(scored):
+        raise RuntimeError(f"None of the {len(scored)} test videos could be decoded; check the list and --data_root.")
+    return MultiViewPredictions(everything.probabilities[scored], everything.labels[scored],
+                                everything.indices[scored], everything.indices[~scored])
+
+
+def _first_positions(indices: np.ndarray) -> np.ndarray:
+    """Where each distinct index first occurs (the order `_dedupe` keeps)."""
+    return np.unique(indices, return_index=True)[1]
 
 
 def _dedupe(
@@ -215,6 +244,7 @@ def summarize(predictions: MultiViewPredictions, id2label: dict[int, str]) -> di
         "confusion_matrix": matrix.tolist(),
         "class_names": names,
         "num_videos": int(len(predictions.labels)),
+        "skipped_videos": int(len(predictions.skipped)),
     }
 
 
@@ -241,6 +271,8 @@ def run_evaluation(
     # --num_frames/--image_size: the checkpoint at another clip geometry (docs/method.md, Clip geometry).
     overrides = {key: value for key in ("num_frames", "image_size") if (value := getattr(args, key)) is not None}
     model = AutoModelForVideoClassification.from_pretrained(args.model_name_or_path, **overrides)
+    check_finite_module(model, f"Refusing to evaluate {args.model_name_or_path}",
+                        "Its accuracy would mean nothing: retrain it (lower learning rate) or use another checkpoint.")
     try:
         image_processor = AutoImageProcessor.from_pretrained(args.model_name_or_path)
     except (OSError, ValueError):
@@ -253,9 +285,11 @@ def run_evaluation(
         source = read_kinetics_list(root / "test.txt", root=root, label_names=root / "labels.txt")
         dataset_name, stride = args.dataset or "arvideo-demo", args.sampling_rate or finetuned_stride(args) or 2
     else:
-        source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names)
+        source = read_kinetics_list(args.test_list, root=args.data_root, labels=True, label_names=args.class_names,
+                                    allow_outside_root=args.allow_outside_root)
         dataset_name = args.dataset or Path(args.test_list).stem
         stride = args.sampling_rate or finetuned_stride(args) or 4
+    check_labels_against_model(source, model.config, args.class_names)
     dataset = MultiViewDataset.from_config(
         source, model.config, num_clips=args.num_clips, num_crops=args.num_crops, sampling=args.sampling,
         stride=stride, image_processor=image_processor, backend=args.backend,
@@ -268,13 +302,39 @@ def run_evaluation(
     summary = summarize(predictions, id2label)
     height, width = pair(model.config.image_size)
     summary.update(views=dataset.views, clip=f"{model.config.num_frames}x{height}x{width}", dataset=dataset_name,
-                   split=args.split,
-                   wall_seconds=round(time.perf_counter() - started, 1), processes=accelerator.num_processes)
+                   split=args.split, wall_seconds=round(time.perf_counter() - started, 1),
+                   processes=accelerator.num_processes,
+                   skipped_paths=[dataset.records[int(i)].path for i in predictions.skipped])
+    if len(predictions.skipped):
+        logger.warning("Scored %d of %d test videos: %d could not be decoded (first: %s).", summary["num_videos"],
+                       len(dataset), len(predictions.skipped), summary["skipped_paths"][:5])
     if accelerator.is_main_process:
         command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
         write_results(summary, predictions, dataset, Path(args.output_dir or args.model_name_or_path), command)
     accelerator.wait_for_everyone()
     return summary
+
+
+def check_labels_against_model(source: Any, config: Any, class_names: str | None) -> None:
+    """Before any inference: every test label must be one of the model's classes, and `--class_names` (when given)
+    must name them as the model's `id2label` does."""
+    num_labels = int(config.num_labels)
+    outside = [record for record in source.records if not 0 <= int(record.label) < num_labels]
+    if outside:
+        raise ValueError(
+            f"{len(outside)} test videos have labels outside the model's {num_labels} classes (0..{num_labels - 1}), "
+            f"first: {[(r.path, r.label) for r in outside[:3]]}. Evaluate with the list of the classes it was "
+            "finetuned on."
+        )
+    if class_names is not None and source.id2label is not None:
+        model_names = {int(i): str(name) for i, name in config.id2label.items()}
+        differ = {i: (model_names.get(i), name) for i, name in source.id2label.items() if model_names.get(i) != name}
+        if differ or len(source.id2label) != len(model_names):
+            raise ValueError(
+                f"--class_names {class_names} disagrees with the model's id2label; {{id: (model, file)}}: "
+                f"{dict(list(differ.items())[:5])} ({len(source.id2label)} names in the file, {len(model_names)} in "
+                "the model). Pass the class list the model was finetuned with, or leave --class_names out."
+            )
 
 
 def write_results(

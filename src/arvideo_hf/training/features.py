@@ -108,8 +108,6 @@ def load_features(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
 
 
 # ------------------------------------------------------------------------------------------------------- the script
-
-
 def build_feature_dataset(
     config: Any,
     video_list: str | None,
@@ -119,6 +117,7 @@ def build_feature_dataset(
     demo_split: str = "train",
     sampling: str = "dense",
     sampling_rate: int | None = None,
+    allow_outside_root: bool = False,
 ) -> Any:
     """Center clips of a list (labels optional) or of a demo split, for `config`'s clip size."""
     if video_list is None:
@@ -126,7 +125,7 @@ def build_feature_dataset(
         source = read_kinetics_list(root / f"{demo_split}.txt", root=root, label_names=root / "labels.txt")
         stride = sampling_rate or 2
     else:
-        source = read_kinetics_list(video_list, root=data_root)
+        source = read_kinetics_list(video_list, root=data_root, allow_outside_root=allow_outside_root)
         stride = sampling_rate or 4
     return VideoClipDataset.for_evaluation(source, config, sampling=sampling, stride=stride)
 
@@ -138,6 +137,7 @@ def run_feature_extraction(args: FeatureArguments) -> Path:
     dataset = build_feature_dataset(
         encoder.config, args.video_list, data_root=args.data_root, demo_root=args.demo_root,
         demo_split=args.demo_split, sampling=args.sampling, sampling_rate=args.sampling_rate,
+        allow_outside_root=args.allow_outside_root,
     )
     tensors = extract_features(
         encoder, dataset, pooling=args.pooling, layers=args.layers, batch_size=args.batch_size,

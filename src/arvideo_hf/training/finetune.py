@@ -36,12 +36,16 @@ from ..data import (
     read_kinetics_list,
 )
 from ..data.finetune_transforms import FinetuneTransform, MixupCollator
+from ..integrity import check_finite_module
 from ..interop.loading import load_config, load_encoder
+from ..locking import check_deletable, claim_folder, hold_output_dir
 from ..models.configuration_arvideo import ARVideoConfig
 from ..models.modeling_arvideo import ARVideoForVideoClassification
 from ..models.processing_arvideo import image_processor_for
 from ..zoo import publish  # push_checkpoint_to_hub is looked up at call time (tests stand in for the upload)
 from .arguments import ARVideoTrainingArguments, FinetuneArguments, parse_finetune_args
+from .checkpointing import newest_valid
+from .guards import NONFINITE_ADVICE, NonFiniteGuard
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
 from .sharded import consolidated_model, fsdp_on_cpu, is_fsdp
@@ -94,7 +98,8 @@ def latest_finetune_checkpoint(output_dir: Path, args: FinetuneArguments) -> str
                 f"data arguments (saved, now): {mismatches}. Resume with the same arguments, or start afresh with "
                 "--overwrite_output_dir or another --output_dir."
             )
-    return str(max(complete, key=lambda path: int(path.name.rsplit("-", 1)[-1])))
+    newest_first = sorted(complete, key=lambda path: int(path.name.rsplit("-", 1)[-1]), reverse=True)
+    return str(newest_valid(newest_first, output_dir, trainer=True))  # warns naming each one it skips
 
 
 def prepare_finetune_output_dir(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> str | None:
@@ -112,12 +117,16 @@ def prepare_finetune_output_dir(args: FinetuneArguments, training_args: ARVideoT
             "with --resume_from_checkpoint latest, delete it with --overwrite_output_dir, or choose another "
             "--output_dir."
         )
+    if previous and overwrite:
+        check_deletable(output_dir, "finetune", previous, "--overwrite_output_dir")
     with training_args.main_process_first(desc="clearing the output folder"):
         if previous and overwrite and training_args.process_index == 0:
             logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
                            f"{[path.name for path in previous]}")
             for path in previous:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if training_args.process_index == 0 and (overwrite or not previous):  # a fresh run: the folder is its own
+            claim_folder(output_dir, "finetune")
     return latest_finetune_checkpoint(output_dir, args) if resume == "latest" else resume
 
 
@@ -176,9 +185,11 @@ def read_sources(args: FinetuneArguments) -> tuple[Any, Any | None, dict[int, st
         train = read_kinetics_list(root / "train.txt", root=root, label_names=root / "labels.txt")
         validation = None
     else:
-        train = read_kinetics_list(args.train_list, root=args.data_root, labels=True, label_names=args.class_names)
+        lists = dict(root=args.data_root, labels=True, label_names=args.class_names,
+                     allow_outside_root=args.allow_outside_root)
+        train = read_kinetics_list(args.train_list, **lists)
         validation = (
-            read_kinetics_list(args.validation_list, root=args.data_root, labels=True, label_names=args.class_names)
+            read_kinetics_list(args.validation_list, **lists)
             if args.validation_list
             else None
         )
@@ -227,6 +238,7 @@ class ARVideoTrainer(Trainer):
         self.layer_decay = layer_decay
         self.eval_data_collator = eval_data_collator
         super().__init__(*args, **kwargs)
+        self.add_callback(NonFiniteGuard())
         # The model averages its loss over the batch itself: Trainer must not pass `num_items_in_batch` down (the
         # forward's **kwargs would otherwise make it look like a loss-kwargs model) and must scale for accumulation.
         self.model_accepts_loss_kwargs = False
@@ -235,6 +247,11 @@ class ARVideoTrainer(Trainer):
         super().create_accelerator_and_postprocess()
         fsdp_on_cpu(self.accelerator)  # an FSDP launch on CPU processes trains under FSDP, as it does on GPUs
         self.is_fsdp_enabled = is_fsdp(self.accelerator)
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """Every save (checkpoint or final model) checks the weights first: no saved model holds a NaN/inf."""
+        check_finite_module(self.model, f"Not saving to {output_dir}", NONFINITE_ADVICE)
+        super()._save(output_dir, state_dict)
 
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.optimizer is None:
@@ -275,7 +292,14 @@ def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
 
 
 def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
-    """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics."""
+    """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics.
+    The output folder is locked for the whole run: one writer per folder."""
+    training_args.process_index  # noqa: B018 - sets up the processes (Trainer's way) before the lock asks for them
+    with hold_output_dir(training_args.output_dir, "finetune"):
+        return _run_finetuning(args, training_args)
+
+
+def _run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
     started = time.perf_counter()
     # `--push_to_hub --hub_model_id org/name` publishes with publish.push_checkpoint_to_hub (model card, remote code,
     # eval results) once training is done, instead of Trainer's own uploads.

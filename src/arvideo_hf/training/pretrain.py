@@ -32,12 +32,23 @@ from transformers import PreTrainedModel, VideoMAEForPreTraining
 from transformers.utils import logging
 
 from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..integrity import NonFiniteError
+from ..locking import check_deletable, claim_folder, hold_output_dir
 from ..models.configuration_arvideo import ARVideoConfig
 from ..models.modeling_arvideo import ARVideoForPretraining
 from ..models.processing_arvideo import image_processor_for
 from ..viz.reports import plot_loss_curve
 from .arguments import PretrainArguments
+from .checkpointing import (
+    is_out_of_space,
+    newest_valid,
+    out_of_space_error,
+    read_metrics,
+    restore_schedule,
+    save_schedule,
+)
 from .optim import WarmupCosine, build_param_groups, scaled_lr
+from .preemption import Preemption, resume_command
 from .sharded import (
     any_process,
     check_engine,
@@ -65,10 +76,6 @@ RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", ARGS_FILE, "summary.json", "loss_
 RUN_IDENTITY = ("method", "model_preset", "config_overrides", "cluster_size", "prediction_order", "mask_ratio",
                 "train_list", "data_root", "demo_root", "sampling_rate", "crop_scales", "repeated_aug", "seed")
 INDEX_KEY = "video_index"  # dataset indices of a batch's videos, added by `IndexedCollator`
-
-
-class NonFiniteError(FloatingPointError):
-    """A NaN/inf loss or weight: raised before the optimizer step it would feed or the checkpoint it would spoil."""
 
 
 @dataclass
@@ -108,7 +115,8 @@ def build_train_dataset(args: PretrainArguments, config: ARVideoConfig) -> Video
         root = open_demo_dataset(args.demo_root)
         source = read_kinetics_list(root / "unlabeled.txt", root=root, labels=False)
     else:
-        source = read_kinetics_list(args.train_list, root=args.data_root, labels=False)
+        source = read_kinetics_list(args.train_list, root=args.data_root, labels=False,
+                                    allow_outside_root=args.allow_outside_root)
     return VideoClipDataset.for_pretraining(
         source,
         config,
@@ -180,11 +188,15 @@ def prepare_output_dir(accelerator: Accelerator, args: PretrainArguments, output
             f"{output_dir} already holds a pretraining run ({', '.join(path.name for path in previous)}). Continue "
             "it with --resume latest, delete it with --overwrite_output_dir, or choose another --output_dir."
         )
+    if previous and args.overwrite_output_dir:
+        check_deletable(output_dir, "pretrain", previous, "--overwrite_output_dir")
     if previous and args.overwrite_output_dir and accelerator.is_main_process:
         logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
                        f"{[path.name for path in previous]}")
         for path in previous:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if accelerator.is_main_process and (args.overwrite_output_dir or not previous):  # a fresh run: its own folder
+        claim_folder(output_dir, "pretrain")
     accelerator.wait_for_everyone()
 
 
@@ -220,6 +232,7 @@ def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[s
         path = Path(resume)
         if not (path / STATE_FILE).exists():
             raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE}); use --resume latest.")
+        newest_valid([path], path.parent)  # raises naming the file that does not validate
         mismatches = identity_mismatches(saved_run_args(path), run_args) if run_args is not None else {}
         if mismatches:
             logger.warning(f"Resuming {path}, written with other model or data arguments (saved, now): {mismatches}")
@@ -227,7 +240,7 @@ def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[s
     folder = Path(output_dir) / "checkpoints"
     complete = sorted((p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).exists()), reverse=True)
     if run_args is None or not complete:
-        return complete[0] if complete else None
+        return newest_valid(complete, folder)  # warns naming each newer one that does not validate
     rejected = {path.name: identity_mismatches(saved_run_args(path), run_args) for path in complete}
     matching = [path for path in complete if not rejected[path.name]]
     if not matching:
@@ -236,7 +249,7 @@ def find_checkpoint(output_dir: str | os.PathLike, resume: str, run_args: dict[s
             f"(saved, now) per checkpoint: {rejected}. Resume with the same arguments, or start afresh with "
             "--overwrite_output_dir or another --output_dir."
         )
-    return matching[0]
+    return newest_valid(matching, folder)
 
 
 def check_finite_weights(model: torch.nn.Module, step: int) -> None:
@@ -257,9 +270,11 @@ def save_checkpoint(
     state: TrainState,
     keep: int,
     run_args: dict[str, Any],
+    scheduler: torch.optim.lr_scheduler.LambdaLR | None = None,
 ) -> Path:
-    """Check the weights are finite, then `accelerator.save_state` into a temporary folder, the run's arguments,
-    the state file (last: it marks the checkpoint complete) and an atomic rename."""
+    """Check the weights are finite, then `accelerator.save_state` into a temporary folder, the run's arguments, the
+    schedule (JSON), the state file (last: it marks the checkpoint complete) and an atomic rename. A failed write
+    removes the temporary folder (and says "No space left" when that is why)."""
     check_finite_weights(model, state.global_step)
     folder = output_dir / "checkpoints"
     final = folder / f"{CHECKPOINT_PREFIX}{state.global_step:08d}"
@@ -267,13 +282,21 @@ def save_checkpoint(
     if accelerator.is_main_process:
         shutil.rmtree(partial, ignore_errors=True)
     accelerator.wait_for_everyone()
-    save_training_state(accelerator, partial)  # accelerate's save_state; under FSDP, shards without pickle
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (partial / ARGS_FILE).write_text(json.dumps(run_args, indent=2, sort_keys=True))
-        (partial / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(partial, final)
+    try:
+        save_training_state(accelerator, partial)  # accelerate's save_state; under FSDP, shards without pickle
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            (partial / ARGS_FILE).write_text(json.dumps(run_args, indent=2, sort_keys=True))
+            if scheduler is not None:
+                save_schedule(partial, scheduler.lr_lambdas[0], scheduler, accelerator.num_processes)
+            (partial / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(partial, final)
+    except Exception as err:  # any failed write (safetensors raises its own type): no half checkpoint stays
+        shutil.rmtree(partial, ignore_errors=True)
+        if is_out_of_space(err, folder):
+            raise out_of_space_error(folder, final.name) from err
+        raise
         for old in sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p != final)[: -keep + 1 or None]:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -283,9 +306,8 @@ def save_checkpoint(
 def truncate_metrics(metrics_path: Path, last_step: int) -> None:
     """Keep only the log records up to `last_step`, so a resumed run's log has each step once."""
     if metrics_path.exists():
-        lines = [line for line in metrics_path.read_text().splitlines() if line.strip()]
-        kept = [line for line in lines if json.loads(line)["step"] <= last_step]
-        metrics_path.write_text("".join(line + "\n" for line in kept))
+        kept = [record for record in read_metrics(metrics_path) if record["step"] <= last_step]
+        metrics_path.write_text("".join(json.dumps(record) + "\n" for record in kept))
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -295,8 +317,11 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def restore_state(accelerator: Accelerator, args: PretrainArguments, output_dir: Path) -> TrainState:
-    """A fresh state, or (`--resume`) the checkpoint's, with the log lines written after that checkpoint dropped."""
+def restore_state(
+    accelerator: Accelerator, args: PretrainArguments, output_dir: Path, scheduler: torch.optim.lr_scheduler.LambdaLR
+) -> TrainState:
+    """A fresh state, or (`--resume`) the checkpoint's, with its schedule (re-planned if schedule arguments changed)
+    and the log lines written after that checkpoint dropped."""
     state = TrainState()
     if not args.resume:
         return state
@@ -304,6 +329,8 @@ def restore_state(accelerator: Accelerator, args: PretrainArguments, output_dir:
     if checkpoint is not None:
         load_training_state(accelerator, checkpoint)
         state = TrainState(**json.loads((checkpoint / STATE_FILE).read_text()))
+        restore_schedule(checkpoint, saved_run_args(checkpoint), dataclasses.asdict(args), scheduler.lr_lambdas[0],
+                         scheduler, accelerator.num_processes, state.global_step)
         logger.warning(f"Resumed from {checkpoint} at step {state.global_step} (epoch {state.epoch}).")
     if accelerator.is_main_process:  # no checkpoint: the run starts over, so no earlier line stays
         truncate_metrics(output_dir / "metrics.jsonl", state.global_step)
@@ -428,6 +455,7 @@ class PretrainingRun:
     planner: BudgetPlanner | None = None  # fits the schedule to --max_seconds (without --max_steps)
     run_start: float = 0.0  # perf_counter() at the start, minus the time of the run before a resume
     drop_step: bool = False  # this optimizer step holds a skipped non-finite micro-batch
+    preemption: Preemption = field(default_factory=Preemption)  # SIGTERM: checkpoint at the step's end, exit 0
 
     @property
     def metrics_path(self) -> Path:
@@ -443,11 +471,27 @@ class PretrainingRun:
 
 
 def run_pretraining(args: PretrainArguments) -> dict[str, Any]:
-    """Pretrain, checkpoint every `save_steps`, save the final pretraining model, encoder and processor."""
-    run = build_run(args)
-    start_run(run)
-    train_epochs(run)
-    return finish_run(run)
+    """Pretrain, checkpoint every `save_steps`, save the final pretraining model, encoder and processor. The output
+    folder is locked for the whole run (one writer per folder); SIGTERM ends it after a checkpoint (`end_preempted`)."""
+    with hold_output_dir(args.output_dir, "pretrain"):
+        run = build_run(args)
+        run.preemption.install()
+        try:
+            start_run(run)
+            train_epochs(run)
+        finally:
+            run.preemption.uninstall()
+        return end_preempted(run) if run.preemption.requested else finish_run(run)
+
+
+def end_preempted(run: PretrainingRun) -> dict[str, Any]:
+    """After a preemption signal: the checkpoint of the last step is saved; say how to continue, end cleanly."""
+    state = run.state
+    logger.warning(f"Preempted at step {state.global_step}: checkpoint saved in {run.output_dir / 'checkpoints'}. "
+                   f"Continue with: {resume_command()}")
+    run.accelerator.end_training()
+    return {"steps": state.global_step, "clips_seen": state.clips_seen, "preempted": True,
+            "resume_command": resume_command()}
 
 
 # ------------------------------------------------------------------------------------------------------------ build
@@ -516,13 +560,14 @@ def build_run(args: PretrainArguments) -> PretrainingRun:
     # Stepped once per optimizer step by us (not prepared, which would step it once per process). A callable schedule
     # so that a wall-clock budget can set its horizon after measuring the step time, and a resume restores it.
     schedule = WarmupCosine(int(args.warmup_epochs * steps_per_epoch), total_steps, min_ratio=min_lr / peak_lr)
+    # Saved as JSON with each checkpoint (checkpointing.save_schedule), not registered with accelerate, which would
+    # pickle it and unpickle it on resume with weights_only=False.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    accelerator.register_for_checkpointing(scheduler)
     run = PretrainingRun(
         args, output_dir, accelerator, config, dataset, collator, model, optimizer, dataloader, schedule, scheduler,
         steps_per_epoch, sys.maxsize if fit_to_budget else total_steps, fit_to_budget,
     )
-    run.state = restore_state(accelerator, args, output_dir)
+    run.state = restore_state(accelerator, args, output_dir, scheduler)
     logger.warning(
         f"Pretraining {config.hidden_size}-wide {args.method} on {len(dataset)} videos: "
         f"{f'{args.max_seconds:g} s' if fit_to_budget else f'{run.num_epochs} epochs'} of {steps_per_epoch} steps "
@@ -600,12 +645,14 @@ def end_optimizer_step(run: PretrainingRun, epoch: int, window: LogWindow) -> bo
     if run.planner is not None:
         run.planner.after_step(state.global_step, run.seconds())
     stop = state.global_step >= run.step_limit or (args.max_seconds is not None and run.seconds() >= args.max_seconds)
+    if run.preemption.agreed(run.accelerator):  # every process asks, so all of them stop at this step
+        run.preemption.requested = stop = True
     if state.global_step % args.logging_steps == 0 or stop:
         log_window(run, epoch, window)
     if state.global_step % args.save_steps == 0 or stop:
         state.elapsed_seconds = run.seconds()
         save_checkpoint(run.accelerator, run.model, run.output_dir, state, args.save_total_limit,
-                        dataclasses.asdict(args))
+                        dataclasses.asdict(args), run.scheduler)
     return stop
 
 
@@ -655,7 +702,8 @@ def finish_run(run: PretrainingRun) -> dict[str, Any]:
     if accelerator.is_main_process:
         save_final_models(final, run.output_dir, run.config)
         (run.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        plot_loss_curve(run.metrics_path, run.output_dir / "loss_curve.png", title=f"{args.method} pretraining loss")
+        plot_loss_curve(read_metrics(run.metrics_path), run.output_dir / "loss_curve.png",
+                        title=f"{args.method} pretraining loss")
         logger.warning(f"Done: {json.dumps(summary)}; models in {run.output_dir}")
     accelerator.end_training()
     return summary
@@ -670,8 +718,6 @@ def save_final_models(model: PreTrainedModel, output_dir: Path, config: ARVideoC
     for folder, module in (("pretrain_model", model), ("encoder", encoder)):
         module.save_pretrained(output_dir / folder)
         processor.save_pretrained(output_dir / folder)
-
-
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..integrity import check_finite_module
 from ..interop.loading import load_encoder
 from .arguments import ProbeArguments, parse_probe_args
 from .features import build_feature_dataset, extract_features, load_features, save_features
@@ -165,12 +166,10 @@ def evaluate_probe(probe: nn.Module, features: torch.Tensor, labels: torch.Tenso
 
 
 # ------------------------------------------------------------------------------------------------------- the script
-
-
 def _features_for(args: ProbeArguments, split: str, encoder: Any, device: str) -> dict[str, torch.Tensor]:
     dataset = build_feature_dataset(
         encoder.config, getattr(args, f"{split}_list"), data_root=args.data_root, demo_root=args.demo_root,
-        demo_split=split, sampling_rate=args.sampling_rate,
+        demo_split=split, sampling_rate=args.sampling_rate, allow_outside_root=args.allow_outside_root,
     )
     pooling = "tokens" if args.probe == "attentive" else "mean"
     tensors = extract_features(encoder, dataset, pooling=pooling, layers=[args.layer], device=device)
@@ -203,6 +202,8 @@ def run_probe(args: ProbeArguments) -> dict[str, Any]:
     results = {"probe": args.probe, "layer": args.layer, **evaluate_probe(probe, test["features"], test["labels"]),
                "train": evaluate_probe(probe, train["features"], train["labels"]), "final_loss": history[-1],
                "num_train": len(train["labels"]), "num_test": len(test["labels"]), "model": args.model_name_or_path}
+    check_finite_module(probe, f"The {args.probe} probe diverged; nothing written",
+                        "Lower --lr or check the features for NaN/inf.")
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{args.probe}_probe_results.json").write_text(json.dumps(results, indent=2) + "\n")

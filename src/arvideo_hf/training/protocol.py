@@ -48,6 +48,7 @@ class HeldOutProtocol:
     num_workers: int = 1
     command: str = "python -m arvideo_hf.demo"  # what eval_results.json records as the command that made it
     dataset: str = "arvideo-demo"  # what eval_results.json records as the dataset (arvideo_hf.results.DATASETS)
+    allow_outside_root: bool = False  # lists whose entries resolve outside `root` (--allow_outside_root)
 
     def path(self, name: str) -> Path:
         """A list or label file: absolute as given, else under `root`."""
@@ -83,13 +84,14 @@ def finetune(protocol: HeldOutProtocol, encoder: Path, name: str, seed: int, *, 
             *epochs, *(extra or [])]
     if protocol.class_names is not None:
         argv += ["--class_names", str(protocol.path(protocol.class_names))]
+    argv += ["--allow_outside_root", "True"] if protocol.allow_outside_root else []
     reset_accelerate_state()  # before TrainingArguments, which captures the distributed state
     train_metrics = run_finetuning(*parse_finetune_args(argv))
     summary = run_evaluation(
         EvaluateArguments(model_name_or_path=str(output_dir), test_list=str(protocol.path(protocol.test_list)),
                           data_root=str(protocol.root), num_clips=protocol.num_clips, num_crops=protocol.num_crops,
                           num_workers=protocol.num_workers, sampling_rate=protocol.sampling_rate,
-                          dataset=protocol.dataset),
+                          dataset=protocol.dataset, allow_outside_root=protocol.allow_outside_root),
         command=f"{protocol.command}  # {name}, seed {seed}",
     )
     return {"top1": summary["top1"], "views": summary["views"], "num_test": summary["num_videos"],
@@ -101,9 +103,11 @@ def probes(protocol: HeldOutProtocol, encoder: Path, name: str) -> dict[str, flo
     probe reads the attentive probe's token features (mean-pooling them is what its own extraction would do)."""
     output_dir = Path(protocol.output_dir) / f"probes-{name}"
     lists = {"train_list": str(protocol.path(protocol.train_list)), "test_list": str(protocol.path(protocol.test_list))}
-    attentive = run_probe(ProbeArguments(probe="attentive", model_name_or_path=str(encoder), **lists,
-                                         data_root=str(protocol.root), sampling_rate=protocol.sampling_rate,
-                                         epochs=protocol.probe_epochs, output_dir=str(output_dir)))
+    attentive = run_probe(ProbeArguments(
+        probe="attentive", model_name_or_path=str(encoder), **lists, data_root=str(protocol.root),
+        allow_outside_root=protocol.allow_outside_root, sampling_rate=protocol.sampling_rate,
+        epochs=protocol.probe_epochs, output_dir=str(output_dir),
+    ))
     features = {f"{split}_features": str(output_dir / f"{split}_features.safetensors") for split in ("train", "test")}
     linear = run_probe(ProbeArguments(probe="linear", **features, epochs=protocol.probe_epochs,
                                       output_dir=str(output_dir)))

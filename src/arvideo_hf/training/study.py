@@ -182,7 +182,8 @@ def held_out_protocol(args: ReproduceArguments, output_dir: Path) -> HeldOutProt
     finetune_preset = args.preset if args.preset in FINETUNE_PRESETS else "paper"
     scoring = dict(output_dir=output_dir, preset=finetune_preset, finetune_epochs=args.finetune_epochs,
                    probe_epochs=args.probe_epochs, num_clips=args.num_clips, num_crops=args.num_crops,
-                   sampling_rate=args.sampling_rate, num_workers=args.num_workers, command=reproduce_command(args))
+                   sampling_rate=args.sampling_rate, num_workers=args.num_workers, command=reproduce_command(args),
+                   allow_outside_root=args.allow_outside_root)
     if args.test_list is None:
         return HeldOutProtocol(root=open_demo_dataset(args.demo_root), **scoring)
     lists = {name: str(Path(getattr(args, name)).resolve()) for name in ("low_label_list", "train_list", "test_list")}
@@ -208,6 +209,7 @@ def pretrain_argv(args: ReproduceArguments, run: StudyRun, output_dir: Path) -> 
         argv += ["--config_overrides", args.config_overrides]
     if args.unlabeled_list is not None:
         argv += ["--train_list", args.unlabeled_list] + (["--data_root", args.data_root] if args.data_root else [])
+        argv += ["--allow_outside_root", "True"] if args.allow_outside_root else []
     elif args.demo_root is not None:
         argv += ["--demo_root", args.demo_root]
     return argv

@@ -4,7 +4,6 @@ confusion matrix, and the study's bar chart. Like every figure of the package: a
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,11 +21,13 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def plot_loss_curve(metrics_path: Path, image_path: Path, title: str = "ARVideo pretraining loss") -> None:
-    """Loss (log scale) and learning rate against step, from a pretraining run's `metrics.jsonl` (nothing without)."""
-    if not metrics_path.exists():
+def plot_loss_curve(
+    records: Sequence[Mapping[str, Any]], image_path: Path, title: str = "ARVideo pretraining loss"
+) -> None:
+    """Loss (log scale) and learning rate against step, from a pretraining run's `metrics.jsonl` records (nothing
+    without any)."""
+    if not records:
         return
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     steps = [r["step"] for r in records]
     figure = _figure(9, 3.2)
     ax_loss, ax_lr = figure.subplots(1, 2)

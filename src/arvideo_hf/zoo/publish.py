@@ -31,6 +31,7 @@ from huggingface_hub import HfApi
 from huggingface_hub import constants as hub_constants
 from transformers.dynamic_module_utils import get_relative_import_files
 
+from ..integrity import check_finite_module, check_finite_safetensors
 from ..models import modeling_arvideo
 from ..models.configuration_arvideo import ARVideoConfig, pair
 from ..models.processing_arvideo import image_processor_for
@@ -50,6 +51,7 @@ AUTO_MAP: dict[str, str] = {
 REMOTE_CODE_FILES: tuple[str, ...] = ("configuration_arvideo.py", "modeling_arvideo.py", "clustering.py")
 PREPROCESSOR_NAME = "preprocessor_config.json"
 _WEIGHTS_INDEX = "model.safetensors.index.json"
+PUBLISH_ADVICE = "Refusing to publish it: retrain with a lower learning rate, or publish an earlier checkpoint."
 
 
 # ------------------------------------------------------------------------------------------------- folder contents
@@ -67,14 +69,29 @@ def remote_code_files() -> list[Path]:
     return files
 
 
+def checkpoint_file(checkpoint_dir: Path, name: str) -> Path:
+    """`checkpoint_dir / name` when it is a regular file inside the folder; an error for a path, a link leading out,
+    or anything else a crafted index could point at (publishing must never copy a file from elsewhere)."""
+    if not isinstance(name, str) or not name or name != Path(name).name or name in (".", ".."):
+        raise ValueError(f"{checkpoint_dir / _WEIGHTS_INDEX} names the shard {name!r}: shard names must be plain file "
+                         "names inside the checkpoint folder.")
+    path = checkpoint_dir / name
+    resolved, root = path.resolve(), checkpoint_dir.resolve()
+    if resolved.parent != root or path.is_symlink() or not resolved.is_file():
+        raise ValueError(f"{path} is not a regular file inside {checkpoint_dir} (a link, a folder or missing); "
+                         "publishing copies only the checkpoint's own files.")
+    return path
+
+
 def _weight_files(checkpoint_dir: Path) -> list[Path]:
-    """Safetensors weights of a checkpoint: one file, or the shards named by the index."""
-    if (checkpoint_dir / "model.safetensors").is_file():
-        return [checkpoint_dir / "model.safetensors"]
+    """Safetensors weights of a checkpoint: one file, or the shards named by the index (plain names, regular files
+    inside the folder)."""
+    if (checkpoint_dir / "model.safetensors").exists():
+        return [checkpoint_file(checkpoint_dir, "model.safetensors")]
     index = checkpoint_dir / _WEIGHTS_INDEX
-    if index.is_file():
+    if index.exists():
         shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        return [index] + [checkpoint_dir / shard for shard in shards]
+        return [checkpoint_file(checkpoint_dir, _WEIGHTS_INDEX)] + [checkpoint_file(checkpoint_dir, s) for s in shards]
     return []
 
 
@@ -138,6 +155,7 @@ def save_hub_folder(
     code_files = remote_code_files()
 
     weights = _weight_files(checkpoint_dir)
+    check_finite_safetensors([path for path in weights if path.suffix == ".safetensors"], PUBLISH_ADVICE)
     if weights:
         for path in weights:
             shutil.copy2(path, output_dir / path.name)
@@ -146,18 +164,20 @@ def save_hub_folder(
         model_class = getattr(modeling_arvideo, architecture, None)
         if model_class is None:
             raise ValueError(f"{checkpoint_dir}: no safetensors weights and unknown architecture {architecture!r}.")
-        model_class.from_pretrained(checkpoint_dir).save_pretrained(output_dir)
+        model = model_class.from_pretrained(checkpoint_dir)
+        check_finite_module(model, f"Refusing to publish {checkpoint_dir}", PUBLISH_ADVICE)
+        model.save_pretrained(output_dir)
     config.auto_map = dict(AUTO_MAP)
     config.save_pretrained(output_dir)
 
-    if (checkpoint_dir / PREPROCESSOR_NAME).is_file():
-        shutil.copy2(checkpoint_dir / PREPROCESSOR_NAME, output_dir / PREPROCESSOR_NAME)
+    if (checkpoint_dir / PREPROCESSOR_NAME).exists():
+        shutil.copy2(checkpoint_file(checkpoint_dir, PREPROCESSOR_NAME), output_dir / PREPROCESSOR_NAME)
     else:
         image_processor_for(config).save_pretrained(output_dir)
     for path in code_files:
         shutil.copy2(path, output_dir / path.name)
     if results is not None:
-        shutil.copy2(checkpoint_dir / RESULTS_FILE, output_dir / RESULTS_FILE)
+        shutil.copy2(checkpoint_file(checkpoint_dir, RESULTS_FILE), output_dir / RESULTS_FILE)
     measured = [results] if results else []
     card = render_model_card(entry, repo_id, config=config, measured=measured)
     (output_dir / "README.md").write_text(str(card) + "\n", encoding="utf-8")  # byte for byte as write_cards

@@ -5,7 +5,10 @@ numbers computed locally whenever `evaluate` cannot load it, plus per-class accu
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,13 +32,31 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, top_k: Sequence[int] =
     return results
 
 
+def import_evaluate() -> Any:
+    """The `evaluate` package, even when the running script's folder holds an `evaluate.py` (`python
+    examples/evaluate.py` puts `examples/` first on `sys.path`, where that script would stand in for the package)."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    shadow_dir = os.path.dirname(os.path.abspath(main_file)) if main_file else None
+    if shadow_dir is None or not os.path.isfile(os.path.join(shadow_dir, "evaluate.py")):
+        import evaluate  # noqa: PLC0415 - slow and optional: only when a metric is needed
+
+        return evaluate
+    loaded = sys.modules.get("evaluate")
+    if loaded is not None and os.path.dirname(os.path.abspath(getattr(loaded, "__file__", "") or "")) == shadow_dir:
+        del sys.modules["evaluate"]  # the script, imported under the package's name
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != shadow_dir]
+    try:
+        return importlib.import_module("evaluate")
+    finally:
+        sys.path[:] = saved
+
+
 @functools.lru_cache(maxsize=1)
 def load_accuracy_metric() -> Any | None:
     """Our `evaluate` metric loaded by path (cached), or `None` when `evaluate` is missing or cannot load it."""
     try:  # evaluate (and the datasets stack it imports) is slow to load and may fail: only here, and guarded
-        import evaluate
-
-        return evaluate.load(METRIC_PATH, keep_in_memory=True)
+        return import_evaluate().load(METRIC_PATH, keep_in_memory=True)
     except Exception as err:  # any failure here must not end a training run
         logger.warning("evaluate could not load %s (%s); computing accuracy locally.", METRIC_PATH, err)
         return None
@@ -77,6 +98,7 @@ __all__ = [
     "compute_metrics",
     "compute_topk",
     "confusion_matrix",
+    "import_evaluate",
     "load_accuracy_metric",
     "per_class_accuracy",
     "topk_accuracy",
