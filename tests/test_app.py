@@ -172,5 +172,6 @@ def test_publish_writes_a_space_for_the_model(tmp_path):
     assert (space / "requirements.txt").read_text().startswith(f"arvideo_hf[app]=={arvideo_hf.__version__}")
     card = SpaceCard.load(space / "README.md")
     assert (card.data.sdk, card.data.app_file, card.data.models) == ("gradio", "app.py", ["someone/arvideo-tiny"])
+    assert len(card.data.short_description) <= 60 and len(card.data.title) <= 60  # the Hub refuses longer ones
     with pytest.raises(FileExistsError, match="not empty"):
         write_space("someone/arvideo-tiny", space)
