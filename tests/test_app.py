@@ -95,8 +95,12 @@ def test_gradio_client_gets_the_pipelines_labels(served_app, demo_clip):
 
 def test_a_too_short_video_gets_a_message_naming_the_fix(served_app, tmp_path):
     short = write_noise_video(tmp_path / "short.mp4", frames=20, height=32, width=32)  # 16 frames x stride 2 = 32
+    client = Client(served_app(), verbose=False)
     with pytest.raises(AppError, match=r"the video has 20 frames.*--frame-stride 1"):
-        Client(served_app(), verbose=False).predict(handle_file(str(short)), api_name=f"/{API_NAME}")
+        client.predict(handle_file(str(short)), api_name=f"/{API_NAME}")
+    shorter = write_noise_video(tmp_path / "shorter.mp4", frames=10, height=32, width=32)
+    with pytest.raises(AppError, match=r"the video has 10 frames.*a video of at least 16 frames"):
+        client.predict(handle_file(str(shorter)), api_name=f"/{API_NAME}")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no browser: Debian's chromium is not installed (apt-get install "
@@ -172,5 +176,6 @@ def test_publish_writes_a_space_for_the_model(tmp_path):
     assert (space / "requirements.txt").read_text().startswith(f"arvideo_hf[app]=={arvideo_hf.__version__}")
     card = SpaceCard.load(space / "README.md")
     assert (card.data.sdk, card.data.app_file, card.data.models) == ("gradio", "app.py", ["someone/arvideo-tiny"])
+    assert len(card.data.short_description) <= 60 and len(card.data.title) <= 60  # the Hub refuses longer ones
     with pytest.raises(FileExistsError, match="not empty"):
         write_space("someone/arvideo-tiny", space)

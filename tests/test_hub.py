@@ -242,6 +242,9 @@ encoder = AutoModel.from_pretrained(repo, **kwargs).eval()
 classifier = AutoModelForVideoClassification.from_pretrained(repo, **kwargs).eval()
 with torch.no_grad():
     result = {"hidden": encoder(pixels).last_hidden_state, "logits": classifier(pixels).logits}
+longer = AutoModelForVideoClassification.from_pretrained(repo, num_frames=2 * classifier.config.num_frames, **kwargs)
+with torch.no_grad():  # the same checkpoint on twice the frames: positions rebuilt by the shipped code
+    result["logits_longer"] = longer.eval()(pixels.repeat_interleave(2, dim=1)).logits
 result["classes"] = [type(encoder).__module__ + "." + type(encoder).__name__,
                      type(classifier).__module__ + "." + type(classifier).__name__]
 if "pipeline" in globals():
@@ -273,10 +276,15 @@ def offline_runs(published):
         log, _ = process.communicate(timeout=240)
         assert process.returncode == 0, f"{name} run failed:\n{log}"
         outputs[name] = torch.load(root / f"{name}.pt", weights_only=False)
+    config = published.model.config.to_dict()
+    config["num_frames"] *= 2
+    longer = type(published.model)(type(published.model.config).from_dict(config)).eval()
+    longer.load_state_dict(published.model.state_dict())
     with torch.no_grad():
         reference = {
             "hidden": published.model.arvideo(pixels).last_hidden_state,
             "logits": published.model(pixels).logits,
+            "logits_longer": longer(pixels.repeat_interleave(2, dim=1)).logits,
         }
     return SimpleNamespace(outputs=outputs, reference=reference, root=root)
 
@@ -293,6 +301,7 @@ def test_auto_model_with_package_offline(offline_runs):
                               "arvideo_hf.models.modeling_arvideo.ARVideoForVideoClassification"]
     assert torch.equal(out["hidden"], offline_runs.reference["hidden"])
     assert torch.equal(out["logits"], offline_runs.reference["logits"])
+    assert (out["logits_longer"] - offline_runs.reference["logits_longer"]).abs().max() <= 1e-5
 
 
 def test_trust_remote_code_without_package_offline(offline_runs):
@@ -302,6 +311,7 @@ def test_trust_remote_code_without_package_offline(offline_runs):
     assert [name.rsplit(".", 1)[1] for name in out["classes"]] == ["ARVideoModel", "ARVideoForVideoClassification"]
     assert torch.equal(out["hidden"], offline_runs.reference["hidden"])
     assert torch.equal(out["logits"], offline_runs.reference["logits"])
+    assert (out["logits_longer"] - offline_runs.reference["logits_longer"]).abs().max() <= 1e-5
 
 
 def test_pipeline_without_package_offline(offline_runs, published):

@@ -96,13 +96,12 @@ class CheckpointViewer:
             return None
         # The pipeline reads num_frames frames `frame_stride` apart from the start; a shorter video would reach the
         # model with fewer frames.
-        frames, needed = probe_video(video).num_frames, self.config.num_frames * self.frame_stride
-        if frames < needed:
-            raise ValueError(
-                f"the video has {frames} frames; the labels need {self.config.num_frames} frames {self.frame_stride} "
-                f"apart ({needed}): upload a longer video, or start the app with --frame-stride "
-                f"{max(frames // self.config.num_frames, 1)}."
-            )
+        frames, length = probe_video(video).num_frames, self.config.num_frames
+        if frames < length * self.frame_stride:
+            fix = (f"upload a longer video, or start the app with --frame-stride {frames // length}"
+                   if frames >= length else f"upload a video of at least {length} frames")
+            raise ValueError(f"the video has {frames} frames; the labels need {length} frames {self.frame_stride} "
+                             f"apart ({length * self.frame_stride}): {fix}.")
         predictions = self.classifier(str(video), top_k=top_k, frame_sampling_rate=self.frame_stride)
         return {p["label"]: float(p["score"]) for p in predictions}
 

@@ -36,7 +36,7 @@ def write_space(model: str, output_dir: str | os.PathLike, requirement: str | No
     data = SpaceCardData(
         title=f"ARVideo {name}"[:60], sdk="gradio", sdk_version=gradio.__version__, app_file="app.py",
         models=[model] if "/" in model and not Path(model).exists() else None, license="apache-2.0",
-        short_description="Upload a video: labels, next-cluster predictions, attention ranks",
+        short_description="Video in: labels, next-cluster predictions, attention ranks",  # the Hub's limit: 60
     )
     card = SpaceCard.from_template(
         data, template_str=(
