@@ -30,11 +30,14 @@ from accelerate.utils import load as accelerate_load
 from safetensors import SafetensorError, safe_open
 
 from .optim import WarmupCosine
+from .sharded import MODEL_SHARDS, OPTIMIZER_SETTINGS, OPTIMIZER_SHARDS
 
 
 logger = logging.getLogger(__name__)
 SCHEDULE_FILE = "schedule.json"
 REQUIRED_FILES = ("trainer_state.json", SCHEDULE_FILE, "model.safetensors", "optimizer.bin")
+# An FSDP checkpoint (training/sharded.py) holds safetensors shards of the model and optimizer instead.
+SHARDED_REQUIRED_FILES = ("trainer_state.json", SCHEDULE_FILE, MODEL_SHARDS, OPTIMIZER_SHARDS, OPTIMIZER_SETTINGS)
 LOADED_PICKLES = ("*.bin", "random_states_*.pkl")  # what accelerate's load_state unpickles (weights_only=True)
 # The same for a transformers Trainer checkpoint (finetuning): what `Trainer.train(resume_from_checkpoint=...)` loads.
 TRAINER_REQUIRED_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
@@ -51,21 +54,23 @@ def checkpoint_problem(folder: Path, required: tuple[str, ...] = REQUIRED_FILES,
                        pickles: tuple[str, ...] = LOADED_PICKLES) -> str | None:
     """Why `folder` cannot be resumed from (naming the file), or None when every file it needs is present and
     readable. Pickled files are test-loaded with `weights_only=True`, so one that carries code is rejected unrun."""
+    if required == REQUIRED_FILES and (folder / MODEL_SHARDS).is_dir():
+        required = SHARDED_REQUIRED_FILES
     for name in required:
-        if not (folder / name).is_file():
+        if not (folder / name).exists():
             return f"{folder / name} is missing"
     foreign = sorted(folder.glob("custom_checkpoint_*"))
     if foreign:  # accelerate would unpickle these with weights_only=False; this project never writes them
         return (f"{foreign[0]} is a pickle of registered state, which this project never writes and never loads "
                 "(accelerate would unpickle it with weights_only=False)")
-    for name in ("trainer_state.json", SCHEDULE_FILE, "training_args.json"):
+    for name in ("trainer_state.json", SCHEDULE_FILE, "training_args.json", OPTIMIZER_SETTINGS):
         path = folder / name
         if path.is_file():
             try:
                 json.loads(path.read_text())
             except (OSError, ValueError) as err:
                 return f"{path} is not readable JSON ({err})"
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in sorted(folder.rglob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as handle:
                 for key in handle.keys():
