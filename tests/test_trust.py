@@ -173,6 +173,7 @@ def test_resume_falls_back_past_damaged_checkpoints_and_names_them(tmp_path, sma
     assert "Resumed from" in warnings and "step_00000001" in warnings
     assert "dropped line 4" in warnings
     assert [r["step"] for r in metrics(out)] == [1, 2, 3, 4]
+    assert sorted(p.name for p in checkpoints.iterdir()) == [f"step_0000000{i}" for i in (2, 3, 4)]  # rotated, 3 kept
 
     for folder in checkpoints.glob("step_*"):
         truncate(folder / "model.safetensors")

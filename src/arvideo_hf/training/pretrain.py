@@ -297,6 +297,7 @@ def save_checkpoint(
         if is_out_of_space(err, folder):
             raise out_of_space_error(folder, final.name) from err
         raise
+    if accelerator.is_main_process:
         for old in sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p != final)[: -keep + 1 or None]:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
