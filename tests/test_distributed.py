@@ -7,7 +7,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,7 +21,15 @@ from arvideo_hf.training import parse_pretrain_args, run_pretraining
 from arvideo_hf.training.pretrain import reset_accelerate_state
 from arvideo_hf.training.sharded import MODEL_SHARDS, OPTIMIZER_SETTINGS, OPTIMIZER_SHARDS, check_engine
 
-from .test_pretrain import SMALL, SMALL_RECIPE, free_port, max_difference, metrics, subprocess_env, weights
+from .test_pretrain import (
+    SMALL,
+    SMALL_RECIPE,
+    finish_launch,
+    max_difference,
+    metrics,
+    start_two_processes,
+    weights,
+)
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,39 +50,17 @@ def common_pretrain_args(demo_root):
             "--logging_steps", "1", "--report_to", "none", "--per_device_batch_size", "1"]
 
 
-def start(tmp_path, script, launcher_args, script_args, log_name):
-    """Start `accelerate launch` of two CPU processes over gloo, as the README documents, logging to `log_name`."""
-    command = [sys.executable, "-m", "accelerate.commands.launch", *launcher_args, "--num_processes", "2",
-               "--mixed_precision", "no", "--main_process_port", str(free_port()), str(ROOT / "examples" / script),
-               *script_args]
-    env = {**subprocess_env(tmp_path), "ACCELERATE_USE_CPU": "1"}
-    with (tmp_path / log_name).open("w") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), tmp_path / log_name
-
-
-def finish(started):
-    """Wait for a started launch; its log, after checking it succeeded."""
-    process, log_path = started
-    try:
-        process.wait(timeout=300)
-    finally:
-        process.kill()
-    log = log_path.read_text()
-    assert process.returncode == 0, log[-4000:]
-    return log
-
-
 def launch(tmp_path, script, launcher_args, script_args, log_name):
-    return finish(start(tmp_path, script, launcher_args, script_args, log_name))
+    return finish_launch(start_two_processes(tmp_path, script, launcher_args, script_args, log_name))
 
 
 def start_fsdp_pretraining(tmp_path, demo_root, output_dir, *extra):
-    return start(tmp_path, "pretrain.py", ["--config_file", str(FSDP_CONFIG)],
+    return start_two_processes(tmp_path, "pretrain.py", ["--config_file", str(FSDP_CONFIG)],
                  [*common_pretrain_args(demo_root), "--output_dir", str(output_dir), *extra], f"{output_dir.name}.log")
 
 
 def launch_fsdp_pretraining(tmp_path, demo_root, output_dir, *extra):
-    return finish(start_fsdp_pretraining(tmp_path, demo_root, output_dir, *extra))
+    return finish_launch(start_fsdp_pretraining(tmp_path, demo_root, output_dir, *extra))
 
 
 def assert_no_pickle(checkpoint):
@@ -94,13 +79,15 @@ def test_fsdp_equals_ddp_and_one_process_and_saves_consolidated_models(tmp_path,
     common = common_pretrain_args(small_demo_root)
     # Both launches at once (the start-up of one overlaps the other's training), then the one process in this one.
     fsdp_run = start_fsdp_pretraining(tmp_path, small_demo_root, tmp_path / "fsdp", "--max_steps", "3")
-    ddp_run = start(tmp_path, "pretrain.py", ["--multi_gpu", "--num_machines", "1", "--dynamo_backend", "no"],
-                    [*common, "--output_dir", str(tmp_path / "ddp"), "--max_steps", "3"], "ddp.log")
+    ddp_run = start_two_processes(
+        tmp_path, "pretrain.py", ["--multi_gpu", "--num_machines", "1", "--dynamo_backend", "no"],
+        [*common, "--output_dir", str(tmp_path / "ddp"), "--max_steps", "3"], "ddp.log",
+    )
     reset_accelerate_state()
     run_pretraining(parse_pretrain_args([*common, "--output_dir", str(tmp_path / "one"), "--max_steps", "3",
                                          "--per_device_batch_size", "2"]))
-    log = finish(fsdp_run)
-    finish(ddp_run)
+    log = finish_launch(fsdp_run)
+    finish_launch(ddp_run)
     assert "shard units: ARVideoForPretraining x1, ARVideoPatchEmbeddings x1, ARVideoLayer x2, ARVideoDecoderLayer x1" \
         in log  # every encoder and decoder layer is its own unit, as the config says
     assert_no_pickle(tmp_path / "fsdp" / "checkpoints" / "step_00000003")

@@ -1,6 +1,7 @@
 """Pretraining loop: runs on the demo set, learns, resumes exactly after a real kill, refuses to mix two runs in one
 folder, stops on a non-finite loss, and runs as real 2-process DDP on CPU with the weights of a 1-process run."""
 
+import contextlib
 import json
 import math
 import os
@@ -78,6 +79,32 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_two_processes(tmp_path, script, launcher_args, script_args, log_name):
+    """Start `accelerate launch` of two CPU processes over gloo, as the README documents, logging to `log_name`. The
+    launcher leads its own process group, so `finish_launch` can stop its rank workers with it."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", *launcher_args, "--num_processes", "2",
+               "--mixed_precision", "no", "--main_process_port", str(free_port()), str(ROOT / "examples" / script),
+               *script_args]
+    env = {**subprocess_env(tmp_path), "ACCELERATE_USE_CPU": "1"}
+    with (tmp_path / log_name).open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, tmp_path / log_name
+
+
+def finish_launch(started, timeout=300):
+    """Wait for a started launch; its log, after checking it succeeded. On a timeout or any failure the whole process
+    group goes, rank workers included (killing the launcher alone left them running)."""
+    process, log_path = started
+    try:
+        process.wait(timeout=timeout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    log = log_path.read_text()
+    assert process.returncode == 0, log[-4000:]
+    return log
 
 
 # --------------------------------------------------------------------------------------------------- runs and logs
@@ -314,15 +341,10 @@ def test_two_process_ddp_equals_one_process_with_twice_the_batch(tmp_path, small
     common = [*SMALL_RECIPE, "--config_overrides", SMALL, "--demo_root", str(small_demo_root), "--num_workers", "0",
               "--prediction_order", "spatial_first", "--mask_ratio", "0", "--base_lr", "0.128", "--warmup_epochs", "0",
               "--max_steps", "3", "--save_steps", "3", "--logging_steps", "1", "--report_to", "none"]
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(free_port()), str(ROOT / "examples" / "pretrain.py"),
-        *common, "--output_dir", str(tmp_path / "ddp"), "--per_device_batch_size", "1",
-    ]
-    env = {**subprocess_env(tmp_path), "ACCELERATE_USE_CPU": "1"}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    finish_launch(start_two_processes(
+        tmp_path, "pretrain.py", ["--multi_gpu", "--num_machines", "1", "--dynamo_backend", "no"],
+        [*common, "--output_dir", str(tmp_path / "ddp"), "--per_device_batch_size", "1"], "ddp.log",
+    ))
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["clips_seen"] == 3 * 2
     assert (tmp_path / "ddp" / "checkpoints" / "step_00000003" / "trainer_state.json").exists()
