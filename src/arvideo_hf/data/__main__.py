@@ -159,7 +159,8 @@ def run_build_hard(args: argparse.Namespace) -> int:
 def run_frame_check(args: argparse.Namespace) -> int:
     from .frame_check import frame_check  # noqa: PLC0415 - trains a small classifier with torch
 
-    result = frame_check(args.root, epochs=args.epochs, seed=args.seed, frames_per_video=args.frames_per_video)
+    result = frame_check(args.root, epochs=args.epochs, seed=args.seed, frames_per_video=args.frames_per_video,
+                         max_train_videos=args.max_train_videos)
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("root", help="a dataset folder with train.txt, test.txt and labels.txt")
     frames.add_argument("--epochs", type=int, default=15)
     frames.add_argument("--frames-per-video", type=int, default=4)
+    frames.add_argument("--max-train-videos", type=int, default=None, help="train on the first N (default: all)")
     frames.add_argument("--seed", type=int, default=0)
     frames.add_argument("--output", default=None, help="also write the JSON result here")
     frames.set_defaults(run=run_frame_check)

@@ -45,9 +45,12 @@ class FrameClassifier(nn.Module):
         return self.head(self.features(pixels).flatten(1))
 
 
-def load_split_frames(root: str | os.PathLike, list_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every frame of every video of a labeled list: uint8 `(videos, T, H, W, 3)` and the labels."""
+def load_split_frames(root: str | os.PathLike, list_name: str, limit: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of the first `limit` (default: all) videos of a labeled list: uint8 `(videos, T, H, W, 3)` and the
+    labels."""
     source = read_kinetics_list(Path(root) / list_name, root=root, labels=True)
+    source.records = source.records[:limit]
     clips = []
     for record in source.records:
         with open_video(record.path) as video:
@@ -93,11 +96,13 @@ def _train_and_score(train, test, num_classes: int, epochs: int, seed: int) -> d
 
 
 def frame_check(root: str | os.PathLike, *, epochs: int = 15, seed: int = 0, frames_per_video: int = 4,
-                train_list: str = "train.txt", test_list: str = "test.txt") -> dict[str, Any]:
+                train_list: str = "train.txt", test_list: str = "test.txt", max_train_videos: int | None = None
+                ) -> dict[str, Any]:
     """Top-1 (%) of the per-frame and the frame-pair classifier on `test_list` (and on their own training frames),
-    with chance and the sizes; the test frames are drawn once from `seed` like the training frames."""
+    with chance and the sizes; the test frames are drawn once from `seed` like the training frames. The training
+    frames come from the first `max_train_videos` videos of `train_list` (default: all)."""
     started = time.perf_counter()
-    train_clips, train_labels = load_split_frames(root, train_list)
+    train_clips, train_labels = load_split_frames(root, train_list, max_train_videos)
     test_clips, test_labels = load_split_frames(root, test_list)
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     result: dict[str, Any] = {"root": os.fspath(root), "num_classes": num_classes,
