@@ -2,6 +2,9 @@
 generated from a runs file (never typed)."""
 
 import json
+from pathlib import Path
+
+import pytest
 
 from arvideo_hf.readme_blocks import readme_block
 from arvideo_hf.training import recipe_search
@@ -44,3 +47,12 @@ def test_report_pairs_seeds_against_random_init_and_writes_the_block(tmp_path):
     assert (tmp_path / "out" / "layers-hard-400.png").stat().st_size > 1000
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == summary
 
+
+
+def test_readme_block_is_generated_from_the_committed_runs():
+    root = Path(__file__).parents[1]
+    runs = root / "reproduce" / "hard_set" / "runs.jsonl"
+    if not runs.is_file():
+        pytest.fail("reproduce/hard_set/runs.jsonl is missing: the README's hard-set table has no source")
+    table = recipe_search.summary_table(recipe_search.summarize(recipe_search.load_runs(runs)))
+    assert readme_block((root / "README.md").read_text(), recipe_search.README_BLOCK) == table

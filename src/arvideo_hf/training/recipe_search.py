@@ -79,7 +79,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     differences against random init."""
     groups: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
-        groups[run["set"], run["steps"]][recipe_name(run)].append(run)
+        if run["method"] != "random":
+            groups[run["set"], run["steps"]][recipe_name(run)].append(run)
+    for run in runs:  # random features have no steps: they are the reference of every budget of their set
+        budgets = [key for key in groups if key[0] == run["set"]] if run["method"] == "random" else []
+        for key in budgets or ([(run["set"], 0)] if run["method"] == "random" else []):
+            groups[key]["random init"].append(run)
     summary: dict[str, Any] = {}
     for (name, steps), recipes in sorted(groups.items()):
         random_runs = recipes.get("random init", [])
