@@ -107,7 +107,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if recipe != "random init":
                 row["pretrain_loss"] = [run.get("loss_last") for run in members]
             rows[recipe] = row
-        summary[f"{name}@{steps}"] = {"set": name, "steps": steps, "rows": rows}
+        epochs = sorted({run.get("probe_epochs") for members in recipes.values() for run in members} - {None})
+        summary[f"{name}@{steps}"] = {"set": name, "steps": steps, "probe_epochs": epochs, "rows": rows}
     return summary
 
 
@@ -121,6 +122,11 @@ def _difference(paired: dict[str, Any] | None) -> str:
     return text
 
 
+def _epochs(group: dict[str, Any]) -> str:
+    epochs = group.get("probe_epochs") or []
+    return f"{'/'.join(map(str, epochs))}-epoch " if epochs else ""
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     """The README block: one table per set and budget, the easy set first."""
     blocks = []
@@ -129,7 +135,8 @@ def summary_table(summary: dict[str, Any]) -> str:
     for group in order:
         title, classes = SETS.get(group["set"], (group["set"], None))
         lines = [
-            f"**{title}**, {group['steps']} pretraining steps, probes on the last layer (best layer in brackets):",
+            f"**{title}**, {group['steps']} pretraining steps, {_epochs(group)}probes on the last layer (best layer "
+            "in brackets):",
             "",
             "| encoder | seeds | attentive probe (probe's train) | vs random, paired | linear probe "
             "| vs random, paired |",
