@@ -46,12 +46,13 @@ def recipe_name(run: dict[str, Any]) -> str:
 
 
 def load_runs(path: str | Path) -> list[dict[str, Any]]:
-    """The runs file's records; a later line for the same set, recipe, steps and seed replaces an earlier one."""
+    """The runs file's records; a later line for the same set, recipe, steps, probe epochs and seed replaces an
+    earlier one."""
     latest: dict[tuple, dict[str, Any]] = {}
     for line in Path(path).read_text().splitlines():
         if line.strip():
             run = json.loads(line)
-            latest[run["set"], recipe_name(run), run["steps"], run["seed"]] = run
+            latest[run["set"], recipe_name(run), run["steps"], run.get("probe_epochs"), run["seed"]] = run
     return list(latest.values())
 
 
@@ -77,16 +78,19 @@ def _paired(values: dict[int, float], reference: dict[int, float]) -> dict[str, 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per set and step budget, per recipe: per-layer means over seeds, last-layer and best-layer top-1, and paired
     differences against random init."""
-    groups: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         if run["method"] != "random":
-            groups[run["set"], run["steps"]][recipe_name(run)].append(run)
+            groups[run["set"], run["steps"], run.get("probe_epochs") or 0][recipe_name(run)].append(run)
     for run in runs:  # random features have no steps: they are the reference of every budget of their set
-        budgets = [key for key in groups if key[0] == run["set"]] if run["method"] == "random" else []
-        for key in budgets or ([(run["set"], 0)] if run["method"] == "random" else []):
+        if run["method"] != "random":
+            continue
+        epochs = run.get("probe_epochs") or 0
+        budgets = [key for key in groups if key[0] == run["set"] and key[2] == epochs]
+        for key in budgets or [(run["set"], 0, epochs)]:
             groups[key]["random init"].append(run)
     summary: dict[str, Any] = {}
-    for (name, steps), recipes in sorted(groups.items()):
+    for (name, steps, epochs), recipes in sorted(groups.items()):
         random_runs = recipes.get("random init", [])
         rows = {}
         for recipe, members in recipes.items():
@@ -107,8 +111,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if recipe != "random init":
                 row["pretrain_loss"] = [run.get("loss_last") for run in members]
             rows[recipe] = row
-        epochs = sorted({run.get("probe_epochs") for members in recipes.values() for run in members} - {None})
-        summary[f"{name}@{steps}"] = {"set": name, "steps": steps, "probe_epochs": epochs, "rows": rows}
+        key = f"{name}@{steps}" + (f"-probe{epochs}" if epochs else "")
+        summary[key] = {"set": name, "steps": steps, "probe_epochs": epochs, "rows": rows}
     return summary
 
 
@@ -123,15 +127,14 @@ def _difference(paired: dict[str, Any] | None) -> str:
 
 
 def _epochs(group: dict[str, Any]) -> str:
-    epochs = group.get("probe_epochs") or []
-    return f"{'/'.join(map(str, epochs))}-epoch " if epochs else ""
+    return f"{group['probe_epochs']}-epoch " if group.get("probe_epochs") else ""
 
 
 def summary_table(summary: dict[str, Any]) -> str:
     """The README block: one table per set and budget, the easy set first."""
     blocks = []
     order = sorted(summary.values(), key=lambda group: (list(SETS).index(group["set"]) if group["set"] in SETS
-                                                         else len(SETS), group["steps"]))
+                                                         else len(SETS), group["steps"], group["probe_epochs"]))
     for group in order:
         title, classes = SETS.get(group["set"], (group["set"], None))
         lines = [
@@ -174,7 +177,7 @@ def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | P
                   for recipe, row in group["rows"].items()}
         plot_layer_probes(curves, results_dir / f"layers-{key.replace('@', '-')}.png",
                           chance=100 / classes if classes else None,
-                          title=f"{title}: probe top-1 per layer after {group['steps']} pretraining steps")
+                          title=f"{title}: {_epochs(group)}probe top-1 per layer after {group['steps']} steps")
     if readme is not None:
         write_readme_block(readme, README_BLOCK, summary_table(summary))
     return summary
