@@ -3,6 +3,8 @@
 
     python examples/probe.py --model_name_or_path outputs/pretrain-demo/encoder --probe linear     # demo splits
     python examples/probe.py --model_name_or_path outputs/pretrain-demo/encoder --probe attentive
+    python examples/probe.py --model_name_or_path outputs/pretrain-demo/encoder --probe attentive --layer all
+        # one probe per hidden state (0 = the tubelet embedding ... the last block), results and a per-layer plot
     python examples/probe.py --probe linear --train_features train.safetensors --test_features test.safetensors
 """
 

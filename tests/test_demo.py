@@ -17,7 +17,7 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
     readme = tmp_path / "README.md"
     readme.write_text("# t\n\n<!-- demo-table:start -->\nold table\n<!-- demo-table:end -->\n\nafter\n")
     code = demo.main([
-        "--output_dir", str(output), "--demo_root", str(small_demo_root), "--pretrain_seconds", "2", "--seeds", "0",
+        "--output_dir", str(output), "--demo_root", str(small_demo_root), "--pretrain_steps", "2", "--seeds", "0",
         "--pretrain_batch_size", "4",
         "--supervised_epochs", "1", "--probe_epochs", "2", "--num_workers", "0", "--results_file", str(results_file),
         "--readme", str(readme),
@@ -28,6 +28,7 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
     for name in ("ARVideo-pretrained", "VideoMAE-pretrained", "random init"):
         assert f"| {name} |" in printed
     assert "Supervised from scratch on all 12 labels (1 epochs)" in printed and "Total wall time" in printed
+    assert "Pretraining: 2 optimizer steps each (ARVideo " in printed  # a step budget, its wall time stated
     results = json.loads((output / "results.json").read_text())
     assert json.loads(results_file.read_text()) == results
     assert results["dataset"] == {"unlabeled": 12, "train": 12, "train_10pct": 6, "test": 6}
@@ -39,7 +40,7 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
         assert (output / f"finetune-{name}-seed0" / "eval_results.json").is_file()
     for method in ("arvideo", "videomae"):
         summary = json.loads((output / f"pretrain-{method}" / "summary.json").read_text())
-        assert summary["method"] == method and summary["steps"] >= 1
+        assert summary["method"] == method and summary["steps"] == results["pretraining"][method]["steps"] == 2
     assert 0.0 <= results["supervised_all_labels"]["top1"] <= 100.0
     assert (output / "results.md").read_text() == demo.results_text(results)
     assert readme_block(readme.read_text(), demo.README_BLOCK) == demo.results_text(results)

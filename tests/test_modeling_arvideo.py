@@ -75,6 +75,31 @@ def test_pixel_targets_match_videomae_formula():
     assert torch.allclose(raw, tub.flatten(2), atol=1e-6)
 
 
+def test_frame_difference_target_is_the_motion_and_zero_on_a_static_scene(tmp_path):
+    """The opt-in motion target: each frame minus the one before (the first minus itself), cut into tubelets; a clip
+    whose frames are all the same gives all-zero targets, so the loss only pays for what moves."""
+    config = tiny_config(norm_pix_loss=False, pretraining_target="frame_difference")
+    model = ARVideoForPretraining(config)
+    pixels = clip(config)
+    mean = torch.tensor(config.image_mean)[:, None, None]
+    std = torch.tensor(config.image_std)[:, None, None]
+    frames = pixels * std + mean
+    difference = frames - torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    assert torch.allclose(model.pixel_targets(pixels), patchify(difference, 2, 8).flatten(2), atol=1e-6)
+    static = pixels[:, :1].expand_as(pixels).contiguous()
+    assert model.pixel_targets(static).abs().max() == 0
+    assert not torch.allclose(model.pixel_targets(pixels),
+                              ARVideoForPretraining(tiny_config(norm_pix_loss=False)).pixel_targets(pixels))
+    out = model(pixels)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and torch.allclose(out.loss, torch.nn.functional.mse_loss(out.logits, out.targets))
+    model.save_pretrained(tmp_path)
+    assert ARVideoConfig.from_pretrained(tmp_path).pretraining_target == "frame_difference"
+    assert ARVideoConfig().pretraining_target == "pixels"  # the paper's objective stays the default
+    with pytest.raises(ValueError, match="pretraining_target must be one of"):
+        tiny_config(pretraining_target="flow")
+
+
 @pytest.mark.parametrize("cls", [ARVideoModel, ARVideoForPretraining, ARVideoForVideoClassification])
 def test_save_load_round_trip_is_bit_exact(tmp_path, cls):
     config = tiny_config(num_labels=4)

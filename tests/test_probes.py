@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from arvideo_hf import ARVideoForVideoClassification, ARVideoModel
+from arvideo_hf.training.arguments import parse_feature_args, parse_probe_args
 from arvideo_hf.training.features import (
     build_feature_dataset,
     extract_features,
     load_features,
-    parse_feature_args,
     run_feature_extraction,
     save_features,
 )
@@ -16,7 +16,7 @@ from arvideo_hf.training.probes import (
     AttentiveProbe,
     LinearProbe,
     evaluate_probe,
-    parse_probe_args,
+    parse_layers,
     run_probe,
     train_probe,
 )
@@ -124,3 +124,45 @@ def test_probe_and_feature_scripts_run_on_the_demo_splits(tmp_path, small_demo_r
     with pytest.raises(ValueError, match="token features"):
         run_probe(parse_probe_args(["--probe", "attentive", "--train_features", str(output), "--test_features",
                                     str(output), "--output_dir", str(tmp_path / "x")]))
+
+
+def test_layer_all_probes_every_hidden_state_and_plots_them(tmp_path, small_demo_root, small_encoder_dir):
+    """`--layer all`: one probe per hidden state (0 = embeddings ... last), each on its own layer's features."""
+    results = run_probe(parse_probe_args([
+        "--model_name_or_path", str(small_encoder_dir), "--demo_root", str(small_demo_root), "--probe", "linear",
+        "--layer", "all", "--epochs", "3", "--output_dir", str(tmp_path / "probe"), "--device", "cpu",
+    ]))
+    assert [row["layer"] for row in results["per_layer"]] == [0, 1, 2]  # the small encoder has 2 blocks
+    assert results["top1"] == results["per_layer"][-1]["top1"] and results["layer"] == 2
+    loaded, metadata = load_features(tmp_path / "probe" / "train_features.safetensors")
+    assert loaded["features"].shape == (12, 3, 32) and metadata["layers"] == [0, 1, 2]
+    encoder = ARVideoModel.from_pretrained(small_encoder_dir)
+    dataset = build_feature_dataset(encoder.config, None, demo_root=str(small_demo_root), demo_split="train")
+    embeddings = extract_features(encoder, dataset, pooling="mean", layers=[0], progress=False)["features"][:, 0]
+    assert torch.allclose(loaded["features"][:, 0], embeddings, atol=1e-5)  # layer 0 is the embedding output
+    assert not torch.allclose(loaded["features"][:, 0], loaded["features"][:, 2])
+    for layer in (0, 1, 2):
+        assert (tmp_path / "probe" / f"linear_probe_layer{layer}.safetensors").is_file()
+    assert (tmp_path / "probe" / "linear_per_layer.png").stat().st_size > 1000
+    # the saved multi-layer features are probed per layer too, or on one of their layers
+    features = {"--train_features": str(tmp_path / "probe" / "train_features.safetensors"),
+                "--test_features": str(tmp_path / "probe" / "test_features.safetensors")}
+    argv = [item for pair in features.items() for item in pair] + ["--epochs", "3", "--output_dir", str(tmp_path / "x")]
+    again = run_probe(parse_probe_args(argv + ["--layer", "all"]))
+    assert [row["top1"] for row in again["per_layer"]] == [row["top1"] for row in results["per_layer"]]
+    assert run_probe(parse_probe_args(argv + ["--layer", "1"]))["top1"] == results["per_layer"][1]["top1"]
+    with pytest.raises(ValueError, match="not in the features file"):
+        run_probe(parse_probe_args(argv + ["--layer", "5"]))
+    with pytest.raises(ValueError, match="hidden states 0..2"):
+        parse_layers("3", 2)
+    assert parse_layers("-1", 2) == [2] and parse_layers("0,2", 2) == [0, 2] and parse_layers("all", 3) == [0, 1, 2, 3]
+
+
+def test_single_layer_features_refuse_layer_all(tmp_path, small_demo_root, small_encoder_dir):
+    output = run_feature_extraction(parse_feature_args([
+        "--model_name_or_path", str(small_encoder_dir), "--demo_root", str(small_demo_root), "--demo_split", "test",
+        "--output", str(tmp_path / "test.safetensors"), "--num_workers", "0", "--device", "cpu",
+    ]))
+    with pytest.raises(ValueError, match="hold one layer"):
+        run_probe(parse_probe_args(["--train_features", str(output), "--test_features", str(output), "--layer", "all",
+                                    "--output_dir", str(tmp_path / "x")]))

@@ -328,3 +328,16 @@ def test_readme_images_are_committed_and_small(name):
     assert path.is_file(), f"regenerate {path} with the command in the README"
     assert path.stat().st_size < 300_000
     _image(path)
+
+
+def test_plot_layer_probes_draws_one_panel_per_probe_kind(tmp_path):
+    results = {"ARVideo": {"attentive": [48.8, 13.0, 13.0, 9.4], "attentive_train": [98.5, 47.2, 40.0, 26.0],
+                           "linear": [12.0, 11.0, 11.0, 14.0]},
+               "random init": {"attentive": [40.0, 46.8, 44.0, 43.0], "linear": [11.0, 12.0, 13.0, 12.0]}}
+    path = viz.plot_layer_probes(results, tmp_path / "layers.png", chance=10.0, title="hard set")
+    image = np.asarray(Image.open(path))
+    assert image.shape[1] > image.shape[0] > 200  # two panels side by side
+    only_linear = viz.plot_layer_probes({"a": {"linear": [1.0, 2.0]}}, tmp_path / "linear.png", layers=[0, 3])
+    assert np.asarray(Image.open(only_linear)).shape[1] < image.shape[1]  # one panel
+    with pytest.raises(ValueError, match="no 'attentive' or 'linear'"):
+        viz.plot_layer_probes({"a": {"finetune": [1.0]}}, tmp_path / "none.png")

@@ -20,6 +20,7 @@ from .clustering import ClusterGeometry, check_cluster_shape
 IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
+PRETRAINING_TARGETS = ("pixels", "frame_difference")
 
 # Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale
 # model that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens, 2x2x2 clusters; the
@@ -96,6 +97,11 @@ class ARVideoConfig(PreTrainedConfig):
             and gradients, a fraction of the decoder's activation memory, `logits` returned detached.
         norm_pix_loss (`bool`, defaults to `True`):
             Regress per-tubelet normalized pixels (VideoMAE's target) instead of raw pixels.
+        pretraining_target (`str`, defaults to `"pixels"`):
+            What the decoder regresses for each token of the next cluster: `"pixels"` (the paper's objective) or
+            `"frame_difference"` (an opt-in motion target: each frame minus the frame before it, the first frame of a
+            clip minus itself, cut into tubelets; a static scene gives zero targets, so the loss is spent on what
+            moves). `norm_pix_loss` then normalizes the chosen target per tubelet.
         image_mean, image_std (`list[float]`):
             The processor's normalization, undone to build pixel targets.
 
@@ -136,6 +142,7 @@ class ARVideoConfig(PreTrainedConfig):
     decoder_self_attention: bool = False
     decoder_chunk_size: int | None = None
     norm_pix_loss: bool = True
+    pretraining_target: str = "pixels"
     image_mean: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_MEAN
     image_std: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_STD
 
@@ -245,6 +252,10 @@ class ARVideoConfig(PreTrainedConfig):
                 )
         if self.prediction_order not in PREDICTION_ORDERS:
             raise ValueError(f"prediction_order must be one of {PREDICTION_ORDERS}, got {self.prediction_order!r}.")
+        if self.pretraining_target not in PRETRAINING_TARGETS:
+            raise ValueError(
+                f"pretraining_target must be one of {PRETRAINING_TARGETS}, got {self.pretraining_target!r}."
+            )
         if len(self.image_mean) != self.num_channels or len(self.image_std) != self.num_channels:
             raise ValueError(
                 f"image_mean/image_std need one value per channel (num_channels={self.num_channels}), "

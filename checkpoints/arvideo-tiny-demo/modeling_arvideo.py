@@ -92,12 +92,16 @@ def unpatchify(tubelets: torch.Tensor, grid: tuple[int, int, int], tubelet_size:
     return frames.reshape(batch, gt * t, -1, gh * p, gw * p)
 
 
-def unnormalized_tubelets(pixel_values: torch.Tensor, config: Any) -> torch.Tensor:
+def unnormalized_tubelets(pixel_values: torch.Tensor, config: Any, target: str = "pixels") -> torch.Tensor:
     """Undo the processor's normalization (`config.image_mean`/`image_std`) and cut tubelets `(B, N, t*p*p, C)`:
-    the pixels that the pretraining targets are made of."""
+    the pixels that the pretraining targets are made of (`target="frame_difference"`: each frame minus the one
+    before it, the first frame minus itself)."""
     mean = torch.tensor(config.image_mean, device=pixel_values.device, dtype=torch.float32)[:, None, None]
     std = torch.tensor(config.image_std, device=pixel_values.device, dtype=torch.float32)[:, None, None]
-    return patchify(pixel_values.float() * std + mean, config.tubelet_size, pair(config.patch_size)[0])
+    frames = pixel_values.float() * std + mean
+    if target == "frame_difference":
+        frames = frames - torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    return patchify(frames, config.tubelet_size, pair(config.patch_size)[0])
 
 
 NORM_PIX_EPS = 1e-6  # VideoMAE's norm_pix_loss epsilon
@@ -595,9 +599,10 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         self.post_init()
 
     def pixel_targets(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Regression targets `(B, N, t*p*p*C)`: undo the input normalization, cut tubelets, and (norm_pix_loss)
-        normalize each tubelet per channel over its t*p*p pixels (mean, unbiased std + 1e-6)."""
-        tubelets = unnormalized_tubelets(pixel_values, self.config)
+        """Regression targets `(B, N, t*p*p*C)`: undo the input normalization, take the pixels or (opt-in motion
+        target) their frame-to-frame differences, cut tubelets, and (norm_pix_loss) normalize each tubelet per channel
+        over its t*p*p values (mean, unbiased std + 1e-6)."""
+        tubelets = unnormalized_tubelets(pixel_values, self.config, self.config.pretraining_target)
         if self.config.norm_pix_loss:
             mean, scale = tubelet_mean_scale(tubelets)
             tubelets = (tubelets - mean) / scale

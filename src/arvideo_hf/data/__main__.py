@@ -1,4 +1,4 @@
-"""Command line: `arvideo-data check LIST`, `arvideo-data prepare LIST --out DIR` and `arvideo-data build-demo`.
+"""Command line: `arvideo-data check LIST`, `prepare LIST --out DIR`, `build-demo`, `build-hard` and `frame-check DIR`.
 
 `check` reads a Kinetics-style list, opens every video with the same decoding path the datasets
 use, decodes its first, middle and last frame (every frame with `--full`), and reports bad lines,
@@ -181,6 +181,28 @@ def run_build_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_build_hard(args: argparse.Namespace) -> int:
+    from .hard_dataset import build_hard_dataset  # noqa: PLC0415 - needs the optional demo dependencies
+
+    root = build_hard_dataset(args.root, seed=args.seed, num_train=args.num_train, num_test=args.num_test,
+                              num_unlabeled=args.num_unlabeled, force=args.force)
+    print(root)
+    return 0
+
+
+def run_frame_check(args: argparse.Namespace) -> int:
+    from .frame_check import frame_check  # noqa: PLC0415 - trains a small classifier with torch
+
+    result = frame_check(args.root, epochs=args.epochs, seed=args.seed, frames_per_video=args.frames_per_video,
+                         max_train_videos=args.max_train_videos)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.output:
+        with open(args.output, "w") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arvideo-data", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +249,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-unlabeled", type=int, default=2400)
     demo.add_argument("--force", action="store_true", help="rebuild even if a finished build exists")
     demo.set_defaults(run=run_build_demo)
+
+    hard = commands.add_parser("build-hard", help="build the hard set: natural scenes, motion labels (no download)")
+    hard.add_argument("--root", default=None, help="output directory (default: $ARVIDEO_HARD_DIR or the cache)")
+    hard.add_argument("--seed", type=int, default=0)
+    hard.add_argument("--num-train", type=int, default=2400)
+    hard.add_argument("--num-test", type=int, default=600)
+    hard.add_argument("--num-unlabeled", type=int, default=4000)
+    hard.add_argument("--force", action="store_true", help="rebuild even if a finished build exists")
+    hard.set_defaults(run=run_build_hard)
+
+    frames = commands.add_parser("frame-check", help="can one frame tell a set's classes apart? (a per-frame CNN "
+                                 "against a two-frame one, on train.txt/test.txt)")
+    frames.add_argument("root", help="a dataset folder with train.txt, test.txt and labels.txt")
+    frames.add_argument("--epochs", type=int, default=15)
+    frames.add_argument("--frames-per-video", type=int, default=4)
+    frames.add_argument("--max-train-videos", type=int, default=None, help="train on the first N (default: all)")
+    frames.add_argument("--seed", type=int, default=0)
+    frames.add_argument("--output", default=None, help="also write the JSON result here")
+    frames.set_defaults(run=run_frame_check)
     return parser
 
 

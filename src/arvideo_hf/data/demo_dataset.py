@@ -34,7 +34,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,10 +92,15 @@ class DemoSpec:
 
 def default_demo_root() -> Path:
     """`$ARVIDEO_DEMO_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/demo-v1` (default `~/.cache/...`)."""
-    if os.environ.get("ARVIDEO_DEMO_DIR"):
-        return Path(os.environ["ARVIDEO_DEMO_DIR"]).expanduser()
+    return cache_root("ARVIDEO_DEMO_DIR", f"demo-v{DEMO_VERSION}")
+
+
+def cache_root(variable: str, folder: str) -> Path:
+    """`$variable` when set, else `$XDG_CACHE_HOME/arvideo_hf/<folder>` (default `~/.cache/...`)."""
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "arvideo_hf" / f"demo-v{DEMO_VERSION}"
+    return cache / "arvideo_hf" / folder
 
 
 def _package_dir(package: str) -> Path:
@@ -301,23 +306,29 @@ def build_demo_dataset(
     """
     root = Path(root).expanduser() if root is not None else default_demo_root()
     spec = DemoSpec(seed=int(seed), num_train=int(num_train), num_test=int(num_test), num_unlabeled=int(num_unlabeled))
-    if not force and _read_marker(root) == asdict(spec):
+    return build_once(root, asdict(spec), _OUTPUTS, lambda: _build(root, spec), force=force)
+
+
+def build_once(root: Path, spec: dict, outputs: Sequence[str], build: Callable[[], None], force: bool = False) -> Path:
+    """Run `build` unless `root` holds a finished build of `spec` (or `force`), under the root's lock; `outputs`
+    (this builder's own files and folders, nothing else) are removed first and the marker is written last."""
+    if not force and _read_marker(root) == spec:
         return root
     _check_own_folder(root)  # before the lock file: nothing is written into a folder that is not the demo's
     with _build_lock(root):
-        if not force and _read_marker(root) == asdict(spec):  # another process finished it meanwhile
+        if not force and _read_marker(root) == spec:  # another process finished it meanwhile
             return root
         _check_own_folder(root)
         claim_folder(root, DEMO_OWNER)  # first: an interrupted build leaves a folder that is still the demo's
         (root / MARKER).unlink(missing_ok=True)
-        for name in _OUTPUTS:
+        for name in outputs:
             target = root / name
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-        _build(root, spec)
-        (root / MARKER).write_text(json.dumps(asdict(spec), indent=2) + "\n")
+        build()
+        (root / MARKER).write_text(json.dumps(spec, indent=2) + "\n")
     return root
 
 

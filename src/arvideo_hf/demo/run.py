@@ -3,7 +3,8 @@
 
 On the embedded demo set (a 2400-clip unlabeled pool, 1200 labeled train clips, 300 test clips; built on first use):
 
-1. pretrain ARVideo and, for the same wall-clock budget, the VideoMAE baseline on the unlabeled pool (`--preset tiny`);
+1. pretrain ARVideo and, for the same number of optimizer steps, the VideoMAE baseline on the unlabeled pool
+   (`--preset tiny --max_steps`: a step budget, so a loaded machine is slower but gets the same result);
 2. finetune each encoder and a randomly initialized one on 10% of the labels (`examples/finetune.py --preset tiny`),
    and test with multi-view testing;
 3. train an attentive and a linear probe on frozen features of each encoder, on all labels;
@@ -44,12 +45,16 @@ NAMES = {"arvideo": "ARVideo-pretrained", "videomae": "VideoMAE-pretrained", "ra
 
 
 def pretrain(args: DemoArguments, method: str) -> Path:
-    """Pretrain `method` on the unlabeled pool for `pretrain_seconds`; its encoder folder."""
+    """Pretrain `method` on the unlabeled pool for `pretrain_steps` (or `pretrain_seconds`); its encoder folder."""
     output_dir = Path(args.output_dir) / f"pretrain-{method}"
     if not (args.skip_pretraining and (output_dir / "encoder" / "config.json").is_file()):
         shutil.rmtree(output_dir, ignore_errors=True)
         argv = ["--preset", "tiny", "--method", method, "--output_dir", str(output_dir),
-                "--max_seconds", str(args.pretrain_seconds), "--num_workers", str(args.num_workers)]
+                "--num_workers", str(args.num_workers)]
+        if args.pretrain_seconds is not None:
+            argv += ["--max_seconds", str(args.pretrain_seconds)]
+        else:
+            argv += ["--max_steps", str(args.pretrain_steps), "--save_steps", str(max(args.pretrain_steps // 2, 1))]
         if args.pretrain_batch_size:
             argv += ["--per_device_batch_size", str(args.pretrain_batch_size)]
         run_pretraining(parse_pretrain_args(argv + (["--demo_root", args.demo_root] if args.demo_root else [])))
@@ -87,20 +92,22 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
                           train_list=protocol.train_list,
                           extra=["--num_train_epochs", f"{args.supervised_epochs:g}",
                                  "--per_device_train_batch_size", "32"])
-    pretraining_seconds = sum(_pretraining_seconds(path) for path in encoders.values())
+    pretraining = {method: _pretraining_summary(encoders[method]) for method in ("arvideo", "videomae")}
+    pretraining_seconds = sum(summary["wall_seconds"] for summary in pretraining.values())
     # The first ARVideo finetune is the zoo's arvideo-tiny-demo checkpoint: its eval_results.json, word for word.
     checkpoint = Result.read(Path(protocol.output_dir) / f"finetune-arvideo-seed{args.seeds[0]}")
     return {"rows": rows, "checkpoint_result": checkpoint.to_dict(), "supervised_all_labels": supervised,
+            "pretraining": pretraining,
             "pretraining_seconds": round(pretraining_seconds),
             "wall_seconds": round(time.perf_counter() - started + args.skip_pretraining * pretraining_seconds),
             "machine": describe_machine(), "dataset": _dataset_sizes(protocol), "args": asdict(args),
             "command": "make demo"}
 
 
-def _pretraining_seconds(encoder: Path) -> float:
-    """Wall seconds of the pretraining run that wrote `encoder` (0 for the random encoder)."""
-    summary = encoder.parent / "summary.json"
-    return json.loads(summary.read_text())["wall_seconds"] if summary.is_file() else 0.0
+def _pretraining_summary(encoder: Path) -> dict[str, Any]:
+    """Steps and wall seconds of the pretraining run that wrote `encoder`."""
+    summary = json.loads((encoder.parent / "summary.json").read_text())
+    return {"steps": summary["steps"], "wall_seconds": summary["wall_seconds"]}
 
 
 def _mean_std(values: list[float]) -> dict[str, Any]:
@@ -134,9 +141,15 @@ def format_table(results: dict[str, Any]) -> str:
 
 def format_footer(results: dict[str, Any]) -> str:
     sizes, args = results["dataset"], results["args"]
+    if args.get("pretrain_seconds") is not None:
+        budget = f"{args['pretrain_seconds']:g} s of wall clock each"
+    else:
+        runs = results["pretraining"]
+        budget = (f"{args['pretrain_steps']} optimizer steps each (ARVideo {runs['arvideo']['wall_seconds']:.0f} s, "
+                  f"VideoMAE {runs['videomae']['wall_seconds']:.0f} s of wall clock)")
     return (
         f"Demo test split ({sizes['test']} videos, 6 motion classes, chance 16.7%), {args['num_clips']}x"
-        f"{args['num_crops']} views. Pretraining: {args['pretrain_seconds']:g} s of wall clock each on "
+        f"{args['num_crops']} views. Pretraining: {budget} on "
         f"{sizes['unlabeled']} unlabeled clips. Supervised from scratch on all {sizes['train']} labels "
         f"({args['supervised_epochs']:g} epochs): {results['supervised_all_labels']['top1']:.1f}% top-1. "
         f"Low-label finetunes: {len(args['seeds'])} seed(s). "

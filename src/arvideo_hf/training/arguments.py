@@ -371,7 +371,11 @@ class ProbeArguments(DataArguments):
     test_features: str | None = field(default=None)
     train_list: str | None = field(default=None, metadata={"help": "'path label' list (default: demo train)."})
     test_list: str | None = field(default=None, metadata={"help": "'path label' list (default: demo test)."})
-    layer: int = field(default=-1, metadata={"help": "Hidden state to probe (0 = embeddings, -1 = last)."})
+    layer: str = field(
+        default="-1",
+        metadata={"help": "Hidden state(s) to probe: 0 = embeddings, i = after block i, -1 = last; 'all' = every "
+                  "layer, or a comma list such as '0,2': one probe per layer, per-layer results and a plot."},
+    )
     sampling_rate: int | None = field(default=None, metadata={"help": "Dense frame stride (default 4; demo 2)."})
     epochs: int = field(default=50)
     batch_size: int = field(default=64)
@@ -448,7 +452,12 @@ class DemoArguments:
 
     output_dir: str = field(default="outputs/demo", metadata={"help": "Every run and the results (overwritten)."})
     demo_root: str | None = field(default=None, metadata={"help": "The demo set (default: $ARVIDEO_DEMO_DIR)."})
-    pretrain_seconds: float = field(default=60, metadata={"help": "Wall-clock pretraining budget of each method."})
+    pretrain_steps: int = field(
+        default=400, metadata={"help": "Optimizer steps of each pretraining: the same result on any machine (a quiet "
+                               "2-core machine ran 397 in the former 60 s budget)."})
+    pretrain_seconds: float | None = field(
+        default=None, metadata={"help": "A wall-clock budget instead of --pretrain_steps (the result then depends on "
+                                "the machine's speed and load)."})
     pretrain_batch_size: int | None = field(default=None, metadata={"help": "Pretraining videos per step (tiny's)."})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds of the low-label finetunes."})
     low_label_list: str = field(default="train_10pct.txt", metadata={"help": "Labeled subset for the finetunes."})

@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from ..integrity import check_finite_module
 from ..interop.loading import load_encoder
-from .arguments import ProbeArguments, parse_probe_args
+from ..viz import plot_layer_probes
+from .arguments import ProbeArguments
 from .features import build_feature_dataset, extract_features, load_features, save_features
 from .metrics import topk_accuracy
 
@@ -166,59 +167,130 @@ def evaluate_probe(probe: nn.Module, features: torch.Tensor, labels: torch.Tenso
 
 
 # ------------------------------------------------------------------------------------------------------- the script
-def _features_for(args: ProbeArguments, split: str, encoder: Any, device: str) -> dict[str, torch.Tensor]:
+def parse_layers(spec: str | int, num_hidden_layers: int) -> list[int]:
+    """Hidden-state indices from `--layer`: `all` (0 = embeddings ... `num_hidden_layers`), an int, or a comma list;
+    negative indices count from the end and come back as their positive index."""
+    text = str(spec).strip().lower()
+    if text == "all":
+        return list(range(num_hidden_layers + 1))
+    try:
+        layers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--layer takes 'all', an int or a comma list of ints, got {spec!r}.") from None
+    resolved = [layer + num_hidden_layers + 1 if layer < 0 else layer for layer in layers]
+    if not layers or any(not 0 <= layer <= num_hidden_layers for layer in resolved):
+        raise ValueError(f"--layer {spec!r}: this encoder has hidden states 0..{num_hidden_layers} (0 = embeddings).")
+    return resolved
+
+
+def _features_for(args: ProbeArguments, split: str, encoder: Any, device: str, layers: list[int]
+                  ) -> dict[str, torch.Tensor]:
+    """Extract and save one split's features; `features` has a layer axis after N when several layers are asked."""
     dataset = build_feature_dataset(
         encoder.config, getattr(args, f"{split}_list"), data_root=args.data_root, demo_root=args.demo_root,
         demo_split=split, sampling_rate=args.sampling_rate, allow_outside_root=args.allow_outside_root,
     )
     pooling = "tokens" if args.probe == "attentive" else "mean"
-    tensors = extract_features(encoder, dataset, pooling=pooling, layers=[args.layer], device=device)
-    tensors["features"] = tensors["features"][:, 0]
+    tensors = extract_features(encoder, dataset, pooling=pooling, layers=layers, device=device)
+    if len(layers) == 1:
+        tensors["features"] = tensors["features"][:, 0]
     save_features(Path(args.output_dir) / f"{split}_features.safetensors", tensors,
-                  {"model": args.model_name_or_path, "pooling": pooling, "layers": [args.layer],
+                  {"model": args.model_name_or_path, "pooling": pooling, "layers": layers,
                    "paths": [r.path for r in dataset.records], "id2label": dataset.id2label})
     return tensors
 
 
-def run_probe(args: ProbeArguments) -> dict[str, Any]:
-    """Extract (or load) features, train the probe on the train split, report top-1/top-5 on the test split."""
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+def _layers_of_files(args: ProbeArguments, metadata: dict[str, Any]) -> tuple[list[int], list[int] | None]:
+    """The layers to probe in a features file and their positions on its layer axis (None: the file has no layer
+    axis, one layer)."""
+    stored = metadata.get("layers") or []
+    if len(stored) <= 1:
+        if str(args.layer).strip() not in ("-1", *map(str, stored)):
+            raise ValueError(f"--layer {args.layer!r}: these features hold one layer ({stored or 'the last'}); "
+                             "extract several with examples/extract_features.py --layers, or pass "
+                             "--model_name_or_path to extract them here.")
+        return list(stored) or [-1], None
+    if str(args.layer).strip().lower() == "all":
+        return list(stored), list(range(len(stored)))
+    wanted = [int(part) for part in str(args.layer).split(",")]
+    missing = [layer for layer in wanted if layer not in stored]
+    if missing:
+        raise ValueError(f"--layer {args.layer!r}: layers {missing} are not in the features file (it holds {stored}).")
+    return wanted, [stored.index(layer) for layer in wanted]
+
+
+def _inputs(args: ProbeArguments, device: str) -> tuple[dict, dict, list[int], list[int] | None]:
+    """Train and test tensors, the layers to probe and their positions on the features' layer axis (or None)."""
     if args.train_features and args.test_features:
-        train, _ = load_features(args.train_features)
+        train, metadata = load_features(args.train_features)
         test, _ = load_features(args.test_features)
+        layers, positions = _layers_of_files(args, metadata)
     elif args.model_name_or_path:
         encoder = load_encoder(args.model_name_or_path)
-        train, test = (_features_for(args, split, encoder, device) for split in ("train", "test"))
+        layers = parse_layers(args.layer, encoder.config.num_hidden_layers)
+        train, test = (_features_for(args, split, encoder, device, layers) for split in ("train", "test"))
+        positions = list(range(len(layers))) if len(layers) > 1 else None
     else:
         raise ValueError("pass --train_features and --test_features, or --model_name_or_path to extract them.")
-    if args.probe == "attentive" and train["features"].dim() != 3:
+    return train, test, layers, positions
+
+
+def _fit(args: ProbeArguments, train: torch.Tensor, labels: torch.Tensor, num_classes: int, device: str
+         ) -> tuple[nn.Module, list[float]]:
+    """One probe of `args.probe` trained on `(train, labels)`."""
+    if args.probe == "attentive" and train.dim() != 3:
         raise ValueError("the attentive probe needs token features (extract them with --pooling tokens).")
-    num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
     torch.manual_seed(args.seed)
     kwargs = {"num_heads": args.num_heads} if args.probe == "attentive" else {}
-    probe = build_probe(args.probe, train["features"].shape[-1], num_classes, **kwargs)
-    history = train_probe(probe, train["features"], train["labels"], epochs=args.epochs, batch_size=args.batch_size,
-                          lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, device=device)
-    results = {"probe": args.probe, "layer": args.layer, **evaluate_probe(probe, test["features"], test["labels"]),
-               "train": evaluate_probe(probe, train["features"], train["labels"]), "final_loss": history[-1],
-               "num_train": len(train["labels"]), "num_test": len(test["labels"]), "model": args.model_name_or_path}
-    check_finite_module(probe, f"The {args.probe} probe diverged; nothing written",
-                        "Lower --lr or check the features for NaN/inf.")
+    probe = build_probe(args.probe, train.shape[-1], num_classes, **kwargs)
+    history = train_probe(probe, train, labels, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          weight_decay=args.weight_decay, seed=args.seed, device=device)
+    return probe, history
+
+
+def run_probe(args: ProbeArguments) -> dict[str, Any]:
+    """Extract (or load) features, train the probe on the train split, report top-1/top-5 on the test split; with
+    several layers, one probe per layer (`per_layer`, the top level reporting the last one) and a plot."""
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    train, test, layers, positions = _inputs(args, device)
+    num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    per_layer = []
+    for index, layer in enumerate(layers):
+        train_x = train["features"] if positions is None else train["features"][:, positions[index]]
+        test_x = test["features"] if positions is None else test["features"][:, positions[index]]
+        probe, history = _fit(args, train_x, train["labels"], num_classes, device)
+        check_finite_module(probe, f"The {args.probe} probe (layer {layer}) diverged; nothing written",
+                            "Lower --lr or check the features for NaN/inf.")
+        per_layer.append({"layer": layer, **evaluate_probe(probe, test_x, test["labels"]),
+                          "train": evaluate_probe(probe, train_x, train["labels"]), "final_loss": history[-1]})
+        suffix = "" if positions is None else f"_layer{layer}"
+        weights = {k: v.contiguous() for k, v in probe.state_dict().items()}
+        save_file(weights, str(output_dir / f"{args.probe}_probe{suffix}.safetensors"))
+    results = {"probe": args.probe, **per_layer[-1], "num_train": len(train["labels"]),
+               "num_test": len(test["labels"]), "model": args.model_name_or_path}
+    if positions is not None:
+        results["per_layer"] = per_layer
+        _plot_layers(args, per_layer, num_classes, output_dir / f"{args.probe}_per_layer.png")
     (output_dir / f"{args.probe}_probe_results.json").write_text(json.dumps(results, indent=2) + "\n")
-    weights = {k: v.contiguous() for k, v in probe.state_dict().items()}
-    save_file(weights, str(output_dir / f"{args.probe}_probe.safetensors"))
     return results
+
+
+def _plot_layers(args: ProbeArguments, per_layer: list[dict[str, Any]], num_classes: int, path: Path) -> Path:
+    name = args.model_name_or_path or Path(args.train_features).parent.name
+    scores = {args.probe: [row["top1"] for row in per_layer], f"{args.probe}_train": [row["train"]["top1"]
+                                                                                       for row in per_layer]}
+    return plot_layer_probes({name: scores}, path, chance=100.0 / num_classes, title=f"{args.probe} probe per layer",
+                             layers=[row["layer"] for row in per_layer])
 
 
 __all__ = [
     "AttentiveProbe",
     "LinearProbe",
-    "ProbeArguments",
     "build_probe",
     "evaluate_probe",
-    "parse_probe_args",
+    "parse_layers",
     "predict_probe",
     "run_probe",
     "train_probe",

@@ -1,5 +1,6 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
-"""Figures for ARVideo: next-cluster predictions, prediction orders, attention rank per layer, training curves.
+"""Figures for ARVideo: next-cluster predictions, prediction orders, attention rank and probes per layer, training
+curves.
 
 Every figure is drawn on a bare `matplotlib.figure.Figure` with the Agg canvas (never pyplot), so it runs headless
 and never switches the backend of an interactive session. Functions return the path they wrote. Clips are the
@@ -64,6 +65,7 @@ __all__ = [
     "logits_to_pixels",
     "numerical_rank",
     "plot_attention_ranks",
+    "plot_layer_probes",
     "plot_prediction_grid",
     "plot_prediction_orders",
     "plot_training_curves",
@@ -571,6 +573,47 @@ def plot_attention_ranks(
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_layer_probes(
+    results: Mapping[str, Mapping[str, Sequence[float]]],
+    path: PathLike,
+    chance: float | None = None,
+    title: str | None = None,
+    layers: Sequence[int] | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Probe top-1 against encoder layer (0 = the tubelet embedding; `layers`: the hidden-state index of each score,
+    default 0, 1, ...): one panel per probe kind (`attentive`, `linear`), one line per encoder. `results` is
+    `{encoder: {kind: [top-1 per layer]}}`; where an encoder also has `<kind>_train`, the probe's own training top-1
+    is drawn dashed (a probe that cannot fit its training set reads features that do not hold the label)."""
+    kinds = [kind for kind in ("attentive", "linear") if any(kind in row for row in results.values())]
+    if not kinds:
+        raise ValueError("results hold no 'attentive' or 'linear' probe scores")
+    figure = _new_figure(figsize or (4.2 * len(kinds), 3.4), dpi)
+    for index, kind in enumerate(kinds):
+        ax = figure.add_subplot(1, len(kinds), index + 1)
+        for (name, row), color in zip(results.items(), colormaps["tab10"].colors, strict=False):
+            if kind not in row:
+                continue
+            xs = list(layers) if layers is not None else list(range(len(row[kind])))
+            ax.plot(xs, list(row[kind]), marker="o", color=color, label=name)
+            if f"{kind}_train" in row:
+                ax.plot(xs, list(row[f"{kind}_train"]), linestyle="--", color=color, alpha=0.5)
+        if chance is not None:
+            ax.axhline(chance, color="grey", linestyle=":", label="chance")
+        ax.set_xlabel("layer (0 = tubelet embedding)")
+        ax.set_ylabel("top-1 (%)" + (" (dashed: probe's train)" if index == 0 else ""), fontsize=8)
+        ax.set_title(f"{kind} probe", fontsize=9)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        if index == 0:
+            ax.legend(fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return _save(figure, path)
 

@@ -1,0 +1,223 @@
+#!/usr/bin/env python
+"""The recipe search on the easy (demo) and the hard set at fixed step budgets (results in RESULTS.md, runs.jsonl).
+
+Three steps, each a short process, so that many run side by side on a shared machine and nothing depends on the wall
+clock (the same numbers on any machine, only slower or faster):
+
+    python reproduce/hard_set/experiments.py cache --root ~/.cache/arvideo_hf/hard-v1 --set hard --work /tmp/search
+    python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --method arvideo --steps 400
+    python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --target frame_difference
+    python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --method videomae
+    python reproduce/hard_set/experiments.py probe --set hard --work /tmp/search --run <name> --layer 2
+    python reproduce/hard_set/experiments.py collect --work /tmp/search --out reproduce/hard_set/runs.jsonl
+
+`cache` decodes a built set once (the mp4 files the pipeline reads: `build-demo`, `build-hard`) into uint8 arrays.
+`pretrain` trains the `tiny` model for `--steps` optimizer steps with the `tiny` run preset's recipe (AdamW (0.9,
+0.95), weight decay 0.05, peak lr 3e-4, 5% warmup then cosine to 3e-6, 32 clips per step = 8 videos x 4 repeated
+clips of 16 frames at stride 2, random temporal offset, full frames, no flip) and saves the encoder; `--method random`
+saves the seed's fresh encoder. `probe` trains an attentive probe (on the layer's tokens) and a linear probe (on its
+mean-pooled tokens) with `arvideo_hf.training.probes` on all labels of `train.txt` and scores `test.txt`. `collect`
+writes one JSON line per encoder with every layer's scores, which `python -m arvideo_hf.training.recipe_search` turns
+into the README tables and figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import VideoMAEForPreTraining
+
+from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoModel
+from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from arvideo_hf.data import open_video, read_kinetics_list
+from arvideo_hf.environment import describe_machine
+from arvideo_hf.training.optim import WarmupCosine
+from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
+from arvideo_hf.training.videomae_baseline import (
+    export_videomae_encoder,
+    initialize_like_official_videomae,
+    videomae_config_from,
+)
+
+
+MEAN = torch.tensor(IMAGENET_DEFAULT_MEAN)[None, None, :, None, None]
+STD = torch.tensor(IMAGENET_DEFAULT_STD)[None, None, :, None, None]
+STRIDE = 2  # the tiny presets read 16 frames at stride 2 out of each 32-frame clip
+
+
+def decode_list(root: Path, name: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of the first `limit` videos of a list: uint8 `(N, 32, H, W, 3)`, and labels (-1: unlabeled)."""
+    source = read_kinetics_list(root / name, root=root, labels=None if name != "unlabeled.txt" else False)
+    clips, labels = [], []
+    for record in source.records[:limit]:
+        with open_video(record.path) as video:
+            clips.append(video.get_frames(np.arange(32)))
+        labels.append(-1 if record.label is None else record.label)
+    return np.stack(clips), np.array(labels, dtype=np.int64)
+
+
+def to_pixels(clips: np.ndarray | torch.Tensor, offset: int = 0) -> torch.Tensor:
+    """uint8 `(B, 32, H, W, 3)` -> normalized `(B, 16, 3, H, W)`: 16 frames at stride 2 from `offset`."""
+    frames = torch.as_tensor(np.ascontiguousarray(clips[:, offset::STRIDE][:, :16])).permute(0, 1, 4, 2, 3)
+    return (frames.float() / 255.0 - MEAN) / STD
+
+
+def run_name(args: argparse.Namespace) -> str:
+    if args.method != "arvideo":
+        return f"{args.method}-s{args.seed}-{args.steps}"
+    extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
+    return f"arvideo-{args.target}{extra}-s{args.seed}-{args.steps}"
+
+
+def model_config(args: argparse.Namespace) -> ARVideoConfig:
+    return ARVideoConfig.from_preset("tiny", norm_pix_loss=args.norm_pix, pretraining_target=args.target,
+                                     mask_ratio=args.mask)
+
+
+def videomae_loss(model: VideoMAEForPreTraining, x: torch.Tensor, ratio: float = 0.9) -> torch.Tensor:
+    """VideoMAE's tube masking: the same spatial positions masked in every time step."""
+    config = model.config
+    steps, side = config.num_frames // config.tubelet_size, config.image_size // config.patch_size
+    rank = torch.rand(x.shape[0], side * side).argsort(1).argsort(1)
+    return model(x, bool_masked_pos=(rank < int(ratio * side * side)).repeat(1, steps)).loss
+
+
+def cmd_cache(args: argparse.Namespace) -> None:
+    root, work = Path(args.root).expanduser(), Path(args.work) / args.set
+    work.mkdir(parents=True, exist_ok=True)
+    for name, limit in (("train", None), ("test", None), ("unlabeled", args.num_unlabeled)):
+        clips, labels = decode_list(root, f"{name}.txt", limit)
+        np.save(work / f"{name}_clips.npy", clips)
+        np.save(work / f"{name}_labels.npy", labels)
+    (work / "source.json").write_text(json.dumps({"root": str(root), "num_unlabeled": args.num_unlabeled}) + "\n")
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    work = Path(args.work) / args.set
+    config, name = model_config(args), run_name(args)
+    torch.manual_seed(args.seed)
+    report: dict = {"steps": 0}
+    if args.method == "random":
+        state = ARVideoModel(copy.deepcopy(config)).state_dict()
+    else:
+        pool = np.load(work / "unlabeled_clips.npy", mmap_mode="r")
+        if args.method == "arvideo":
+            model = ARVideoForPretraining(copy.deepcopy(config))
+        else:
+            model = VideoMAEForPreTraining(videomae_config_from(config))
+            initialize_like_official_videomae(model)
+        report = pretrain(model, pool, args)
+        state = (model.arvideo if args.method == "arvideo" else export_videomae_encoder(model, config)).state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(work / f"{name}.safetensors"))
+    record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
+              "mask": args.mask, "cluster": [2, 2, 2], "lr": args.lr, "seed": args.seed, "steps": args.steps,
+              **report, "pretrain_machine": describe_machine()}
+    (work / f"{name}.json").write_text(json.dumps(record) + "\n")
+
+
+def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace) -> dict:
+    """`--steps` optimizer steps of 32 clips (8 videos x 4 clips, as the tiny preset)."""
+    generator = torch.Generator().manual_seed(args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.05)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, WarmupCosine(max(1, args.steps // 20), args.steps, 3e-6 / args.lr))
+    losses, started = [], time.perf_counter()
+    model.train()
+    for _ in range(args.steps):
+        videos = torch.randint(len(pool), (8,), generator=generator).sort().values
+        clips = np.asarray(pool[videos.numpy()]).repeat(4, axis=0)
+        x = to_pixels(clips, int(torch.randint(STRIDE, (1,), generator=generator)))
+        loss = model(x).loss if args.method == "arvideo" else videomae_loss(model, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    return {"loss_first": round(float(np.mean(losses[:10])), 5), "loss_last": round(float(np.mean(losses[-20:])), 5),
+            "pretrain_seconds": round(time.perf_counter() - started)}
+
+
+@torch.no_grad()
+def layer_tokens(encoder: ARVideoModel, clips: np.ndarray, layer: int) -> torch.Tensor:
+    """Token features `(N, tokens, D)` of hidden state `layer` (0 = embeddings) of center clips."""
+    encoder.eval()
+    return torch.cat([encoder(to_pixels(clips[i : i + 64]), output_hidden_states=True).hidden_states[layer]
+                      for i in range(0, len(clips), 64)])
+
+
+def cmd_probe(args: argparse.Namespace) -> None:
+    work = Path(args.work) / args.set
+    encoder = ARVideoModel(ARVideoConfig.from_preset("tiny"))
+    encoder.load_state_dict(load_file(str(work / f"{args.run}.safetensors")))
+    data = {split: (np.load(work / f"{split}_clips.npy", mmap_mode="r"),
+                    torch.from_numpy(np.load(work / f"{split}_labels.npy"))) for split in ("train", "test")}
+    tokens = {split: layer_tokens(encoder, clips, args.layer) for split, (clips, _) in data.items()}
+    num_classes = int(max(data["train"][1].max(), data["test"][1].max())) + 1
+    scores = {"layer": args.layer, "probe_epochs": args.probe_epochs}
+    for kind in ("attentive", "linear"):
+        torch.manual_seed(0)
+        head = build_probe(kind, tokens["train"].shape[-1], num_classes)
+        train_probe(head, tokens["train"], data["train"][1], epochs=args.probe_epochs, lr=1e-3, progress=False)
+        for split, suffix in (("test", ""), ("train", "_train")):
+            top1 = (predict_probe(head, tokens[split]).argmax(-1) == data[split][1]).float().mean().item()
+            scores[kind + suffix] = round(100.0 * top1, 1)
+    scores["probe_machine"] = describe_machine()
+    (work / f"{args.run}.layer{args.layer}.json").write_text(json.dumps(scores) + "\n")
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    """One line per pretrained (or random) encoder that has every layer probed, appended to `--out`."""
+    lines = []
+    for record_path in sorted(Path(args.work).glob("*/*-s*-*.json")):
+        if ".layer" in record_path.name:
+            continue
+        record = json.loads(record_path.read_text())
+        layers = [record_path.with_name(f"{record_path.stem}.layer{layer}.json") for layer in range(4)]
+        if not all(path.is_file() for path in layers):
+            continue
+        scores = [json.loads(path.read_text()) for path in layers]
+        record["probes"] = {key: [row[key] for row in scores]
+                            for key in ("attentive", "linear", "attentive_train", "linear_train")}
+        record["probe_epochs"], record["machine"] = scores[0]["probe_epochs"], scores[0]["probe_machine"]
+        lines.append(json.dumps(record))
+    Path(args.out).write_text("".join(line + "\n" for line in lines))
+    print(f"{len(lines)} runs -> {args.out}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("cache", "pretrain", "probe", "collect"))
+    parser.add_argument("--root", help="cache: a built set (build-demo or build-hard output)")
+    parser.add_argument("--set", default="hard", help="name of the set (demo or hard)")
+    parser.add_argument("--work", default="outputs/hard_set_search")
+    parser.add_argument("--num_unlabeled", type=int, default=None, help="cache: the first N of the unlabeled pool")
+    parser.add_argument("--method", choices=("arvideo", "videomae", "random"), default="arvideo")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--seed", type=int, default=0, help="pretraining seed (and the random encoder's)")
+    parser.add_argument("--target", choices=("pixels", "frame_difference"), default="pixels")
+    parser.add_argument("--norm_pix", action="store_true")
+    parser.add_argument("--mask", type=float, default=0.8)
+    parser.add_argument("--run", help="probe: the run name (a pretrain output's stem)")
+    parser.add_argument("--layer", type=int, default=3)
+    parser.add_argument("--probe_epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")
+    parser.add_argument("--out", default="reproduce/hard_set/runs.jsonl")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    {"cache": cmd_cache, "pretrain": cmd_pretrain, "probe": cmd_probe, "collect": cmd_collect}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

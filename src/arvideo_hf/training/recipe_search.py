@@ -1,0 +1,197 @@
+# Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
+"""The easy/hard results of the recipe search (`reproduce/hard_set/experiments.py`), generated from its runs file.
+
+Every run of the search is one JSON line (set, recipe, seed, step budget, per-layer attentive and linear probe top-1,
+the probes' own training top-1, optional 10%-label finetunes). This module turns the committed lines into the
+README's `hard-set-table` block (the easy and the hard set side by side, each encoder against random features with
+paired per-seed differences), `results.json` and one per-layer figure per set, so no published number is typed.
+
+    python -m arvideo_hf.training.recipe_search --runs reproduce/hard_set/runs.jsonl --readme README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ..results import write_readme_block
+from ..viz import plot_layer_probes
+
+
+README_BLOCK = "hard-set-table"
+SETS = {"demo": ("easy set (the demo set)", 6), "hard": ("hard set", 12)}  # name -> (title, classes)
+KINDS = ("attentive", "linear")
+
+
+def recipe_name(run: dict[str, Any]) -> str:
+    """A run's recipe in words: the encoder and what differs from the shipped `tiny` recipe."""
+    if run["method"] == "random":
+        return "random init"
+    if run["method"] == "videomae":
+        return "VideoMAE (tube 90%)"
+    parts = ["ARVideo, " + ("frame-difference target" if run.get("target") == "frame_difference" else "raw pixels")]
+    if run.get("norm_pix"):
+        parts.append("norm-pix")
+    if run.get("mask", 0.8) != 0.8:
+        parts.append(f"mask {run['mask']:g}")
+    if list(run.get("cluster", [2, 2, 2])) != [2, 2, 2]:
+        parts.append("clusters " + "x".join(map(str, run["cluster"])))
+    if run.get("lr", 3e-4) != 3e-4:
+        parts.append(f"lr {run['lr']:g}")
+    return ", ".join(parts)
+
+
+def load_runs(path: str | Path) -> list[dict[str, Any]]:
+    """The runs file's records; a later line for the same set, recipe, steps, probe epochs and seed replaces an
+    earlier one."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            run = json.loads(line)
+            latest[run["set"], recipe_name(run), run["steps"], run.get("probe_epochs"), run["seed"]] = run
+    return list(latest.values())
+
+
+def _mean(values: list[float]) -> float:
+    return round(statistics.fmean(values), 1)
+
+
+def _paired(values: dict[int, float], reference: dict[int, float]) -> dict[str, Any] | None:
+    """Per-seed differences against the reference on the seeds both have; mean, and a one-sided paired t-test's p
+    (H1: mean difference > 0) from 2 seeds on."""
+    seeds = sorted(set(values) & set(reference))
+    if not seeds:
+        return None
+    differences = [round(values[seed] - reference[seed], 1) for seed in seeds]
+    result: dict[str, Any] = {"seeds": seeds, "differences": differences, "mean": _mean(differences), "p": None}
+    if len(seeds) >= 2 and statistics.stdev(differences) > 0:
+        from scipy import stats  # noqa: PLC0415 - installed with the train extras (scikit-learn's dependency)
+
+        result["p"] = round(float(stats.ttest_1samp(differences, 0.0, alternative="greater").pvalue), 4)
+    return result
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per set and step budget, per recipe: per-layer means over seeds, last-layer and best-layer top-1, and paired
+    differences against random init."""
+    groups: dict[tuple, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run["method"] != "random":
+            groups[run["set"], run["steps"], run.get("probe_epochs") or 0][recipe_name(run)].append(run)
+    for run in runs:  # random features have no steps: they are the reference of every budget of their set
+        if run["method"] != "random":
+            continue
+        epochs = run.get("probe_epochs") or 0
+        budgets = [key for key in groups if key[0] == run["set"] and key[2] == epochs]
+        for key in budgets or [(run["set"], 0, epochs)]:
+            groups[key]["random init"].append(run)
+    summary: dict[str, Any] = {}
+    for (name, steps, epochs), recipes in sorted(groups.items()):
+        random_runs = recipes.get("random init", [])
+        rows = {}
+        for recipe, members in recipes.items():
+            members = sorted(members, key=lambda run: run["seed"])
+            row: dict[str, Any] = {"seeds": [run["seed"] for run in members],
+                                   "machine": members[-1].get("machine"),
+                                   "wall_seconds": [run.get("wall_seconds") for run in members]}
+            for kind in KINDS:
+                layers = list(zip(*(run["probes"][kind] for run in members), strict=True))
+                trains = list(zip(*(run["probes"][f"{kind}_train"] for run in members), strict=True))
+                row[f"{kind}_per_layer"] = [_mean(list(values)) for values in layers]
+                row[f"{kind}_train_per_layer"] = [_mean(list(values)) for values in trains]
+                row[f"{kind}_last"] = row[f"{kind}_per_layer"][-1]
+                row[f"{kind}_best_layer"] = max(range(len(layers)), key=lambda i: row[f"{kind}_per_layer"][i])
+                last = {run["seed"]: run["probes"][kind][-1] for run in members}
+                reference = {run["seed"]: run["probes"][kind][-1] for run in random_runs}
+                row[f"{kind}_vs_random"] = None if recipe == "random init" else _paired(last, reference)
+            if recipe != "random init":
+                row["pretrain_loss"] = [run.get("loss_last") for run in members]
+            rows[recipe] = row
+        key = f"{name}@{steps}" + (f"-probe{epochs}" if epochs else "")
+        summary[key] = {"set": name, "steps": steps, "probe_epochs": epochs, "rows": rows}
+    return summary
+
+
+def _difference(paired: dict[str, Any] | None) -> str:
+    if paired is None:
+        return "-"
+    text = f"{paired['mean']:+.1f}"
+    if len(paired["seeds"]) > 1:
+        text += f" ({', '.join(f'{d:+.1f}' for d in paired['differences'])}" + (
+            f"; p={paired['p']:.3f})" if paired["p"] is not None else ")")
+    return text
+
+
+def _epochs(group: dict[str, Any]) -> str:
+    return f"{group['probe_epochs']}-epoch " if group.get("probe_epochs") else ""
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """The README block: one table per set and budget, the easy set first."""
+    blocks = []
+    order = sorted(summary.values(), key=lambda group: (list(SETS).index(group["set"]) if group["set"] in SETS
+                                                         else len(SETS), group["steps"], group["probe_epochs"]))
+    for group in order:
+        title, classes = SETS.get(group["set"], (group["set"], None))
+        lines = [
+            f"**{title}**, {group['steps']} pretraining steps, {_epochs(group)}probes on the last layer (best layer "
+            "in brackets):",
+            "",
+            "| encoder | seeds | attentive probe (probe's train) | vs random, paired | linear probe "
+            "| vs random, paired |",
+            "|---|---|---|---|---|---|",
+        ]
+        rows = group["rows"]
+        for recipe in sorted(rows, key=lambda name: (name == "random init", name)):
+            row = rows[recipe]
+            cells = []
+            for kind in KINDS:
+                best = row[f"{kind}_best_layer"]
+                value = f"{row[f'{kind}_last']:.1f}"
+                if kind == "attentive":
+                    value += f" ({row['attentive_train_per_layer'][-1]:.0f})"
+                value += f" [L{best}: {row[f'{kind}_per_layer'][best]:.1f}]"
+                cells += [value, _difference(row[f"{kind}_vs_random"])]
+            lines.append(f"| {recipe} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+        if classes:
+            lines += ["", f"Chance {100 / classes:.1f}% ({classes} classes)."]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | Path | None = None) -> dict[str, Any]:
+    """`results.json`, `layers-<set>.png` per set and budget under `results_dir`; the README block when asked."""
+
+    summary = summarize(load_runs(runs_path))
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for key, group in summary.items():
+        title, classes = SETS.get(group["set"], (group["set"], None))
+        curves = {recipe: {kind: row[f"{kind}_per_layer"] for kind in (*KINDS, "attentive_train")}
+                  for recipe, row in group["rows"].items()}
+        plot_layer_probes(curves, results_dir / f"layers-{key.replace('@', '-')}.png",
+                          chance=100 / classes if classes else None,
+                          title=f"{title}: {_epochs(group)}probe top-1 per layer after {group['steps']} steps")
+    if readme is not None:
+        write_readme_block(readme, README_BLOCK, summary_table(summary))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", default="reproduce/hard_set/runs.jsonl")
+    parser.add_argument("--results_dir", default="reproduce/hard_set")
+    parser.add_argument("--readme", default=None, help="rewrite this README's hard-set-table block")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    print(summary_table(write_report(args.runs, args.results_dir, args.readme)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

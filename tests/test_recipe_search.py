@@ -1,0 +1,58 @@
+"""The recipe search's report: easy/hard tables with paired differences, per-layer figures and the README block,
+generated from a runs file (never typed)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arvideo_hf.results import readme_block
+from arvideo_hf.training import recipe_search
+
+
+def run(set_name, method, seed, attentive, linear, target="pixels"):
+    return {"set": set_name, "method": method, "target": target, "norm_pix": False, "mask": 0.8,
+            "cluster": [2, 2, 2], "lr": 3e-4, "seed": seed, "steps": 400, "loss_last": 0.01,
+            "probes": {"attentive": attentive, "linear": linear, "attentive_train": [90.0] * len(attentive),
+                       "linear_train": [50.0] * len(linear)}, "wall_seconds": 10, "machine": "test"}
+
+
+def test_report_pairs_seeds_against_random_init_and_writes_the_block(tmp_path):
+    runs = [
+        run("hard", "random", 0, [40.0, 45.0], [10.0, 12.0]), run("hard", "random", 1, [42.0, 43.0], [11.0, 10.0]),
+        run("hard", "arvideo", 0, [48.0, 50.0], [20.0, 30.0], "frame_difference"),
+        run("hard", "arvideo", 1, [47.0, 52.0], [22.0, 31.0], "frame_difference"),
+        run("hard", "arvideo", 0, [50.0, 9.0], [12.0, 11.0]),
+        run("demo", "random", 0, [70.0, 77.0], [20.0, 26.0]), run("demo", "videomae", 0, [70.0, 78.0], [20.0, 17.0]),
+    ]
+    path = tmp_path / "runs.jsonl"
+    stale = run("hard", "random", 0, [1.0, 1.0], [1.0, 1.0])
+    path.write_text("".join(json.dumps(item) + "\n" for item in [stale, *runs]))  # a later line replaces it
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- hard-set-table:start -->\nold\n<!-- hard-set-table:end -->\n")
+    summary = recipe_search.write_report(path, tmp_path / "out", readme)
+    hard = summary["hard@400"]["rows"]
+    motion = hard["ARVideo, frame-difference target"]
+    assert motion["attentive_per_layer"] == [47.5, 51.0] and motion["seeds"] == [0, 1]
+    assert motion["attentive_vs_random"]["differences"] == [5.0, 9.0] and motion["attentive_vs_random"]["mean"] == 7.0
+    assert 0 < motion["attentive_vs_random"]["p"] < 0.1  # one-sided paired t-test over 2 seeds
+    assert hard["ARVideo, raw pixels"]["attentive_best_layer"] == 0 and hard["random init"]["attentive_last"] == 44.0
+    assert hard["ARVideo, raw pixels"]["linear_vs_random"]["p"] is None  # one seed: no test
+    table = recipe_search.summary_table(summary)
+    assert table.index("easy set") < table.index("hard set")
+    assert "| ARVideo, frame-difference target | 2 | 51.0 (90) [L1: 51.0] | +7.0 (+5.0, +9.0; p=" in table
+    assert "| ARVideo, raw pixels | 1 | 9.0 (90) [L0: 50.0] | -36.0 |" in table
+    assert "Chance 8.3% (12 classes)" in table and "Chance 16.7% (6 classes)" in table
+    assert readme_block(readme.read_text(), recipe_search.README_BLOCK) == table
+    assert (tmp_path / "out" / "layers-hard-400.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == summary
+
+
+
+def test_readme_block_is_generated_from_the_committed_runs():
+    root = Path(__file__).parents[1]
+    runs = root / "reproduce" / "hard_set" / "runs.jsonl"
+    if not runs.is_file():
+        pytest.fail("reproduce/hard_set/runs.jsonl is missing: the README's hard-set table has no source")
+    table = recipe_search.summary_table(recipe_search.summarize(recipe_search.load_runs(runs)))
+    assert readme_block((root / "README.md").read_text(), recipe_search.README_BLOCK) == table
