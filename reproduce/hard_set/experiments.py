@@ -35,9 +35,9 @@ from safetensors.torch import load_file, save_file
 from transformers import VideoMAEForPreTraining
 
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoModel
-from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from arvideo_hf.data import open_video, read_kinetics_list
 from arvideo_hf.environment import describe_machine
+from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from arvideo_hf.training.optim import WarmupCosine
 from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
 from arvideo_hf.training.videomae_baseline import (
