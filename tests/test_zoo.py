@@ -14,7 +14,7 @@ from arvideo_hf.recipes import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.results import PAPER_RESULTS, Result, dataset_info, readme_block
 from arvideo_hf.zoo.__main__ import main
 from arvideo_hf.zoo.cards import NOT_MEASURED, config_mismatches, count_parameters, render_model_card, stale_cards
-from arvideo_hf.zoo.entries import ZOO, Recipe, ZooEntry, get_entry, load_demo_results
+from arvideo_hf.zoo.entries import ZOO, Recipe, ZooEntry, get_entry, load_demo_results, pretraining_budget
 
 
 CARDS = Path(__file__).resolve().parents[1] / "model_cards"
@@ -170,8 +170,8 @@ def test_cards_state_the_recipe_their_checkpoint_was_trained_with():
     assert f"learning rate {pretrain['learning_rate']:.0e}".replace("e-0", "e-") in demo_card  # 3e-4
     assert f"{finetune['num_train_epochs']} epochs at batch {finetune['per_device_train_batch_size']}" in demo_card
     assert "Reference hyperparameters (the paper's ViT-B recipe" not in demo_card
-    seconds = load_demo_results()["args"]["pretrain_seconds"]
-    assert f"| Pretraining | the demo videos, self-supervised, {seconds:g} s of wall clock" in demo_card
+    budget = pretraining_budget(load_demo_results()["args"])  # "400 steps" (older runs: "60 s" of wall clock)
+    assert f"| Pretraining | the demo videos, self-supervised, {budget}" in demo_card
     paper_card = " ".join(str(render_model_card(get_entry("arvideo-vitb-k400"))).split())
     assert "Reference hyperparameters (the paper's ViT-B recipe" in paper_card
     assert "`tiny` run presets" not in paper_card

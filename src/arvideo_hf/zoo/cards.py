@@ -348,12 +348,12 @@ def _tiny_recipe_text() -> str:
         "--preset tiny`), the small-scale recipe, not the paper's ViT-B one. Pretraining: AdamW "
         f"({pre['adam_beta1']}, {pre['adam_beta2']}), weight decay {pre['weight_decay']}, learning rate "
         f"{pre['learning_rate']} (absolute) with {pre['warmup_epochs']} warmup epochs then cosine to {pre['min_lr']}, "
-        f"fitted to the wall-clock budget; {pre['per_device_batch_size']} videos x {pre['repeated_aug']} clips per "
-        f"step, full-frame crops (scale {pre['crop_scales']}), no flip, raw-pixel targets (no per-tubelet "
-        f"normalization) with a mean squared error. Finetuning: AdamW, learning rate {fine['learning_rate']}, no layer "
-        f"decay, {fine['warmup_epochs']} warmup epochs then cosine, {fine['num_train_epochs']} epochs at batch "
-        f"{fine['per_device_train_batch_size']}, full-frame crops, no flip (direction is the label), no mixup, cutmix, "
-        "RandAugment, erasing, label smoothing or drop path."
+        f"fitted to the run's budget (steps, or wall clock); {pre['per_device_batch_size']} videos x "
+        f"{pre['repeated_aug']} clips per step, full-frame crops (scale {pre['crop_scales']}), no flip, raw-pixel "
+        "targets (no per-tubelet normalization) with a mean squared error. Finetuning: AdamW, learning rate "
+        f"{fine['learning_rate']}, no layer decay, {fine['warmup_epochs']} warmup epochs then cosine, "
+        f"{fine['num_train_epochs']} epochs at batch {fine['per_device_train_batch_size']}, full-frame crops, no "
+        "flip (direction is the label), no mixup, cutmix, RandAugment, erasing, label smoothing or drop path."
     )
 
 
