@@ -78,8 +78,9 @@ class ZooEntry:
         return ARVideoConfig.from_preset(self.preset, **{**fields, **overrides})
 
 
-# The reference `make demo` run (python -m arvideo_hf.demo --results_file src/arvideo_hf/demo_results.json): the demo
-# entry, its card and the README's demo table are all generated from this one file (tests/test_zoo.py checks both).
+# The reference `make demo` run (python -m arvideo_hf.demo --results_file src/arvideo_hf/zoo/demo_results.json --readme
+# README.md): the demo entry, its card and the README's demo table are all generated from this one file
+# (tests/test_zoo.py checks both); its `finetune-arvideo-seed0` folder is published as checkpoints/arvideo-tiny-demo.
 DEMO_RESULTS_FILE = Path(__file__).with_name("demo_results.json")
 
 
