@@ -91,7 +91,7 @@ class DemoSpec:
 
 
 def default_demo_root() -> Path:
-    """`$ARVIDEO_DEMO_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/demo-v1` (default `~/.cache/...`)."""
+    """`$ARVIDEO_DEMO_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/demo-v<DEMO_VERSION>` (default `~/.cache/...`)."""
     return cache_root("ARVIDEO_DEMO_DIR", f"demo-v{DEMO_VERSION}")
 
 

@@ -96,7 +96,7 @@ class HardSpec:
 
 
 def default_hard_root() -> Path:
-    """`$ARVIDEO_HARD_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/hard-v1` (default `~/.cache/...`)."""
+    """`$ARVIDEO_HARD_DIR`, else `$XDG_CACHE_HOME/arvideo_hf/hard-v<HARD_VERSION>` (default `~/.cache/...`)."""
     return cache_root("ARVIDEO_HARD_DIR", f"hard-v{HARD_VERSION}")
 
 
