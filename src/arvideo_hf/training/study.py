@@ -45,6 +45,7 @@ from ..results import paper_top1, write_readme_block
 from ..viz.reports import plot_study_results
 from . import pretrain as pretraining  # run_pretraining is looked up at call time (tests stand in for it)
 from .arguments import LabeledDataArguments, ReproduceArguments, parse_pretrain_args
+from .checkpointing import read_metrics
 from .pretrain import build_config, reset_accelerate_state
 from .protocol import HeldOutProtocol, finetune, probes, save_random_encoder
 
@@ -227,7 +228,7 @@ def pretrain(args: ReproduceArguments, run: StudyRun, output_dir: Path) -> dict[
         shutil.rmtree(output_dir, ignore_errors=True)  # nothing to resume: start clean (no stale log lines)
     reset_accelerate_state()  # one process runs many pretrainings
     summary = pretraining.run_pretraining(pretrain_args)
-    records = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    records = read_metrics(output_dir / "metrics.jsonl")  # a torn last line is dropped, as on resume
     summary["first_loss"], summary["final_loss"] = records[0]["loss"], records[-1]["loss"]
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if not args.keep_checkpoints:
