@@ -1,11 +1,15 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
 """Frozen-encoder probes: a linear probe and an attentive probe, trained on extracted features.
 
-- `LinearProbe`: features standardized with fixed statistics of the training features (no BatchNorm, so the
-  probe is a plain affine map of the features at train and test time alike), then one linear layer. Token features
-  are mean-pooled first.
-- `AttentiveProbe` (V-JEPA, AIM): one cross-attention block in which a learned query attends over the frozen
-  tokens (`q = q + attn(q, LN(x)); q = q + MLP(LN(q))`), then LayerNorm and a linear head.
+Both probes first standardize every feature dimension with fixed statistics of the training features (MAE's
+BatchNorm without affine before its linear probe, frozen so that train and test see the same map). Self-supervised
+residual streams carry a large offset shared by every token of every clip: after 400 pretraining steps on the hard
+set it is 97% of each LayerNorm'd last-layer token of the tiny encoder (random init: 20%), so that a probe reading
+raw tokens cannot even fit its training set (reproduce/hard_set/RESULTS.md, section 4).
+
+- `LinearProbe`: standardized features, then one linear layer. Token features are mean-pooled first.
+- `AttentiveProbe` (V-JEPA, AIM): one cross-attention block in which a learned query attends over the standardized
+  frozen tokens (`q = q + attn(q, LN(x)); q = q + MLP(LN(q))`), then LayerNorm and a linear head.
 
 `train_probe` runs AdamW with a cosine schedule over in-memory features; `evaluate_probe` reports top-1/top-5.
 """
@@ -31,36 +35,53 @@ from .features import build_feature_dataset, extract_features, load_features, sa
 from .metrics import topk_accuracy
 
 
-class LinearProbe(nn.Module):
-    """`logits = W (x - mean) / std + b` on `(B, D)` features (or `(B, N, D)` tokens, mean-pooled)."""
+class StandardizedProbe(nn.Module):
+    """Holds per-dimension `mean`/`std` buffers, fixed once from the training features by `fit_normalization`."""
 
-    def __init__(self, dim: int, num_classes: int) -> None:
+    pool_tokens: bool = False  # standardize what the probe reads: mean-pooled tokens (linear) or every token
+
+    def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
+
+    def probe_input(self, features: torch.Tensor) -> torch.Tensor:
+        """`features` as the probe reads them: mean-pooled if it pools, then standardized."""
+        if self.pool_tokens and features.dim() == 3:
+            features = features.mean(dim=1)
+        return (features - self.mean) / self.std
+
+    @torch.no_grad()
+    def fit_normalization(self, features: torch.Tensor) -> StandardizedProbe:
+        """Fix the standardization to the training features' per-dimension mean and std."""
+        if self.pool_tokens and features.dim() == 3:
+            features = features.mean(dim=1)
+        flat = features.float().reshape(-1, features.shape[-1])
+        self.mean.copy_(flat.mean(0))
+        self.std.copy_(flat.std(0).clamp_min(1e-6))
+        return self
+
+
+class LinearProbe(StandardizedProbe):
+    """`logits = W (x - mean) / std + b` on `(B, D)` features (or `(B, N, D)` tokens, mean-pooled)."""
+
+    pool_tokens = True
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__(dim)
         self.linear = nn.Linear(dim, num_classes)
         nn.init.zeros_(self.linear.bias)
         nn.init.trunc_normal_(self.linear.weight, std=0.01)
 
-    @torch.no_grad()
-    def fit_normalization(self, features: torch.Tensor) -> LinearProbe:
-        """Fix the standardization to the training features' per-dimension mean and std."""
-        pooled = features.mean(dim=1) if features.dim() == 3 else features
-        self.mean.copy_(pooled.float().mean(0))
-        self.std.copy_(pooled.float().std(0).clamp_min(1e-6))
-        return self
-
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if features.dim() == 3:
-            features = features.mean(dim=1)
-        return self.linear((features - self.mean) / self.std)
+        return self.linear(self.probe_input(features))
 
 
-class AttentiveProbe(nn.Module):
-    """A learned query cross-attends over `(B, N, D)` frozen tokens; the pooled query is classified."""
+class AttentiveProbe(StandardizedProbe):
+    """A learned query cross-attends over `(B, N, D)` standardized frozen tokens; the pooled query is classified."""
 
     def __init__(self, dim: int, num_classes: int, num_heads: int = 8, mlp_ratio: float = 4.0) -> None:
-        super().__init__()
+        super().__init__(dim)
         if dim % num_heads:
             raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}.")
         self.query = nn.Parameter(torch.zeros(1, 1, dim))
@@ -79,7 +100,7 @@ class AttentiveProbe(nn.Module):
         """The pooled `(B, D)` representation and the attention weights `(B, N)` of the query over the tokens."""
         if tokens.dim() == 2:
             tokens = tokens.unsqueeze(1)
-        keys = self.norm_tokens(tokens)
+        keys = self.norm_tokens(self.probe_input(tokens))
         query = self.query.expand(tokens.shape[0], -1, -1)
         attended, weights = self.attention(query, keys, keys, need_weights=True)
         query = query + attended
@@ -115,9 +136,9 @@ def train_probe(
 ) -> list[float]:
     """Cross-entropy with AdamW and a per-step warmup + cosine schedule; returns the mean loss of every epoch.
 
-    A `LinearProbe` first fixes its standardization to `features`. The features stay frozen (they are inputs).
+    A `StandardizedProbe` first fixes its standardization to `features`. The features stay frozen (inputs).
     """
-    if isinstance(probe, LinearProbe):
+    if isinstance(probe, StandardizedProbe):
         probe.fit_normalization(features)
     generator = torch.Generator().manual_seed(seed)
     probe.to(device).train()
