@@ -48,6 +48,26 @@ def test_report_pairs_seeds_against_random_init_and_writes_the_block(tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == summary
 
 
+def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
+    """Runs that probe only some layers (`null` elsewhere) and carry a finetune: the best layer is chosen among the
+    probed ones, the finetune gets its own paired column."""
+    runs = []
+    for seed, (random_top1, motion_top1) in enumerate([(10.0, 21.0), (11.0, 19.0)]):
+        runs.append({**run("hard", "random", seed, [None, 30.0, None, 25.0], [None, None, None, 9.0]),
+                     "finetune": random_top1})
+        runs.append({**run("hard", "arvideo", seed, [None, 45.0, None, 40.0], [None, None, None, 9.5],
+                           "frame_difference"), "finetune": motion_top1})
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(item) + "\n" for item in runs))
+    summary = recipe_search.write_report(path, tmp_path / "out")
+    motion = summary["hard@400"]["rows"]["ARVideo, frame-difference target"]
+    assert motion["attentive_per_layer"] == [None, 45.0, None, 40.0] and motion["attentive_best_layer"] == 1
+    assert motion["finetune"] == 20.0 and motion["finetune_vs_random"]["differences"] == [11.0, 8.0]
+    table = recipe_search.summary_table(summary)
+    assert "| ARVideo, frame-difference target | 2 | 40.0 (90) [L1: 45.0] | +15.0 (+15.0, +15.0) |" in table
+    assert "| 20.0 | +9.5 (+11.0, +8.0; p=" in table and "| random init | 2 |" in table
+    assert (tmp_path / "out" / "layers-hard-400.png").stat().st_size > 1000
+
 
 def test_readme_block_is_generated_from_the_committed_runs():
     root = Path(__file__).parents[1]

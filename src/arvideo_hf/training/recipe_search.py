@@ -2,9 +2,10 @@
 """The easy/hard results of the recipe search (`reproduce/hard_set/experiments.py`), generated from its runs file.
 
 Every run of the search is one JSON line (set, recipe, seed, step budget, per-layer attentive and linear probe top-1,
-the probes' own training top-1, optional 10%-label finetunes). This module turns the committed lines into the
-README's `hard-set-table` block (the easy and the hard set side by side, each encoder against random features with
-paired per-seed differences), `results.json` and one per-layer figure per set, so no published number is typed.
+the probes' own training top-1, `null` for a layer not probed, and the optional 10%-label finetune's top-1). This
+module turns the committed lines into the README's `hard-set-table` block (the easy and the hard set side by side,
+each encoder against random features with paired per-seed differences), `results.json` and one per-layer figure per
+set, so no published number is typed.
 
     python -m arvideo_hf.training.recipe_search --runs reproduce/hard_set/runs.jsonl --readme README.md
 """
@@ -57,8 +58,9 @@ def load_runs(path: str | Path) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def _mean(values: list[float]) -> float:
-    return round(statistics.fmean(values), 1)
+def _mean(values: list[float | None]) -> float | None:
+    """The mean, rounded to 0.1; None when any value is missing (a layer some seed did not probe)."""
+    return None if any(value is None for value in values) else round(statistics.fmean(values), 1)
 
 
 def _paired(values: dict[int, float], reference: dict[int, float]) -> dict[str, Any] | None:
@@ -105,10 +107,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 row[f"{kind}_per_layer"] = [_mean(list(values)) for values in layers]
                 row[f"{kind}_train_per_layer"] = [_mean(list(values)) for values in trains]
                 row[f"{kind}_last"] = row[f"{kind}_per_layer"][-1]
-                row[f"{kind}_best_layer"] = max(range(len(layers)), key=lambda i: row[f"{kind}_per_layer"][i])
+                measured = [i for i, value in enumerate(row[f"{kind}_per_layer"]) if value is not None]
+                row[f"{kind}_best_layer"] = max(measured, key=lambda i: row[f"{kind}_per_layer"][i])
                 last = {run["seed"]: run["probes"][kind][-1] for run in members}
                 reference = {run["seed"]: run["probes"][kind][-1] for run in random_runs}
                 row[f"{kind}_vs_random"] = None if recipe == "random init" else _paired(last, reference)
+            finetunes = {run["seed"]: run["finetune"] for run in members if run.get("finetune") is not None}
+            row["finetune"] = _mean(list(finetunes.values())) if finetunes else None
+            reference = {run["seed"]: run["finetune"] for run in random_runs if run.get("finetune") is not None}
+            row["finetune_vs_random"] = (None if recipe == "random init" or not finetunes
+                                         else _paired(finetunes, reference))
             if recipe != "random init":
                 row["pretrain_loss"] = [run.get("loss_last") for run in members]
             rows[recipe] = row
@@ -143,8 +151,8 @@ def summary_table(summary: dict[str, Any]) -> str:
             "in brackets):",
             "",
             "| encoder | seeds | attentive probe (probe's train) | vs random, paired | linear probe "
-            "| vs random, paired |",
-            "|---|---|---|---|---|---|",
+            "| vs random, paired | finetune, 10% labels | vs random, paired |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         rows = group["rows"]
         for recipe in sorted(rows, key=lambda name: (name == "random init", name)):
@@ -157,6 +165,8 @@ def summary_table(summary: dict[str, Any]) -> str:
                     value += f" ({row['attentive_train_per_layer'][-1]:.0f})"
                 value += f" [L{best}: {row[f'{kind}_per_layer'][best]:.1f}]"
                 cells += [value, _difference(row[f"{kind}_vs_random"])]
+            finetune = row.get("finetune")
+            cells += ["-" if finetune is None else f"{finetune:.1f}", _difference(row.get("finetune_vs_random"))]
             lines.append(f"| {recipe} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
         if classes:
             lines += ["", f"Chance {100 / classes:.1f}% ({classes} classes)."]
