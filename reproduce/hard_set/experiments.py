@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import VideoMAEForPreTraining
 
-from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoModel
+from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data import open_video, read_kinetics_list
 from arvideo_hf.environment import describe_machine
 from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
@@ -73,12 +73,13 @@ def run_name(args: argparse.Namespace) -> str:
     if args.method != "arvideo":
         return f"{args.method}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
+    extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + (f"-{args.tag}" if args.tag else "")
     return f"arvideo-{args.target}{extra}-s{args.seed}-{args.steps}"
 
 
 def model_config(args: argparse.Namespace) -> ARVideoConfig:
     return ARVideoConfig.from_preset("tiny", norm_pix_loss=args.norm_pix, pretraining_target=args.target,
-                                     mask_ratio=args.mask)
+                                     mask_ratio=args.mask, **json.loads(args.config))
 
 
 def videomae_loss(model: VideoMAEForPreTraining, x: torch.Tensor, ratio: float = 0.9) -> torch.Tensor:
@@ -117,8 +118,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         state = (model.arvideo if args.method == "arvideo" else export_videomae_encoder(model, config)).state_dict()
     save_file({k: v.contiguous() for k, v in state.items()}, str(work / f"{name}.safetensors"))
     record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
-              "mask": args.mask, "cluster": [2, 2, 2], "lr": args.lr, "seed": args.seed, "steps": args.steps,
-              **report, "pretrain_machine": describe_machine()}
+              "mask": args.mask, "cluster": list(config.cluster_size), "config": json.loads(args.config),
+              "lr": args.lr, "seed": args.seed, "steps": args.steps, **report, "pretrain_machine": describe_machine()}
     (work / f"{name}.json").write_text(json.dumps(record) + "\n")
 
 
@@ -172,20 +173,79 @@ def cmd_probe(args: argparse.Namespace) -> None:
     (work / f"{args.run}.layer{args.layer}.json").write_text(json.dumps(scores) + "\n")
 
 
+def labeled_subset(work: Path, name: str) -> np.ndarray:
+    """Indices into the cached `train` arrays of the videos listed in the set's `name` (e.g. `train_10pct.txt`)."""
+    root = Path(json.loads((work / "source.json").read_text())["root"])
+    order = {line.split()[0]: i for i, line in enumerate((root / "train.txt").read_text().splitlines()) if line}
+    return np.array([order[line.split()[0]] for line in (root / name).read_text().splitlines() if line])
+
+
+@torch.no_grad()
+def center_output(encoder: ARVideoModel, clips: np.ndarray) -> None:
+    """Subtract the mean last-layer token of `clips` from the last block's output bias: the encoder's output is
+    centered on that data, every token shifted by the same vector (no information lost)."""
+    mean = layer_tokens(encoder, clips, encoder.config.num_hidden_layers).flatten(0, 1).mean(0)
+    encoder.encoder.layer[-1].output.dense.bias -= mean
+
+
+def cmd_finetune(args: argparse.Namespace) -> None:
+    """The `tiny` finetuning preset on `train_10pct.txt` (AdamW lr 1e-3, weight decay 0.05, betas (0.9, 0.999),
+    3 warmup epochs then cosine to 0, 30 epochs of batch 16, no augmentation, random temporal offset), scored on
+    `test.txt` with the center clip. `--ft_seed` seeds the head and the batch order."""
+    work = Path(args.work) / args.set
+    subset = labeled_subset(work, "train_10pct.txt")
+    clips = np.asarray(np.load(work / "train_clips.npy", mmap_mode="r")[subset])
+    labels = torch.from_numpy(np.load(work / "train_labels.npy"))[subset]
+    test_clips, test_labels = np.load(work / "test_clips.npy", mmap_mode="r"), np.load(work / "test_labels.npy")
+    config = ARVideoConfig.from_preset("tiny", num_labels=int(labels.max()) + 1)
+    torch.manual_seed(args.ft_seed)
+    model = ARVideoForVideoClassification(config)
+    model.arvideo.load_state_dict(load_file(str(work / f"{args.run}.safetensors")))
+    if args.center:
+        center_output(model.arvideo, np.load(work / "unlabeled_clips.npy", mmap_mode="r")[:256])
+    epoch_steps = -(-len(clips) // 16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.ft_lr, betas=(0.9, 0.999), weight_decay=0.05)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(3 * epoch_steps, 30 * epoch_steps, 0.0))
+    generator = torch.Generator().manual_seed(args.ft_seed)
+    model.train()
+    for _ in range(30):
+        for batch in torch.randperm(len(clips), generator=generator).split(16):
+            x = to_pixels(clips[batch.sort().values.numpy()], int(torch.randint(STRIDE, (1,), generator=generator)))
+            loss = model(x, labels=labels[batch.sort().values]).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(to_pixels(test_clips[i : i + 64])).logits.argmax(-1)
+                                 for i in range(0, len(test_clips), 64)])
+    top1 = round(100.0 * (predictions.numpy() == test_labels).mean(), 1)
+    record = {"finetune_top1": top1, "ft_seed": args.ft_seed, "train_videos": len(clips), "center": args.center,
+              "machine": describe_machine()}
+    suffix = ("c" if args.center else "") + (f"-lr{args.ft_lr:g}" if args.ft_lr != 1e-3 else "")
+    (work / f"{args.run}.ft{args.ft_seed}{suffix}.json").write_text(json.dumps(record) + "\n")
+
+
 def cmd_collect(args: argparse.Namespace) -> None:
-    """One line per pretrained (or random) encoder that has every layer probed, appended to `--out`."""
+    """One line per pretrained (or random) encoder whose last layer is probed, written to `--out`: every probed
+    layer's scores (`null` for a layer not probed) and the finetune with `ft_seed` = the pretraining seed."""
     lines = []
     for record_path in sorted(Path(args.work).glob("*/*-s*-*.json")):
-        if ".layer" in record_path.name:
+        if ".layer" in record_path.name or ".ft" in record_path.name:
             continue
         record = json.loads(record_path.read_text())
         layers = [record_path.with_name(f"{record_path.stem}.layer{layer}.json") for layer in range(4)]
-        if not all(path.is_file() for path in layers):
+        if not layers[-1].is_file():
             continue
-        scores = [json.loads(path.read_text()) for path in layers]
-        record["probes"] = {key: [row[key] for row in scores]
+        scores = [json.loads(path.read_text()) if path.is_file() else {} for path in layers]
+        record["probes"] = {key: [row.get(key) for row in scores]
                             for key in ("attentive", "linear", "attentive_train", "linear_train")}
-        record["probe_epochs"], record["machine"] = scores[0]["probe_epochs"], scores[0]["probe_machine"]
+        record["probe_epochs"], record["machine"] = scores[-1]["probe_epochs"], scores[-1]["probe_machine"]
+        record["probe"] = "standardized"  # arvideo_hf.training.probes standardizes every probe's input
+        finetune = record_path.with_name(f"{record_path.stem}.ft{record['seed']}.json")
+        if finetune.is_file():
+            record["finetune"] = json.loads(finetune.read_text())["finetune_top1"]
         lines.append(json.dumps(record))
     Path(args.out).write_text("".join(line + "\n" for line in lines))
     print(f"{len(lines)} runs -> {args.out}")
@@ -193,7 +253,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("cache", "pretrain", "probe", "collect"))
+    parser.add_argument("command", choices=("cache", "pretrain", "probe", "finetune", "collect"))
     parser.add_argument("--root", help="cache: a built set (build-demo or build-hard output)")
     parser.add_argument("--set", default="hard", help="name of the set (demo or hard)")
     parser.add_argument("--work", default="outputs/hard_set_search")
@@ -205,9 +265,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", choices=("pixels", "frame_difference"), default="pixels")
     parser.add_argument("--norm_pix", action="store_true")
     parser.add_argument("--mask", type=float, default=0.8)
+    parser.add_argument("--config", default="{}", help="pretrain: more ARVideoConfig fields as JSON (name: --tag)")
+    parser.add_argument("--tag", default="", help="pretrain: a suffix naming --config's change in the run name")
     parser.add_argument("--run", help="probe: the run name (a pretrain output's stem)")
     parser.add_argument("--layer", type=int, default=3)
     parser.add_argument("--probe_epochs", type=int, default=20)
+    parser.add_argument("--ft_seed", type=int, default=0, help="finetune: seed of the head and the batch order")
+    parser.add_argument("--ft_lr", type=float, default=1e-3, help="finetune: peak learning rate")
+    parser.add_argument("--center", action="store_true", help="finetune: center the encoder output first")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")
     parser.add_argument("--out", default="reproduce/hard_set/runs.jsonl")
     return parser.parse_args(argv)
@@ -216,7 +281,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    {"cache": cmd_cache, "pretrain": cmd_pretrain, "probe": cmd_probe, "collect": cmd_collect}[args.command](args)
+    commands = {"cache": cmd_cache, "pretrain": cmd_pretrain, "probe": cmd_probe, "finetune": cmd_finetune,
+                "collect": cmd_collect}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":
