@@ -495,6 +495,10 @@ class DemoArguments:
     results_file: str | None = field(default=None, metadata={"help": "Also write results.json here."})
     readme: str | None = field(default=None, metadata={"help": "Rewrite the demo table block of this README."})
     skip_pretraining: bool = field(default=False, metadata={"help": "Reuse the pretrained encoders in output_dir."})
+    zoo_checkpoint: str = field(
+        default="checkpoints/arvideo-tiny-pretrained",
+        metadata={"help": "The zoo's pretrained encoder, finetuned and probed as a fourth row (skipped, saying so, "
+                  "when the folder is missing; '' or 'none' leaves it out)."})
 
 
 def parse_demo_args(argv: list[str] | None = None) -> DemoArguments:
