@@ -159,9 +159,12 @@ def test_refuses_runs_that_cannot_make_this_entry(zoo_pretraining_run, tmp_path)
     weights = load_file(broken / "encoder" / "model.safetensors")
     next(iter(weights.values()))[0] = float("nan")
     save_file(weights, broken / "encoder" / "model.safetensors", metadata={"format": "pt"})
+    built = build_pretrained_folder(zoo_pretraining_run, tmp_path / "d")
+    before = {p.name: p.read_bytes() for p in built.iterdir()}
     with pytest.raises(NonFiniteError, match="non-finite"):
-        build_pretrained_folder(broken, tmp_path / "d")
-    assert not (tmp_path / "d" / "model.safetensors").exists()
+        build_pretrained_folder(broken, built)
+    assert {p.name: p.read_bytes() for p in built.iterdir()} == before  # the previous build is left as it was
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left behind
 
 
 # ------------------------------------------------------------------------------------------- the committed folder

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,12 @@ def read_pretraining_run(run_dir: str | os.PathLike) -> PretrainingRun:
     )
 
 
-def _clear_own_folder(out_dir: Path) -> None:
-    """Empty `out_dir` when this builder made it; refuse any other non-empty folder (never delete what it did not)."""
-    found = sorted(out_dir.iterdir()) if out_dir.is_dir() else []
-    check_deletable(out_dir, OWNER, found, "--out")
-    if found:
+def _replace_folder(staged: Path, out_dir: Path) -> None:
+    """Move the finished `staged` folder to `out_dir`, replacing a folder this builder made there earlier."""
+    if out_dir.exists():
         print(f"Replacing the {PRETRAINED_NAME} folder this command built earlier in {out_dir}.")
         shutil.rmtree(out_dir)
+    os.replace(staged, out_dir)
 
 
 def build_pretrained_folder(
@@ -87,11 +87,18 @@ def build_pretrained_folder(
     if run.method != "arvideo":
         raise ValueError(f"{run_dir} was pretrained with --method {run.method}; {PRETRAINED_NAME} is an ARVideo "
                          "encoder: pass an ARVideo run.")
-    _clear_own_folder(out_dir)
-    save_hub_folder(run_dir / "encoder", out_dir, f"{organization}/{PRETRAINED_NAME}", pretrained_entry(run))
-    record = json.dumps(run.to_dict(), indent=2) + "\n"
-    (out_dir / RUN_RECORD).write_text(record, encoding="utf-8")
-    claim_folder(out_dir, OWNER)
+    found = sorted(out_dir.iterdir()) if out_dir.is_dir() else []
+    check_deletable(out_dir, OWNER, found, "--out")  # never replace a folder this builder did not make
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside `out_dir` and moved there once complete: a refusal (non-finite weights) or a crash midway leaves
+    # the previous folder as it was.
+    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as staging:
+        staged = Path(staging) / "folder"
+        save_hub_folder(run_dir / "encoder", staged, f"{organization}/{PRETRAINED_NAME}", pretrained_entry(run))
+        record = json.dumps(run.to_dict(), indent=2) + "\n"
+        (staged / RUN_RECORD).write_text(record, encoding="utf-8")
+        claim_folder(staged, OWNER)
+        _replace_folder(staged, out_dir)
     if record_file is not None:
         Path(record_file).write_text(record, encoding="utf-8")
     if card_file is not None:
