@@ -208,12 +208,14 @@ def pretrained_entry(run: PretrainingRun | None = None) -> ZooEntry:
                     test_clips=2, test_crops=1, pretrain_budget=f"{run.steps} steps" if run else None)
     summary = (
         f"A tiny ARVideo encoder ({config.num_hidden_layers} layers, width {config.hidden_size}, "
-        f"{config.num_frames}x{height}x{width} clips) pretrained self-supervised on the demo "
-        "set's unlabeled pool, no labels used, for a long fixed step budget: the zoo's starting point for finetuning "
-        "at the demo's scale, not a general video model. It has no classifier; `make demo` finetunes it on 10% of "
-        "the demo labels beside its own short pretraining."
+        f"{config.num_frames}x{height}x{width} clips) {'pretrained' if run else 'to be pretrained'} self-supervised "
+        "on the demo set's unlabeled pool, no labels used, for a long fixed step budget: the zoo's starting point for "
+        "finetuning at the demo's scale, not a general video model. It has no classifier; `make demo` finetunes it "
+        "on 10% of the demo labels beside its own short pretraining."
     )
-    if run is not None:
+    if run is None:
+        summary += " Not built yet: `python -m arvideo_hf.zoo pretrained RUN_DIR` makes it from a finished run."
+    else:
         summary += _zoo_row_text(run)
     return ZooEntry(PRETRAINED_NAME, preset, "demo", recipe, summary, architecture="ARVideoModel", pretraining=run)
 
