@@ -25,7 +25,14 @@ from arvideo_hf.integrity import NonFiniteError
 from arvideo_hf.training.arguments import DemoArguments, parse_pretrain_args, pretrain_command
 from arvideo_hf.zoo import entries
 from arvideo_hf.zoo.cards import ENCODER_NOT_MEASURED, NOT_MEASURED, config_mismatches, render_model_card
-from arvideo_hf.zoo.entries import PRETRAINED_NAME, PRETRAINED_RUN_FILE, ZOO, load_demo_results, pretrained_entry
+from arvideo_hf.zoo.entries import (
+    PRETRAINED_NAME,
+    PRETRAINED_RUN_FILE,
+    ZOO,
+    PretrainingRun,
+    load_demo_results,
+    pretrained_entry,
+)
 from arvideo_hf.zoo.pretrained import OWNER, RUN_RECORD, build_pretrained_folder, read_pretraining_run
 from arvideo_hf.zoo.publish import AUTO_MAP, install_in_hub_cache, remote_code_files
 
@@ -72,6 +79,9 @@ def test_folder_holds_the_encoder_code_and_a_card_of_the_run(zoo_pretraining_run
         assert (folder / source.name).read_text() == source.read_text()
     run = read_pretraining_run(zoo_pretraining_run)
     assert json.loads((folder / RUN_RECORD).read_text()) == run.to_dict()
+    assert PretrainingRun.from_dict(run.to_dict()) == run
+    with pytest.raises(ValueError, match="not a pretraining run record"):
+        PretrainingRun.from_dict({k: v for k, v in run.to_dict().items() if k != "machine"})
     card = (folder / "README.md").read_text()
     summary = json.loads((zoo_pretraining_run / "summary.json").read_text())
     assert f"```bash\n{summary['command']}\n```" in card and "ran 2 optimizer steps of `arvideo`" in card

@@ -7,7 +7,7 @@ pretraining run recorded (`python -m arvideo_hf.zoo pretrained` writes both it a
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,10 @@ class PretrainingRun:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PretrainingRun:
         """From `to_dict()`'s JSON; an error naming the missing or unknown keys."""
-        known = {f.name for f in cls.__dataclass_fields__.values()}
-        if set(data) - known or {"command", "steps", "wall_seconds", "method", "model_preset"} - set(data):
+        fields = cls.__dataclass_fields__.values()
+        known = {f.name for f in fields}
+        required = {f.name for f in fields if f.default is MISSING and f.default_factory is MISSING}
+        if set(data) - known or required - set(data):
             raise ValueError(f"not a pretraining run record: keys {sorted(data)}, expected {sorted(known)}.")
         return cls(**data)
 
