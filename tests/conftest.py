@@ -94,3 +94,47 @@ def small_classifier_dir(tmp_path_factory):
     model.save_pretrained(folder)
     image_processor_for(config).save_pretrained(folder)
     return folder
+
+
+# ------------------------------------------------------------------------------- the zoo's pretrained encoder entry
+@pytest.fixture(scope="session")
+def zoo_pretraining_run(small_demo_root, tmp_path_factory):
+    """A finished 2-step `tiny` ARVideo pretraining run on the small demo build (its output folder)."""
+    from arvideo_hf.training import parse_pretrain_args, run_pretraining
+    from arvideo_hf.training.pretrain import reset_accelerate_state
+
+    output_dir = tmp_path_factory.mktemp("zoo-run") / "run"
+    reset_accelerate_state()
+    run_pretraining(parse_pretrain_args([
+        "--output_dir", str(output_dir), "--demo_root", str(small_demo_root), "--max_steps", "2",
+        "--per_device_batch_size", "2", "--repeated_aug", "1", "--num_workers", "0", "--report_to", "none",
+    ]))
+    reset_accelerate_state()
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def zoo_pretrained_folder(zoo_pretraining_run, tmp_path_factory):
+    """The `arvideo-tiny-pretrained` folder that `python -m arvideo_hf.zoo pretrained` builds from that run."""
+    from arvideo_hf.zoo.__main__ import main
+
+    out = tmp_path_factory.mktemp("zoo-folder") / "arvideo-tiny-pretrained"
+    assert main(["pretrained", str(zoo_pretraining_run), "--out", str(out)]) == 0
+    return out
+
+
+# A prelude for a fresh Python process in which `import arvideo_hf` fails: what loads there runs the Hub copy of the
+# model code (trust_remote_code), never the installed package.
+BLOCK_PACKAGE = """
+import sys
+class _Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name == "arvideo_hf" or name.startswith("arvideo_hf."):
+            raise ImportError("arvideo_hf is blocked in this process")
+sys.meta_path.insert(0, _Blocker())
+try:
+    import arvideo_hf
+    raise SystemExit("the blocker failed: arvideo_hf imported")
+except ImportError:
+    pass
+"""

@@ -1,5 +1,6 @@
-"""`python -m arvideo_hf.demo`: both pretrainings, the low-label finetunes, the probes and the supervised reference run
-end to end on a small demo build; the table is printed and saved, and a previous run is overwritten."""
+"""`python -m arvideo_hf.demo`: both pretrainings, the low-label finetunes, the probes (of the zoo's pretrained encoder
+too) and the supervised reference run end to end on a small demo build; the table is printed and saved, and a previous
+run is overwritten."""
 
 import json
 
@@ -9,7 +10,7 @@ from arvideo_hf import demo
 from arvideo_hf.results import readme_block
 
 
-def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, capsys):
+def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, zoo_pretrained_folder, capsys):
     output = tmp_path / "demo"
     (output / "stale").mkdir(parents=True)
     (output / ".arvideo-owner.json").write_text('{"command": "demo"}')  # a previous demo run's folder
@@ -20,19 +21,20 @@ def test_demo_runs_every_step_and_writes_the_table(tmp_path, small_demo_root, ca
         "--output_dir", str(output), "--demo_root", str(small_demo_root), "--pretrain_steps", "2", "--seeds", "0",
         "--pretrain_batch_size", "4",
         "--supervised_epochs", "1", "--probe_epochs", "2", "--num_workers", "0", "--results_file", str(results_file),
-        "--readme", str(readme),
+        "--readme", str(readme), "--zoo_checkpoint", str(zoo_pretrained_folder),
     ])
     assert code == 0
     printed = capsys.readouterr().out
     assert f"Overwriting the previous demo run in {output}" in printed and not (output / "stale").exists()
-    for name in ("ARVideo-pretrained", "VideoMAE-pretrained", "random init"):
+    for name in ("ARVideo-pretrained", "VideoMAE-pretrained", "random init", "ARVideo zoo checkpoint (2 steps)"):
         assert f"| {name} |" in printed
     assert "Supervised from scratch on all 12 labels (1 epochs)" in printed and "Total wall time" in printed
     assert "Pretraining: 2 optimizer steps each (ARVideo " in printed  # a step budget, its wall time stated
     results = json.loads((output / "results.json").read_text())
     assert json.loads(results_file.read_text()) == results
     assert results["dataset"] == {"unlabeled": 12, "train": 12, "train_10pct": 6, "test": 6}
-    assert set(results["rows"]) == {"arvideo", "videomae", "random"}
+    assert set(results["rows"]) == {"arvideo", "videomae", "random", "zoo"}  # the zoo encoder, finetuned the same way
+    assert results["pretraining"]["zoo"]["steps"] == 2 and "zoo checkpoint was pretrained once beforehand" in printed
     for name, row in results["rows"].items():
         assert len(row["low_label_runs"]) == 1 and row["low_label_runs"][0]["num_test"] == 6
         for value in (row["low_label"]["mean"], row["attentive"], row["linear"]):

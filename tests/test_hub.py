@@ -31,7 +31,7 @@ from arvideo_hf.zoo.publish import (
     save_hub_folder,
 )
 
-from .conftest import clip, tiny_config
+from .conftest import BLOCK_PACKAGE, clip, tiny_config
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,26 +211,13 @@ def test_image_processor_round_trip(tmp_path):
 
 
 # ----------------------------------------------------------------------------------- offline Hub cache, fresh processes
-_BLOCK_PACKAGE = """
-import sys
-class _Blocker:
-    def find_spec(self, name, path=None, target=None):
-        if name == "arvideo_hf" or name.startswith("arvideo_hf."):
-            raise ImportError("arvideo_hf is blocked in this process")
-sys.meta_path.insert(0, _Blocker())
-try:
-    import arvideo_hf
-    raise SystemExit("the blocker failed: arvideo_hf imported")
-except ImportError:
-    pass
-"""
 _WITH_PACKAGE = """
 import sys, torch
 import arvideo_hf
 from transformers import AutoModel, AutoModelForVideoClassification
 kwargs = {}
 """
-_WITHOUT_PACKAGE = _BLOCK_PACKAGE + """
+_WITHOUT_PACKAGE = BLOCK_PACKAGE + """
 import torch
 from transformers import AutoModel, AutoModelForVideoClassification, pipeline
 kwargs = {"trust_remote_code": True}

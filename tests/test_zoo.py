@@ -13,7 +13,14 @@ from arvideo_hf import demo
 from arvideo_hf.recipes import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.results import PAPER_RESULTS, Result, dataset_info, readme_block
 from arvideo_hf.zoo.__main__ import main
-from arvideo_hf.zoo.cards import NOT_MEASURED, config_mismatches, count_parameters, render_model_card, stale_cards
+from arvideo_hf.zoo.cards import (
+    ENCODER_NOT_MEASURED,
+    NOT_MEASURED,
+    config_mismatches,
+    count_parameters,
+    render_model_card,
+    stale_cards,
+)
 from arvideo_hf.zoo.entries import ZOO, Recipe, ZooEntry, get_entry, load_demo_results, pretraining_budget
 
 
@@ -41,8 +48,8 @@ def test_check_command_flags_edited_and_extra_cards(tmp_path, capsys):
 
 
 def test_zoo_has_the_issue_entries():
-    assert {"arvideo-tiny-demo", "arvideo-vits-k400", "arvideo-vitb-k400", "arvideo-vitb-ssv2",
-            "arvideo-vitl-k400"} <= set(ZOO)
+    assert {"arvideo-tiny-demo", "arvideo-tiny-pretrained", "arvideo-vits-k400", "arvideo-vitb-k400",
+            "arvideo-vitb-ssv2", "arvideo-vitl-k400"} <= set(ZOO)
     assert get_entry("org/arvideo-vitb-ssv2") is ZOO["arvideo-vitb-ssv2"]
     with pytest.raises(KeyError, match="known entries"):
         get_entry("arvideo-vitb-k401")
@@ -66,21 +73,23 @@ def test_every_number_in_a_card_has_a_source(name):
     table = text.split("## Results", 1)[1].split("## Limitations", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| Source")]
     known = {(r.source_label, r.top1) for r in entry.results}
+    missing = ENCODER_NOT_MEASURED if entry.pretraining else NOT_MEASURED  # a pretrained encoder has no accuracy
     assert len(rows) == max(len(entry.results), 1)
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         if cells[4] == "–":
-            assert not entry.results and NOT_MEASURED in row
+            assert not entry.results and missing in row
         else:
             assert (cells[0], float(cells[4])) in known, row
     if not entry.measured_results:
-        assert NOT_MEASURED in text
+        assert missing in " ".join(text.split())
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_card_metadata(name):
     entry, card = ZOO[name], ModelCard.load(CARDS / f"{name}.md")
-    assert card.data.pipeline_tag == "video-classification" and card.data.library_name == "transformers"
+    assert card.data.pipeline_tag == ("video-classification" if entry.is_classifier else None)  # encoders: no task
+    assert card.data.library_name == "transformers"
     assert card.data.license == "apache-2.0" and "custom_code" in card.data.tags
     measured = [r for r in entry.results if r.source == "measured"]
     if not measured:
@@ -114,7 +123,9 @@ def test_entry_configs_match_their_presets():
     for entry in ZOO.values():
         config = entry.config()
         assert (config.num_frames, config.image_size) == (entry.recipe.num_frames, entry.recipe.image_size)
-        assert config.num_labels == entry.dataset_info.num_labels
+        assert config.architectures == [entry.architecture]
+        if entry.is_classifier:
+            assert config.num_labels == entry.dataset_info.num_labels
         assert not config_mismatches(entry, config)
     mismatches = config_mismatches(ZOO["arvideo-tiny-demo"], ZOO["arvideo-tiny-demo"].config(hidden_size=64))
     assert mismatches == {"hidden_size": (96, 64)}
@@ -192,4 +203,4 @@ def test_zoo_list_command_prints_every_entry_with_its_numbers_and_their_source(c
         for result in entry.results:
             assert f"{result.top1:.1f} top-1" in line and f"({result.source_label})" in line, line
         if not entry.results:
-            assert NOT_MEASURED in line, line
+            assert (ENCODER_NOT_MEASURED if entry.pretraining else NOT_MEASURED) in line, line

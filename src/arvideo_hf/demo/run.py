@@ -10,6 +10,10 @@ On the embedded demo set (a 2400-clip unlabeled pool, 1200 labeled train clips, 
 3. train an attentive and a linear probe on frozen features of each encoder, on all labels;
 4. train the random-init model on all labels (the supervised reference: can this model learn the task at all?).
 
+Steps 2-3 also score the zoo's `arvideo-tiny-pretrained` encoder (`--zoo_checkpoint`, default
+`checkpoints/arvideo-tiny-pretrained`, pretrained once for a long step budget): what a zoo checkpoint buys in the same
+minute of finetuning. A missing folder is said and its row left out.
+
 It prints one table and writes `results.json`, `results.md` and every run's own folder under `--output_dir`, which it
 overwrites (it says so). Steps 2-3 are the held-out protocol of `arvideo_hf.training.protocol`, which the study
 (`examples/reproduce.py`) scores every ablation with. Under 10 minutes on 2 CPU cores with the defaults (README).
@@ -36,12 +40,15 @@ from ..training import parse_pretrain_args, run_pretraining
 from ..training.arguments import DemoArguments, parse_demo_args
 from ..training.pretrain import reset_accelerate_state
 from ..training.protocol import HeldOutProtocol, finetune, probes, save_random_encoder
+from ..zoo.entries import PretrainingRun
+from ..zoo.pretrained import RUN_RECORD
 
 
 logger = logging.getLogger(__name__)
 
-ENCODERS = ("arvideo", "videomae", "random")
-NAMES = {"arvideo": "ARVideo-pretrained", "videomae": "VideoMAE-pretrained", "random": "random init"}
+ENCODERS = ("arvideo", "videomae", "random", "zoo")  # table order; "zoo" only when its checkpoint was there
+NAMES = {"arvideo": "ARVideo-pretrained", "videomae": "VideoMAE-pretrained", "random": "random init",
+         "zoo": "ARVideo zoo checkpoint"}
 
 
 def pretrain(args: DemoArguments, method: str) -> Path:
@@ -60,6 +67,27 @@ def pretrain(args: DemoArguments, method: str) -> Path:
         run_pretraining(parse_pretrain_args(argv + (["--demo_root", args.demo_root] if args.demo_root else [])))
         reset_accelerate_state()
     return output_dir / "encoder"
+
+
+def zoo_encoder(args: DemoArguments) -> Path | None:
+    """The zoo encoder folder to score beside the demo's own, or None: left out, or missing (which it says)."""
+    if args.zoo_checkpoint.strip().lower() in ("", "none"):
+        return None
+    folder = Path(args.zoo_checkpoint)
+    if not (folder / "config.json").is_file():
+        print(f"No zoo checkpoint at {folder}: its row is skipped. Build it with `python -m arvideo_hf.zoo pretrained "
+              f"RUN_DIR --out {folder}`, or pass --zoo_checkpoint none.")
+        return None
+    return folder
+
+
+def _zoo_pretraining(folder: Path) -> dict[str, Any] | None:
+    """Steps and wall seconds of the run that pretrained the zoo checkpoint, from its record (None: not recorded)."""
+    path = folder / RUN_RECORD
+    if not path.is_file():
+        return None
+    run = PretrainingRun.from_dict(json.loads(path.read_text()))
+    return {"steps": run.steps, "wall_seconds": run.wall_seconds}
 
 
 def protocol_for(args: DemoArguments, root: Path) -> HeldOutProtocol:
@@ -81,19 +109,20 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
     root = open_demo_dataset(args.demo_root)
     encoders = {method: pretrain(args, method) for method in ("arvideo", "videomae")}
     encoders["random"] = save_random_encoder(ARVideoConfig.from_preset("tiny"), output_dir / "random-encoder")
+    zoo = zoo_encoder(args)
+    if zoo is not None:
+        encoders["zoo"] = zoo
     protocol = protocol_for(args, root)
-    rows: dict[str, dict[str, Any]] = {}
-    for name in ENCODERS:
-        init = "random" if name == "random" else "pretrained"  # random init: a fresh init per finetune seed
-        runs = [finetune(protocol, encoders[name], name, seed, init=init) for seed in args.seeds]
-        rows[name] = {"low_label": _mean_std([run["top1"] for run in runs]), "low_label_runs": runs,
-                      **probes(protocol, encoders[name], name)}
+    rows = {name: score(protocol, encoders[name], name, args.seeds) for name in ENCODERS if name in encoders}
     supervised = finetune(protocol, encoders["random"], "random-all-labels", args.seeds[0], init="random",
                           train_list=protocol.train_list,
                           extra=["--num_train_epochs", f"{args.supervised_epochs:g}",
                                  "--per_device_train_batch_size", "32"])
     pretraining = {method: _pretraining_summary(encoders[method]) for method in ("arvideo", "videomae")}
-    pretraining_seconds = sum(summary["wall_seconds"] for summary in pretraining.values())
+    pretraining_seconds = sum(summary["wall_seconds"] for summary in pretraining.values())  # this run's own
+    zoo_run = None if zoo is None else _zoo_pretraining(zoo)
+    if zoo_run is not None:
+        pretraining["zoo"] = zoo_run
     # The first ARVideo finetune is the zoo's arvideo-tiny-demo checkpoint: its eval_results.json, word for word.
     checkpoint = Result.read(Path(protocol.output_dir) / f"finetune-arvideo-seed{args.seeds[0]}")
     return {"rows": rows, "checkpoint_result": checkpoint.to_dict(), "supervised_all_labels": supervised,
@@ -102,6 +131,14 @@ def run_demo(args: DemoArguments) -> dict[str, Any]:
             "wall_seconds": round(time.perf_counter() - started + args.skip_pretraining * pretraining_seconds),
             "machine": describe_machine(), "dataset": _dataset_sizes(protocol), "args": asdict(args),
             "command": "make demo"}
+
+
+def score(protocol: HeldOutProtocol, encoder: Path, name: str, seeds: list[int]) -> dict[str, Any]:
+    """One table row: the low-label finetunes of `encoder` (one per seed) and its attentive and linear probes."""
+    init = "random" if name == "random" else "pretrained"  # random init: a fresh init per finetune seed
+    runs = [finetune(protocol, encoder, name, seed, init=init) for seed in seeds]
+    return {"low_label": _mean_std([run["top1"] for run in runs]), "low_label_runs": runs,
+            **probes(protocol, encoder, name)}
 
 
 def _pretraining_summary(encoder: Path) -> dict[str, Any]:
@@ -131,12 +168,19 @@ def format_table(results: dict[str, Any]) -> str:
         f"labels | linear probe, {sizes['train']} labels |",
         "|---|---|---|---|",
     ]
-    for name in ENCODERS:
+    for name in (name for name in ENCODERS if name in results["rows"]):  # results from before the zoo row lack it
         row = results["rows"][name]
         low = row["low_label"]
         spread = f" ± {low['std']:.1f}" if len(low["values"]) > 1 else ""
-        lines.append(f"| {NAMES[name]} | {low['mean']:.1f}{spread} | {row['attentive']:.1f} | {row['linear']:.1f} |")
+        lines.append(f"| {row_name(results, name)} | {low['mean']:.1f}{spread} | {row['attentive']:.1f} | "
+                     f"{row['linear']:.1f} |")
     return "\n".join(lines)
+
+
+def row_name(results: dict[str, Any], name: str) -> str:
+    """A row's label; the zoo checkpoint's says how many steps it was pretrained, when its folder recorded it."""
+    steps = results["pretraining"].get(name, {}).get("steps") if name == "zoo" else None
+    return NAMES[name] + (f" ({steps} steps)" if steps is not None else "")
 
 
 def format_footer(results: dict[str, Any]) -> str:
@@ -152,9 +196,18 @@ def format_footer(results: dict[str, Any]) -> str:
         f"{args['num_crops']} views. Pretraining: {budget} on "
         f"{sizes['unlabeled']} unlabeled clips. Supervised from scratch on all {sizes['train']} labels "
         f"({args['supervised_epochs']:g} epochs): {results['supervised_all_labels']['top1']:.1f}% top-1. "
-        f"Low-label finetunes: {len(args['seeds'])} seed(s). "
+        f"Low-label finetunes: {len(args['seeds'])} seed(s). {_zoo_footer(results)}"
         f"Total wall time {results['wall_seconds'] / 60:.1f} min ({results['machine']})."
     )
+
+
+def _zoo_footer(results: dict[str, Any]) -> str:
+    """The footer's sentence on the zoo row: its pretraining was done once beforehand, outside this run's time."""
+    if "zoo" not in results["rows"]:
+        return ""
+    run = results["pretraining"].get("zoo")
+    made = "" if run is None else f" ({run['steps']} steps, {run['wall_seconds'] / 60:.0f} min of wall clock)"
+    return f"The zoo checkpoint was pretrained once beforehand{made}, outside this run's wall time. "
 
 
 README_BLOCK = "demo-table"  # the README block `--readme` rewrites (arvideo_hf.results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +194,30 @@ class PretrainArguments(DataArguments):
 def parse_pretrain_args(argv: list[str] | None = None) -> PretrainArguments:
     """Pretraining arguments from the command line or one `.yaml`/`.yml`/`.json` file, with the run preset applied."""
     return parse_arguments(PretrainArguments, argv, RUN_PRESETS)[0]
+
+
+# Arguments about the output folder, not the run: a resumed or overwriting run trains the same model.
+_FOLDER_ONLY_ARGUMENTS = ("resume", "overwrite_output_dir")
+
+
+def _run_fields(args: PretrainArguments) -> dict[str, Any]:
+    """The arguments that decide what a run trains (all but `_FOLDER_ONLY_ARGUMENTS`)."""
+    return {k: v for k, v in dataclasses.asdict(args).items() if k not in _FOLDER_ONLY_ARGUMENTS}
+
+
+def pretrain_command(args: PretrainArguments, processes: int = 1) -> str:
+    """The shortest `examples/pretrain.py` command that parses to `args`: `--preset` and every argument that differs
+    from it, checked by parsing it back (a run records it, so its model card names the command, not a retyping).
+    Arguments no command line can express (a `null` from a file) fall back to the run's `training_args.json`."""
+    preset = _run_fields(parse_pretrain_args(["--preset", args.preset]))
+    argv = ["--preset", args.preset]
+    for name, value in _run_fields(args).items():
+        if name != "preset" and value != preset[name] and value is not None:
+            argv += preset_argv({name: value})
+    if _run_fields(parse_pretrain_args(argv)) != _run_fields(args):
+        argv = [str(Path(args.output_dir) / "training_args.json")]
+    launcher = ["python"] if processes == 1 else ["accelerate", "launch", "--num_processes", str(processes)]
+    return shlex.join([*launcher, "examples/pretrain.py", *argv])
 
 
 # ------------------------------------------------------------------------------------------------------ finetuning
@@ -470,6 +495,10 @@ class DemoArguments:
     results_file: str | None = field(default=None, metadata={"help": "Also write results.json here."})
     readme: str | None = field(default=None, metadata={"help": "Rewrite the demo table block of this README."})
     skip_pretraining: bool = field(default=False, metadata={"help": "Reuse the pretrained encoders in output_dir."})
+    zoo_checkpoint: str = field(
+        default="checkpoints/arvideo-tiny-pretrained",
+        metadata={"help": "The zoo's pretrained encoder, finetuned and probed as a fourth row (skipped, saying so, "
+                  "when the folder is missing; '' or 'none' leaves it out)."})
 
 
 def parse_demo_args(argv: list[str] | None = None) -> DemoArguments:
@@ -496,4 +525,5 @@ __all__ = [
     "parse_probe_args",
     "parse_reproduce_args",
     "preset_argv",
+    "pretrain_command",
 ]

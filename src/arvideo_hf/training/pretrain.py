@@ -32,13 +32,14 @@ from transformers import PreTrainedModel, VideoMAEForPreTraining
 from transformers.utils import logging
 
 from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
+from ..environment import describe_machine
 from ..integrity import NonFiniteError
 from ..locking import check_deletable, claim_folder, hold_output_dir
 from ..models.configuration_arvideo import ARVideoConfig
 from ..models.modeling_arvideo import ARVideoForPretraining
 from ..models.processing_arvideo import image_processor_for
 from ..viz.reports import plot_loss_curve
-from .arguments import PretrainArguments
+from .arguments import PretrainArguments, pretrain_command
 from .checkpointing import (
     is_out_of_space,
     newest_valid,
@@ -693,6 +694,10 @@ def finish_run(run: PretrainingRun) -> dict[str, Any]:
         "skipped_nonfinite_batches": state.skipped_nonfinite,
         "processes": accelerator.num_processes,
         "method": args.method,
+        "videos": len(run.dataset),
+        # what a model card of this run states: the command that makes it again, and the machine that made it
+        "command": pretrain_command(args, accelerator.num_processes),
+        "machine": describe_machine(),
     }
     if bad:
         logger.warning(f"{bad} videos could not be decoded and were replaced; first: {run.dataset.bad_paths()[:5]}")

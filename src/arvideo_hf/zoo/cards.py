@@ -38,6 +38,7 @@ CITATION = """@article{ren2024arvideo,
   year    = {2024}
 }"""
 NOT_MEASURED = "not yet trained/measured by this project"
+ENCODER_NOT_MEASURED = "an encoder without a classifier: accuracy is measured on finetunes of it, not on these weights"
 TASK = "video-classification"
 
 
@@ -167,6 +168,14 @@ its PIL backend.
 | Test views | {{ views }} |
 
 {{ hyperparameters }}
+{%- if pretraining_command %}
+
+{{ pretraining_run }}
+
+```bash
+{{ pretraining_command }}
+```
+{%- endif %}
 
 ## Evaluation protocol
 
@@ -245,6 +254,9 @@ def _status_and_results_intro(entry: ZooEntry, measured: Sequence[Result]) -> tu
         results_intro = "Measured rows come from this checkpoint" + (
             "; paper rows are the ARVideo authors' numbers." if entry.paper_results else "."
         )
+    elif entry.pretraining is not None:
+        status = f"pretrained by this project ({entry.pretraining.steps} steps, no labels); {ENCODER_NOT_MEASURED}."
+        results_intro = f"This checkpoint is {ENCODER_NOT_MEASURED}."
     else:
         status = f"{NOT_MEASURED}; no number on this card is a measurement of these weights."
         results_intro = f"This checkpoint is {NOT_MEASURED}." + (
@@ -257,7 +269,8 @@ def _results_rows_and_note(entry: ZooEntry, measured: Sequence[Result]) -> tuple
     """The results table's rows (measured, then the paper's) and the note under it."""
     info = entry.dataset_info
     rows = _results_rows(tuple(measured) + entry.paper_results)
-    rows = rows or f"| – | {info.name} | – | – | – | – | – | {NOT_MEASURED} |"
+    missing = ENCODER_NOT_MEASURED if entry.pretraining is not None else NOT_MEASURED
+    rows = rows or f"| – | {info.name} | – | – | – | – | – | {missing} |"
     if entry.paper_results:
         note = (
             "Paper rows: ViT-B, 16 frames, 224x224; views as printed in the paper's GFLOPs column (180 x 2 x 3) "
@@ -372,6 +385,8 @@ def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
         )
     elif any(v is None for v in (recipe.pretraining_length, stride, recipe.views)):
         recipe_intro = 'This entry\'s recipe; settings marked "not recorded" are chosen by the script that trains it.'
+    elif not finetuned:
+        recipe_intro = "This entry's pretraining recipe; the test views are those its finetunes are tested with:"
     else:
         recipe_intro = "This entry's recipe (pretraining and finetuning on the same dataset):"
     return dict(
@@ -390,6 +405,25 @@ def _recipe_fields(entry: ZooEntry, finetuned: bool) -> dict[str, Any]:
         window=f" ({stride} apart, a {recipe.num_frames * stride}-frame window)" if stride else "",
         data_terms="not recorded" if not recorded else info.name,
     )
+
+
+def _pretraining_fields(entry: ZooEntry, config: ARVideoConfig) -> dict[str, Any]:
+    """The recorded pretraining run of an entry this project pretrained: its command, length, machine, objective."""
+    run = entry.pretraining
+    if run is None:
+        return dict(pretraining_command=None, pretraining_run=None)
+    data = "the demo set's unlabeled pool" if run.dataset == "demo" else f"`{run.dataset}`"
+    videos = f" ({run.videos} videos)" if run.videos else ""
+    target = "per-tubelet normalized" if config.norm_pix_loss else "raw"
+    text = (
+        f"This checkpoint's pretraining ran {run.steps} optimizer steps of `{run.method}` on {data}{videos}, no "
+        f"labels, in {run.wall_seconds / 60:.1f} min of wall clock over {run.processes} process(es) on "
+        f"{run.machine or 'a machine the run did not record'}. Objective: {target} "
+        f"{config.pretraining_target.replace('_', ' ')} of each next cluster's tokens, mean squared error. The "
+        "run recorded the command that makes it (arguments it names override the preset's):"
+    )
+    return dict(pretraining_command=run.command, pretraining_run=textwrap.fill(text, width=120,
+                                                                               break_on_hyphens=False))
 
 
 def render_model_card(
@@ -420,6 +454,7 @@ def render_model_card(
         citation=CITATION,
         **_model_fields(entry, config, finetuned),
         **_recipe_fields(entry, finetuned),
+        **_pretraining_fields(entry, config),
     )
     data = card_data(repo_id, measured, finetuned)
     return ModelCard.from_template(card_data=data, template_str=CARD_TEMPLATE, **context)
@@ -459,6 +494,7 @@ def stale_cards(out_dir: str | Path, organization: str = DEFAULT_ORGANIZATION) -
 __all__ = [
     "CARD_TEMPLATE",
     "DEFAULT_ORGANIZATION",
+    "ENCODER_NOT_MEASURED",
     "NOT_MEASURED",
     "PAPER_RECIPE_TEXT",
     "TINY_RECIPE_TEXT",

@@ -1,16 +1,17 @@
 # Copyright 2026 The arvideo_hf authors. Licensed under the Apache License, Version 2.0.
 """The zoo's entries: each named checkpoint's model size, dataset, recipe and every result known for it (the paper's,
 and this project's measurements). The demo entry's numbers are read from `demo_results.json`, the reference
-`make demo` run committed beside this file."""
+`make demo` run committed beside this file; the pretrained encoder entry's facts from `pretrained_run.json`, what its
+pretraining run recorded (`python -m arvideo_hf.zoo pretrained` writes both it and the checkpoint folder)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models.configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig
+from ..models.configuration_arvideo import ARVIDEO_PRESETS, ARVideoConfig, pair
 from ..results import PAPER_RESULTS, PAPER_TABLES, DatasetInfo, Result, dataset_info
 
 
@@ -38,8 +39,40 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class PretrainingRun:
+    """What a finished pretraining run recorded (`summary.json`, `training_args.json`, its encoder's config): the
+    facts a pretrained entry's card states, committed as JSON so the card renders without the run."""
+
+    command: str  # the `examples/pretrain.py` command that makes the run again (recorded by the run itself)
+    steps: int
+    wall_seconds: float
+    machine: str | None  # `arvideo_hf.environment.describe_machine()` as the run recorded it
+    method: str
+    model_preset: str
+    dataset: str  # "demo" (the demo set's unlabeled pool) or the run's --train_list
+    videos: int | None  # unlabeled videos in the pool
+    processes: int
+    sampling_rate: int  # frame stride of the pretraining clips
+    config_overrides: dict[str, Any] = field(default_factory=dict)  # the encoder's config fields unlike its preset's
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainingRun:
+        """From `to_dict()`'s JSON; an error naming the missing or unknown keys."""
+        fields = cls.__dataclass_fields__.values()
+        known = {f.name for f in fields}
+        required = {f.name for f in fields if f.default is MISSING and f.default_factory is MISSING}
+        if set(data) - known or required - set(data):
+            raise ValueError(f"not a pretraining run record: keys {sorted(data)}, expected {sorted(known)}.")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ZooEntry:
-    """A named checkpoint: preset size, finetuning dataset, recipe, and every result known for it."""
+    """A named checkpoint: preset size, dataset, recipe, and every result known for it. `architecture` is what the
+    checkpoint holds: a classifier finetuned on `dataset`, or (`ARVideoModel`) an encoder pretrained on it."""
 
     name: str
     preset: str | None
@@ -47,6 +80,12 @@ class ZooEntry:
     recipe: Recipe
     summary: str
     results: tuple[Result, ...] = field(default_factory=tuple)
+    architecture: str = "ARVideoForVideoClassification"
+    pretraining: PretrainingRun | None = None  # the recorded run, for entries this project pretrained itself
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.architecture == "ARVideoForVideoClassification"
 
     def __post_init__(self) -> None:
         if self.preset is not None and self.preset not in ARVIDEO_PRESETS:
@@ -68,13 +107,16 @@ class ZooEntry:
         return tuple(r for r in self.results if r.source == "paper")
 
     def config(self, **overrides: Any) -> ARVideoConfig:
-        """The finetuned classifier's config: the preset at the recipe's frames and resolution, one label per class."""
+        """The checkpoint's config: the preset at the recipe's frames and resolution, with the recorded run's own
+        config fields, and one label per class for a classifier."""
         if self.preset is None:
             raise ValueError(f"{self.name} has no preset; it describes an external checkpoint.")
         fields: dict[str, Any] = dict(num_frames=self.recipe.num_frames, image_size=self.recipe.image_size)
-        if self.dataset_info.num_labels:
+        if self.pretraining is not None:
+            fields.update(self.pretraining.config_overrides)
+        if self.dataset_info.num_labels and self.is_classifier:
             fields["num_labels"] = self.dataset_info.num_labels
-        fields["architectures"] = ["ARVideoForVideoClassification"]
+        fields["architectures"] = [self.architecture]
         return ARVideoConfig.from_preset(self.preset, **{**fields, **overrides})
 
 
@@ -129,6 +171,57 @@ def demo_entry() -> ZooEntry:
     return ZooEntry("arvideo-tiny-demo", "tiny", "demo", recipe, summary, results=(measured,))
 
 
+PRETRAINED_NAME = "arvideo-tiny-pretrained"
+# The pretraining run behind checkpoints/arvideo-tiny-pretrained, as it recorded itself; written with the folder by
+# `python -m arvideo_hf.zoo pretrained RUN_DIR ... --record src/arvideo_hf/zoo/pretrained_run.json`.
+PRETRAINED_RUN_FILE = Path(__file__).with_name("pretrained_run.json")
+
+
+def load_pretrained_run() -> PretrainingRun | None:
+    """The committed pretraining record of `arvideo-tiny-pretrained`, or None before its checkpoint is built."""
+    if not PRETRAINED_RUN_FILE.is_file():
+        return None
+    return PretrainingRun.from_dict(json.loads(PRETRAINED_RUN_FILE.read_text()))
+
+
+def _zoo_row_text(run: PretrainingRun) -> str:
+    """What the reference `make demo` run measured when finetuning this checkpoint, when it finetuned this one."""
+    results = load_demo_results()
+    zoo = None if results is None else results["rows"].get("zoo")
+    if zoo is None or results["pretraining"].get("zoo", {}).get("steps") != run.steps:
+        return ""
+    low, own = zoo["low_label"], results["rows"]["arvideo"]["low_label"]
+    return (
+        f" In the reference `make demo` run, finetuning it on {results['dataset']['train_10pct']} labels gave "
+        f"{low['mean']:.1f} ± {low['std']:.1f}% top-1 over {len(low['values'])} seeds, against {own['mean']:.1f} ± "
+        f"{own['std']:.1f}% from the demo's own {pretraining_budget(results['args'])} pretraining (chance 16.7%)."
+    )
+
+
+def pretrained_entry(run: PretrainingRun | None = None) -> ZooEntry:
+    """`arvideo-tiny-pretrained`: the tiny encoder pretrained on the demo set's unlabeled pool for a long, fixed step
+    budget (`run`, default: the committed record); no labels, no classifier: the zoo's starting point for finetuning."""
+    run = run or load_pretrained_run()
+    preset = run.model_preset if run else "tiny"
+    config = ARVideoConfig.from_preset(preset, **(run.config_overrides if run else {}))
+    height, width = pair(config.image_size)
+    recipe = Recipe(pretrain_epochs=None, num_frames=config.num_frames, image_size=height,
+                    sampling_stride=run.sampling_rate if run else 2,
+                    test_clips=2, test_crops=1, pretrain_budget=f"{run.steps} steps" if run else None)
+    summary = (
+        f"A tiny ARVideo encoder ({config.num_hidden_layers} layers, width {config.hidden_size}, "
+        f"{config.num_frames}x{height}x{width} clips) {'pretrained' if run else 'to be pretrained'} self-supervised "
+        "on the demo set's unlabeled pool, no labels used, for a long fixed step budget: the zoo's starting point for "
+        "finetuning at the demo's scale, not a general video model. It has no classifier; `make demo` finetunes it "
+        "on 10% of the demo labels beside its own short pretraining."
+    )
+    if run is None:
+        summary += " Not built yet: `python -m arvideo_hf.zoo pretrained RUN_DIR` makes it from a finished run."
+    else:
+        summary += _zoo_row_text(run)
+    return ZooEntry(PRETRAINED_NAME, preset, "demo", recipe, summary, architecture="ARVideoModel", pretraining=run)
+
+
 def _k400(pretrain_epochs: int | None = 800) -> Recipe:
     return Recipe(pretrain_epochs, num_frames=16, sampling_stride=4, image_size=224, test_clips=5, test_crops=3)
 
@@ -137,6 +230,7 @@ ZOO: dict[str, ZooEntry] = {
     entry.name: entry
     for entry in (
         demo_entry(),
+        pretrained_entry(),
         ZooEntry(
             "arvideo-vits-k400", "small", "k400", _k400(),
             "ARVideo ViT-S/16 pretrained and finetuned on Kinetics-400. The paper reports no ViT-S results.",
@@ -167,5 +261,6 @@ def get_entry(name: str) -> ZooEntry:
     return ZOO[key]
 
 
-__all__ = ["DEMO_RESULTS_FILE", "ZOO", "Recipe", "ZooEntry", "demo_entry", "get_entry", "load_demo_results",
+__all__ = ["DEMO_RESULTS_FILE", "PRETRAINED_NAME", "PRETRAINED_RUN_FILE", "ZOO", "PretrainingRun", "Recipe",
+           "ZooEntry", "demo_entry", "get_entry", "load_demo_results", "load_pretrained_run", "pretrained_entry",
            "pretraining_budget"]
