@@ -100,6 +100,29 @@ def test_frame_difference_target_is_the_motion_and_zero_on_a_static_scene(tmp_pa
         tiny_config(pretraining_target="flow")
 
 
+def test_pixels_and_frame_difference_target_is_both_side_by_side(tmp_path):
+    """The combined target: the pixel tubelet's C channels, then the frame difference's C channels, per tubelet pixel;
+    the decoder regresses 2C channels, and a saved model rebuilds with that head."""
+    config = tiny_config(norm_pix_loss=False, pretraining_target="pixels_and_frame_difference")
+    model = ARVideoForPretraining(config)
+    pixels = clip(config)
+    both = model.pixel_targets(pixels).unflatten(-1, (-1, 6))
+    for target, channels in (("pixels", slice(0, 3)), ("frame_difference", slice(3, 6))):
+        alone = ARVideoForPretraining(tiny_config(norm_pix_loss=False, pretraining_target=target))
+        assert torch.allclose(both[..., channels].flatten(2), alone.pixel_targets(pixels), atol=1e-6)
+    scaled = ARVideoForPretraining(tiny_config(norm_pix_loss=False, pretraining_target="pixels_and_frame_difference",
+                                               pixel_target_scale=0.25)).pixel_targets(pixels).unflatten(-1, (-1, 6))
+    assert torch.allclose(scaled[..., :3], both[..., :3] * 0.25) and torch.equal(scaled[..., 3:], both[..., 3:])
+    with pytest.raises(ValueError, match="pixel_target_scale must be a positive"):
+        tiny_config(pixel_target_scale=0.0)
+    out = model(pixels)
+    out.loss.backward()
+    assert out.logits.shape[-1] == 2 * 2 * 8 * 8 * 3 and torch.isfinite(out.loss)
+    model.save_pretrained(tmp_path)
+    reloaded = ARVideoForPretraining.from_pretrained(tmp_path)
+    assert torch.equal(reloaded.decoder.head.weight, model.decoder.head.weight)
+
+
 @pytest.mark.parametrize("cls", [ARVideoModel, ARVideoForPretraining, ARVideoForVideoClassification])
 def test_save_load_round_trip_is_bit_exact(tmp_path, cls):
     config = tiny_config(num_labels=4)

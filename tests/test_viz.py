@@ -60,9 +60,12 @@ def test_denormalize_targets_inverts_pixel_targets(model, scale):
 
 
 @pytest.mark.parametrize("norm_pix_loss", [True, False])
-def test_logits_to_pixels_puts_every_prediction_back_in_place(norm_pix_loss):
+@pytest.mark.parametrize("target", ["pixels", "frame_difference", "pixels_and_frame_difference"])
+def test_logits_to_pixels_puts_every_prediction_back_in_place(norm_pix_loss, target):
+    """Targets fed back as predictions rebuild the clip, whatever the target: a frame difference is added to the
+    frame before, the combined target shows its pixel channels."""
     torch.manual_seed(0)
-    config = tiny_config(norm_pix_loss=norm_pix_loss)
+    config = tiny_config(norm_pix_loss=norm_pix_loss, pretraining_target=target, pixel_target_scale=0.25)
     model = ARVideoForPretraining(config).eval()
     pixel_values = clip(config, batch=2, seed=2)
     geometry = config.geometry

@@ -37,7 +37,7 @@ from transformers import VideoMAEForPreTraining
 from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoForVideoClassification, ARVideoModel
 from arvideo_hf.data import open_video, read_kinetics_list
 from arvideo_hf.environment import describe_machine
-from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PRETRAINING_TARGETS
 from arvideo_hf.training.optim import WarmupCosine
 from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
 from arvideo_hf.training.videomae_baseline import (
@@ -73,13 +73,15 @@ def run_name(args: argparse.Namespace) -> str:
     if args.method != "arvideo":
         return f"{args.method}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
+    extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
     extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + (f"-{args.tag}" if args.tag else "")
     return f"arvideo-{args.target}{extra}-s{args.seed}-{args.steps}"
 
 
 def model_config(args: argparse.Namespace) -> ARVideoConfig:
     return ARVideoConfig.from_preset("tiny", norm_pix_loss=args.norm_pix, pretraining_target=args.target,
-                                     mask_ratio=args.mask, **json.loads(args.config))
+                                     mask_ratio=args.mask, pixel_target_scale=args.pixel_weight,
+                                     **json.loads(args.config))
 
 
 def videomae_loss(model: VideoMAEForPreTraining, x: torch.Tensor, ratio: float = 0.9) -> torch.Tensor:
@@ -262,7 +264,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0, help="pretraining seed (and the random encoder's)")
-    parser.add_argument("--target", choices=("pixels", "frame_difference"), default="pixels")
+    parser.add_argument("--target", choices=PRETRAINING_TARGETS, default="pixels")
     parser.add_argument("--norm_pix", action="store_true")
     parser.add_argument("--mask", type=float, default=0.8)
     parser.add_argument("--config", default="{}", help="pretrain: more ARVideoConfig fields as JSON (name: --tag)")
@@ -271,6 +273,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layer", type=int, default=3)
     parser.add_argument("--probe_epochs", type=int, default=20)
     parser.add_argument("--ft_seed", type=int, default=0, help="finetune: seed of the head and the batch order")
+    parser.add_argument("--pixel_weight", type=float, default=1.0,
+                        help="pretrain: pixel_target_scale, the combined target's pixel channels' scale")
     parser.add_argument("--ft_lr", type=float, default=1e-3, help="finetune: peak learning rate")
     parser.add_argument("--center", action="store_true", help="finetune: center the encoder output first")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")

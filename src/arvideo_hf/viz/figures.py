@@ -185,12 +185,20 @@ def logits_to_pixels(
     logits: torch.Tensor, target_index: torch.Tensor, pixel_values: torch.Tensor, config: Any, fill: float = GREY
 ) -> torch.Tensor:
     """Put next-cluster predictions back into a `(B, T, C, H, W)` clip of pixels in the [0, 1] range: each prediction
-    un-normalized with its true tubelet's statistics (when `norm_pix_loss`), tokens nothing predicts set to `fill`."""
+    un-normalized with its true tubelet's statistics (when `norm_pix_loss`), tokens nothing predicts set to `fill`.
+    A predicted frame difference becomes pixels by adding it to the true frame before; of the combined target, the
+    pixel channels are shown."""
+    target = getattr(config, "pretraining_target", "pixels")
     pixels = unnormalized_tubelets(pixel_values, config)  # (B, N, tpp, C)
     index = target_index.to(pixels.device)[..., None, None].expand(-1, -1, *pixels.shape[2:])
-    predicted = logits.float().reshape(index.shape)
+    predicted = logits.float().reshape(*index.shape[:-1], -1)[..., : pixels.shape[-1]]
+    if target == "pixels_and_frame_difference":
+        predicted = predicted / config.pixel_target_scale
+    truth = pixels if target != "frame_difference" else unnormalized_tubelets(pixel_values, config, target)
     if getattr(config, "norm_pix_loss", True):
-        predicted = denormalize_targets(predicted, pixels.gather(1, index)).reshape(index.shape)
+        predicted = denormalize_targets(predicted, truth.gather(1, index)).reshape(index.shape)
+    if target == "frame_difference":
+        predicted = predicted + (pixels - truth).gather(1, index)  # the true frame before, plus the predicted change
     canvas = torch.full_like(pixels, fill).scatter(1, index, predicted)
     return unpatchify(canvas, tuple(config.token_grid), config.tubelet_size, pair(config.patch_size)[0])
 
