@@ -121,7 +121,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(work / f"{name}.safetensors"))
     record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
               "mask": args.mask, "cluster": list(config.cluster_size), "config": json.loads(args.config),
-              "lr": args.lr, "seed": args.seed, "steps": args.steps, **report, "pretrain_machine": describe_machine()}
+              "pixel_target_scale": args.pixel_weight, "lr": args.lr, "seed": args.seed, "steps": args.steps,
+              **report, "pretrain_machine": describe_machine()}
     (work / f"{name}.json").write_text(json.dumps(record) + "\n")
 
 
@@ -237,6 +238,8 @@ def cmd_collect(args: argparse.Namespace) -> None:
         if ".layer" in record_path.name or ".ft" in record_path.name:
             continue
         record = json.loads(record_path.read_text())
+        if "-pw" in record_path.stem:  # records written before the scale was recorded name it in the run name
+            record.setdefault("pixel_target_scale", float(record_path.stem.split("-pw")[1].split("-")[0]))
         layers = [record_path.with_name(f"{record_path.stem}.layer{layer}.json") for layer in range(4)]
         if not layers[-1].is_file():
             continue

@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..models.configuration_arvideo import ARVideoConfig
 from ..results import write_readme_block
 from ..viz import plot_layer_probes
 
@@ -27,6 +28,8 @@ from ..viz import plot_layer_probes
 README_BLOCK = "hard-set-table"
 SETS = {"demo": ("easy set (the demo set)", 6), "hard": ("hard set", 12)}  # name -> (title, classes)
 KINDS = ("attentive", "linear")
+TARGET_NAMES = {"pixels": "raw pixels", "frame_difference": "frame-difference target",
+                "pixels_and_frame_difference": "pixels + frame differences"}
 
 
 def recipe_name(run: dict[str, Any]) -> str:
@@ -35,7 +38,10 @@ def recipe_name(run: dict[str, Any]) -> str:
         return "random init"
     if run["method"] == "videomae":
         return "VideoMAE (tube 90%)"
-    parts = ["ARVideo, " + ("frame-difference target" if run.get("target") == "frame_difference" else "raw pixels")]
+    target, scale = run.get("target", "pixels"), run.get("pixel_target_scale", 1.0)
+    parts = ["ARVideo, " + TARGET_NAMES[target]]
+    if target == "pixels_and_frame_difference" and scale != 1.0:
+        parts.append(f"pixels x{scale:g}")
     if run.get("norm_pix"):
         parts.append("norm-pix")
     if run.get("mask", 0.8) != 0.8:
@@ -44,6 +50,10 @@ def recipe_name(run: dict[str, Any]) -> str:
         parts.append("clusters " + "x".join(map(str, run["cluster"])))
     if run.get("lr", 3e-4) != 3e-4:
         parts.append(f"lr {run['lr']:g}")
+    shipped = ARVideoConfig.from_preset("tiny")
+    if (target, scale, run.get("norm_pix", False)) == (shipped.pretraining_target, shipped.pixel_target_scale,
+                                                       shipped.norm_pix_loss) and len(parts) <= 2:
+        parts.append("the shipped tiny recipe")
     return ", ".join(parts)
 
 

@@ -352,6 +352,19 @@ def _paper_recipe_text() -> str:
 PAPER_RECIPE_TEXT = _paper_recipe_text()
 
 
+def target_text(config: ARVideoConfig) -> str:
+    """The pretraining target of `config` in words, e.g. "raw pixel and frame-difference targets, the pixels scaled by
+    0.25 (1/16 of their squared error)"."""
+    norm = "per-tubelet normalized" if config.norm_pix_loss else "raw (no per-tubelet normalization)"
+    what = {"pixels": "pixel targets", "frame_difference": "frame-difference targets (each frame minus the one before)",
+            "pixels_and_frame_difference": "pixel and frame-difference targets side by side"}[config.pretraining_target]
+    text = f"{norm} {what}"
+    if config.pretraining_target == "pixels_and_frame_difference" and config.pixel_target_scale != 1:
+        scale = config.pixel_target_scale
+        text += f", the pixels scaled by {_num(scale)} ({_num(scale * scale)} of their squared error)"
+    return text
+
+
 def _tiny_recipe_text() -> str:
     """The small-scale recipe this entry was trained with, read from the `tiny` run presets it ran."""
     pre = {k: _num(v) if isinstance(v, float) else v for k, v in pretraining_recipe("tiny").items()}
@@ -362,8 +375,8 @@ def _tiny_recipe_text() -> str:
         f"({pre['adam_beta1']}, {pre['adam_beta2']}), weight decay {pre['weight_decay']}, learning rate "
         f"{pre['learning_rate']} (absolute) with {pre['warmup_epochs']} warmup epochs then cosine to {pre['min_lr']}, "
         f"fitted to the run's budget (steps, or wall clock); {pre['per_device_batch_size']} videos x "
-        f"{pre['repeated_aug']} clips per step, full-frame crops (scale {pre['crop_scales']}), no flip, raw-pixel "
-        "targets (no per-tubelet normalization) with a mean squared error. Finetuning: AdamW, learning rate "
+        f"{pre['repeated_aug']} clips per step, full-frame crops (scale {pre['crop_scales']}), no flip, "
+        f"{target_text(ARVideoConfig.from_preset('tiny'))} with a mean squared error. Finetuning: AdamW, learning rate "
         f"{fine['learning_rate']}, no layer decay, {fine['warmup_epochs']} warmup epochs then cosine, "
         f"{fine['num_train_epochs']} epochs at batch {fine['per_device_train_batch_size']}, full-frame crops, no "
         "flip (direction is the label), no mixup, cutmix, RandAugment, erasing, label smoothing or drop path."
@@ -414,12 +427,11 @@ def _pretraining_fields(entry: ZooEntry, config: ARVideoConfig) -> dict[str, Any
         return dict(pretraining_command=None, pretraining_run=None)
     data = "the demo set's unlabeled pool" if run.dataset == "demo" else f"`{run.dataset}`"
     videos = f" ({run.videos} videos)" if run.videos else ""
-    target = "per-tubelet normalized" if config.norm_pix_loss else "raw"
     text = (
         f"This checkpoint's pretraining ran {run.steps} optimizer steps of `{run.method}` on {data}{videos}, no "
         f"labels, in {run.wall_seconds / 60:.1f} min of wall clock over {run.processes} process(es) on "
-        f"{run.machine or 'a machine the run did not record'}. Objective: {target} "
-        f"{config.pretraining_target.replace('_', ' ')} of each next cluster's tokens, mean squared error. The "
+        f"{run.machine or 'a machine the run did not record'}. Objective: {target_text(config)} of each next "
+        "cluster's tokens, mean squared error. The "
         "run recorded the command that makes it (arguments it names override the preset's):"
     )
     return dict(pretraining_command=run.command, pretraining_run=textwrap.fill(text, width=120,
