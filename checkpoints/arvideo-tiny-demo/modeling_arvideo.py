@@ -95,12 +95,13 @@ def unpatchify(tubelets: torch.Tensor, grid: tuple[int, int, int], tubelet_size:
 def unnormalized_tubelets(pixel_values: torch.Tensor, config: Any, target: str = "pixels") -> torch.Tensor:
     """Undo the processor's normalization (`config.image_mean`/`image_std`) and cut tubelets `(B, N, t*p*p, C)`:
     the pixels that the pretraining targets are made of (`target="frame_difference"`: each frame minus the one
-    before it, the first frame minus itself)."""
+    before it, the first frame minus itself; `"pixels_and_frame_difference"`: both, as 2C channels)."""
     mean = torch.tensor(config.image_mean, device=pixel_values.device, dtype=torch.float32)[:, None, None]
     std = torch.tensor(config.image_std, device=pixel_values.device, dtype=torch.float32)[:, None, None]
     frames = pixel_values.float() * std + mean
-    if target == "frame_difference":
-        frames = frames - torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    difference = frames - torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    frames = {"pixels": frames, "frame_difference": difference,
+              "pixels_and_frame_difference": torch.cat([frames, difference], dim=2)}[target]
     return patchify(frames, config.tubelet_size, pair(config.patch_size)[0])
 
 
@@ -524,7 +525,8 @@ class ARVideoDecoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([ARVideoDecoderLayer(config) for _ in range(config.decoder_num_hidden_layers)])
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
-        tubelet_pixels = config.tubelet_size * pair(config.patch_size)[0] ** 2 * config.num_channels
+        channels = config.num_channels * (2 if config.pretraining_target == "pixels_and_frame_difference" else 1)
+        tubelet_pixels = config.tubelet_size * pair(config.patch_size)[0] ** 2 * channels
         self.head = nn.Linear(config.decoder_hidden_size, tubelet_pixels)
         self.gradient_checkpointing = False
 
@@ -599,13 +601,16 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         self.post_init()
 
     def pixel_targets(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Regression targets `(B, N, t*p*p*C)`: undo the input normalization, take the pixels or (opt-in motion
-        target) their frame-to-frame differences, cut tubelets, and (norm_pix_loss) normalize each tubelet per channel
-        over its t*p*p values (mean, unbiased std + 1e-6)."""
+        """Regression targets `(B, N, t*p*p*C)`: undo the input normalization, take the pixels, their frame-to-frame
+        differences or both (`config.pretraining_target`), cut tubelets, (norm_pix_loss) normalize each tubelet per
+        channel over its t*p*p values (mean, unbiased std + 1e-6), and scale the combined target's pixel channels by
+        `config.pixel_target_scale`."""
         tubelets = unnormalized_tubelets(pixel_values, self.config, self.config.pretraining_target)
         if self.config.norm_pix_loss:
             mean, scale = tubelet_mean_scale(tubelets)
             tubelets = (tubelets - mean) / scale
+        if self.config.pretraining_target == "pixels_and_frame_difference":
+            tubelets[..., : self.config.num_channels] *= self.config.pixel_target_scale
         return tubelets.flatten(2)
 
     @can_return_tuple
