@@ -182,14 +182,14 @@ def test_resume_falls_back_past_damaged_checkpoints_and_names_them(tmp_path, sma
 
 
 def test_full_disk_says_no_space_names_the_folder_and_leaves_no_half_checkpoint(tmp_path, small_demo_root):
-    """A real full filesystem: the output folder is a 3 MiB tmpfs (mounted in a private user and mount namespace),
+    """A real full filesystem: the output folder is a 5 MiB tmpfs (mounted in a private user and mount namespace),
     where the first checkpoint fits and the second does not."""
     if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
         pytest.skip("user namespaces are not available to mount a small tmpfs")
     out = tmp_path / "full"
     out.mkdir()
     argv = " ".join(f"'{a}'" for a in argv_for(out, small_demo_root, "--max_steps", "3", "--save_steps", "1"))
-    script = (f"mount -t tmpfs -o size=3m tmpfs {out} && {sys.executable} {ROOT / 'examples' / 'pretrain.py'} {argv}; "
+    script = (f"mount -t tmpfs -o size=5m tmpfs {out} && {sys.executable} {ROOT / 'examples' / 'pretrain.py'} {argv}; "
               f"echo EXIT=$?; find {out} -name '*partial*'; ls {out}/checkpoints")
     result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
                             env=subprocess_env(tmp_path), timeout=300)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from arvideo_hf import demo
+from arvideo_hf import ARVideoConfig, demo
 from arvideo_hf.recipes import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.results import PAPER_RESULTS, Result, dataset_info, readme_block
 from arvideo_hf.zoo.__main__ import main
@@ -20,6 +20,7 @@ from arvideo_hf.zoo.cards import (
     count_parameters,
     render_model_card,
     stale_cards,
+    target_text,
 )
 from arvideo_hf.zoo.entries import ZOO, Recipe, ZooEntry, get_entry, load_demo_results, pretraining_budget
 
@@ -174,10 +175,11 @@ def test_demo_table_card_and_entry_come_from_the_committed_results_file():
 
 
 def test_cards_state_the_recipe_their_checkpoint_was_trained_with():
-    """The demo checkpoint ran the tiny presets (raw pixels, no mixup...), the ViT entries the paper's recipe."""
+    """The demo checkpoint ran the tiny presets (its target, no mixup...), the ViT entries the paper's recipe."""
     demo_card = " ".join(str(render_model_card(get_entry("arvideo-tiny-demo"))).split())  # wrapping aside
     pretrain, finetune = RUN_PRESETS["tiny"], FINETUNE_PRESETS["tiny"]
-    assert "`tiny` run presets" in demo_card and "raw-pixel targets" in demo_card
+    target = " ".join(target_text(ARVideoConfig.from_preset("tiny")).split())
+    assert "`tiny` run presets" in demo_card and target in demo_card and "frame-difference" in target
     assert f"learning rate {pretrain['learning_rate']:.0e}".replace("e-0", "e-") in demo_card  # 3e-4
     assert f"{finetune['num_train_epochs']} epochs at batch {finetune['per_device_train_batch_size']}" in demo_card
     assert "Reference hyperparameters (the paper's ViT-B recipe" not in demo_card

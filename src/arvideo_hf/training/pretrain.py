@@ -294,8 +294,9 @@ def save_checkpoint(
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)
     except Exception as err:  # any failed write (safetensors raises its own type): no half checkpoint stays
+        full = is_out_of_space(err, folder)  # before the removal frees the space that tells a full disk
         shutil.rmtree(partial, ignore_errors=True)
-        if is_out_of_space(err, folder):
+        if full:
             raise out_of_space_error(folder, final.name) from err
         raise
     if accelerator.is_main_process:
