@@ -193,7 +193,8 @@ def center_output(encoder: ARVideoModel, clips: np.ndarray) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> None:
     """The `tiny` finetuning preset on `train_10pct.txt` (AdamW lr 1e-3, weight decay 0.05, betas (0.9, 0.999),
-    3 warmup epochs then cosine to 0, 30 epochs of batch 16, no augmentation, random temporal offset), scored on
+    3 warmup epochs then cosine to 0, 30 epochs of batch 16, gradients clipped to norm 1 as transformers' Trainer
+    does, no augmentation, random temporal offset), scored on
     `test.txt` with the center clip. `--ft_seed` seeds the head and the batch order."""
     work = Path(args.work) / args.set
     subset = labeled_subset(work, "train_10pct.txt")
@@ -217,6 +218,8 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             loss = model(x, labels=labels[batch.sort().values]).loss
             optimizer.zero_grad()
             loss.backward()
+            if args.ft_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.ft_clip)
             optimizer.step()
             scheduler.step()
     model.eval()
@@ -227,6 +230,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     record = {"finetune_top1": top1, "ft_seed": args.ft_seed, "train_videos": len(clips), "center": args.center,
               "machine": describe_machine()}
     suffix = ("c" if args.center else "") + (f"-lr{args.ft_lr:g}" if args.ft_lr != 1e-3 else "")
+    suffix += f"-clip{args.ft_clip:g}" if args.ft_clip != 1.0 else ""
     (work / f"{args.run}.ft{args.ft_seed}{suffix}.json").write_text(json.dumps(record) + "\n")
 
 
@@ -279,6 +283,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pixel_weight", type=float, default=1.0,
                         help="pretrain: pixel_target_scale, the combined target's pixel channels' scale")
     parser.add_argument("--ft_lr", type=float, default=1e-3, help="finetune: peak learning rate")
+    parser.add_argument("--ft_clip", type=float, default=1.0, help="finetune: clip gradients to this norm (0: off)")
     parser.add_argument("--center", action="store_true", help="finetune: center the encoder output first")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")
     parser.add_argument("--out", default="reproduce/hard_set/runs.jsonl")
