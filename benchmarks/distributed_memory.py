@@ -130,6 +130,7 @@ def worker(model_name: str, batch: int, steps: int) -> None:
         print(json.dumps({"model": model_name, "parameter_count": parameters, "processes": records, "batch": batch,
                           "device": str(device), "mixed_precision": accelerator.mixed_precision,
                           "shard_units": describe_shards(model) if is_fsdp(accelerator) else None}), flush=True)
+    accelerator.end_training()  # destroys the process group: live gloo threads at exit abort a rank (SIGABRT)
 
 
 def free_port() -> int:
