@@ -106,7 +106,7 @@ def test_prepare_resumes_after_a_kill(hires, tmp_path, capsys):
     """Kill a 2-worker run (the whole process group) mid-way; the rerun keeps finished outputs and redoes the rest."""
     videos = tmp_path / "videos"
     videos.mkdir()
-    good = [f"v{i}.mp4" for i in range(8)]
+    good = [f"v{i:02d}.mp4" for i in range(24)]  # long enough that the kill lands mid-run on a fast machine
     for i, name in enumerate(good):
         os.link(hires / f"cls{i % 2}" / f"clip_{i % 4}.mp4", videos / name)
     os.link(hires / "cls1" / "corrupt.mp4", videos / "corrupt.mp4")
@@ -130,7 +130,7 @@ def test_prepare_resumes_after_a_kill(hires, tmp_path, capsys):
     left = sorted(set(good) - set(finished))
     (out / f"{left[0]}.999999.part").write_bytes(b"\0" * 1000)  # a half-written copy from some other killed run
     assert main(args + ["--workers", "0"]) == 0
-    assert f"prepared {len(left)}, reused {len(finished)}, failed 1 of 9 records" in capsys.readouterr().out
+    assert f"prepared {len(left)}, reused {len(finished)}, failed 1 of {len(names)} records" in capsys.readouterr().out
     kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("v*.mp4") if p.name in finished}
     assert kept == finished  # never redone
     assert not list(out.glob("*.part"))
