@@ -45,17 +45,18 @@ class StandardizedProbe(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
+    def pooled(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, N, D)` tokens mean-pooled if the probe pools; anything else as given."""
+        return features.mean(dim=1) if self.pool_tokens and features.dim() == 3 else features
+
     def probe_input(self, features: torch.Tensor) -> torch.Tensor:
         """`features` as the probe reads them: mean-pooled if it pools, then standardized."""
-        if self.pool_tokens and features.dim() == 3:
-            features = features.mean(dim=1)
-        return (features - self.mean) / self.std
+        return (self.pooled(features) - self.mean) / self.std
 
     @torch.no_grad()
     def fit_normalization(self, features: torch.Tensor) -> StandardizedProbe:
         """Fix the standardization to the training features' per-dimension mean and std."""
-        if self.pool_tokens and features.dim() == 3:
-            features = features.mean(dim=1)
+        features = self.pooled(features)
         flat = features.float().reshape(-1, features.shape[-1])
         self.mean.copy_(flat.mean(0))
         self.std.copy_(flat.std(0).clamp_min(1e-6))
