@@ -38,6 +38,7 @@ from arvideo_hf import ARVideoConfig, ARVideoForPretraining, ARVideoForVideoClas
 from arvideo_hf.data import open_video, read_kinetics_list
 from arvideo_hf.environment import describe_machine
 from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PRETRAINING_TARGETS
+from arvideo_hf.recipes import finetuning_recipe
 from arvideo_hf.training.optim import WarmupCosine
 from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
 from arvideo_hf.training.videomae_baseline import (
@@ -192,10 +193,11 @@ def center_output(encoder: ARVideoModel, clips: np.ndarray) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    """The `tiny` finetuning preset on `train_10pct.txt` (AdamW lr 1e-3, weight decay 0.05, betas (0.9, 0.999),
-    3 warmup epochs then cosine to 0, 30 epochs of batch 16, gradients clipped to norm 1 as transformers' Trainer
-    does, no augmentation, random temporal offset), scored on
-    `test.txt` with the center clip. `--ft_seed` seeds the head and the batch order."""
+    """The `tiny` finetuning preset (`arvideo_hf.recipes.finetuning_recipe("tiny")`: AdamW, its lr, weight decay and
+    betas, warmup epochs then cosine to 0, its epochs and batch, no augmentation, random temporal offset) with
+    gradients clipped to norm 1 as transformers' Trainer does, on `train_10pct.txt`, scored on `test.txt` with the
+    center clip. One difference from `examples/finetune.py`: weight decay applies to every parameter (the Trainer
+    spares norms and biases). `--ft_seed` seeds the head and the batch order."""
     work = Path(args.work) / args.set
     subset = labeled_subset(work, "train_10pct.txt")
     clips = np.asarray(np.load(work / "train_clips.npy", mmap_mode="r")[subset])
@@ -207,13 +209,18 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     model.arvideo.load_state_dict(load_file(str(work / f"{args.run}.safetensors")))
     if args.center:
         center_output(model.arvideo, np.load(work / "unlabeled_clips.npy", mmap_mode="r")[:256])
-    epoch_steps = -(-len(clips) // 16)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.ft_lr, betas=(0.9, 0.999), weight_decay=0.05)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(3 * epoch_steps, 30 * epoch_steps, 0.0))
+    recipe = finetuning_recipe("tiny")
+    batch_size, epochs = recipe["per_device_train_batch_size"], recipe["num_train_epochs"]
+    epoch_steps = -(-len(clips) // batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.ft_lr or recipe["learning_rate"],
+                                  betas=(recipe["adam_beta1"], recipe["adam_beta2"]),
+                                  weight_decay=recipe["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, WarmupCosine(round(recipe["warmup_epochs"] * epoch_steps), epochs * epoch_steps, 0.0))
     generator = torch.Generator().manual_seed(args.ft_seed)
     model.train()
-    for _ in range(30):
-        for batch in torch.randperm(len(clips), generator=generator).split(16):
+    for _ in range(epochs):
+        for batch in torch.randperm(len(clips), generator=generator).split(batch_size):
             x = to_pixels(clips[batch.sort().values.numpy()], int(torch.randint(STRIDE, (1,), generator=generator)))
             loss = model(x, labels=labels[batch.sort().values]).loss
             optimizer.zero_grad()
@@ -229,7 +236,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     top1 = round(100.0 * (predictions.numpy() == test_labels).mean(), 1)
     record = {"finetune_top1": top1, "ft_seed": args.ft_seed, "train_videos": len(clips), "center": args.center,
               "machine": describe_machine()}
-    suffix = ("c" if args.center else "") + (f"-lr{args.ft_lr:g}" if args.ft_lr != 1e-3 else "")
+    suffix = ("c" if args.center else "") + (f"-lr{args.ft_lr:g}" if args.ft_lr else "")
     suffix += f"-clip{args.ft_clip:g}" if args.ft_clip != 1.0 else ""
     (work / f"{args.run}.ft{args.ft_seed}{suffix}.json").write_text(json.dumps(record) + "\n")
 
@@ -282,7 +289,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ft_seed", type=int, default=0, help="finetune: seed of the head and the batch order")
     parser.add_argument("--pixel_weight", type=float, default=1.0,
                         help="pretrain: pixel_target_scale, the combined target's pixel channels' scale")
-    parser.add_argument("--ft_lr", type=float, default=1e-3, help="finetune: peak learning rate")
+    parser.add_argument("--ft_lr", type=float, default=None,
+                        help="finetune: peak learning rate (default: the tiny finetuning preset's)")
     parser.add_argument("--ft_clip", type=float, default=1.0, help="finetune: clip gradients to this norm (0: off)")
     parser.add_argument("--center", action="store_true", help="finetune: center the encoder output first")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")
