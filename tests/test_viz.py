@@ -268,6 +268,18 @@ def _write_logs(root: Path) -> dict[str, Path]:
     return {"jsonl": jsonl, "trainer": trainer, "board": board}
 
 
+def test_training_curves_drop_a_torn_last_line(tmp_path, caplog):
+    """A run killed while appending to metrics.jsonl leaves half a line: the figures read the complete records (as
+    resuming does) and say what they dropped, instead of failing on the log of the run the user wants to look at."""
+    runs = _write_logs(tmp_path)
+    with open(runs["jsonl"] / "metrics.jsonl", "a") as f:
+        f.write('{"step": 50, "loss": 0.0')
+    with caplog.at_level("WARNING"):
+        curves, _ = viz.read_training_logs(runs["jsonl"])
+    np.testing.assert_allclose(curves["loss"][0], [0, 10, 20, 30, 40])
+    assert "dropped line 6" in caplog.text
+
+
 def test_read_training_logs_from_every_tracker(tmp_path):
     runs = _write_logs(tmp_path)
     curves, source = viz.read_training_logs(runs["jsonl"])

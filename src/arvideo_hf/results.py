@@ -24,6 +24,7 @@ typed by hand.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,23 @@ from typing import Any, Literal
 
 
 RESULTS_FILE = "eval_results.json"  # a model folder's own measurement
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------------------ metric logs
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a JSON-lines metrics log (`metrics.jsonl`); a line that does not parse (a torn last line: the
+    run stopped while writing it) is dropped with a warning, so resuming, studies and figures read the same records."""
+    records = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            logger.warning(f"{path}: dropped line {number}, which is not complete JSON (a run stopped while "
+                           f"writing it?): {line[:80]!r}")
+    return records
 
 
 # --------------------------------------------------------------------------------------------------------- datasets
@@ -234,6 +252,7 @@ __all__ = [
     "Result",
     "dataset_info",
     "paper_top1",
+    "read_metrics",
     "readme_block",
     "write_readme_block",
 ]

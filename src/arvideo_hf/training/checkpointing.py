@@ -164,21 +164,6 @@ def restore_schedule(
     return changes
 
 
-# ------------------------------------------------------------------------------------------------------- metrics
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of a `metrics.jsonl`; a line that does not parse (a torn last line) is dropped with a warning."""
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            logger.warning(f"{path}: dropped line {number}, which is not complete JSON (a run stopped while "
-                           f"writing it?): {line[:80]!r}")
-    return records
-
-
 # --------------------------------------------------------------------------------------------------- write errors
 def is_out_of_space(error: BaseException, folder: Path) -> bool:
     """True for ENOSPC (as an errno or in a serializer's message), and for any other write error (torch's "unexpected
@@ -203,4 +188,4 @@ def out_of_space_error(folder: Path, name: str) -> OSError:
 
 
 __all__ = ["FIXED_ARGS", "REPLANNED_ARGS", "SCHEDULE_FILE", "changed_args", "checkpoint_problem", "is_out_of_space",
-           "newest_valid", "out_of_space_error", "read_metrics", "restore_schedule", "save_schedule"]
+           "newest_valid", "out_of_space_error", "restore_schedule", "save_schedule"]

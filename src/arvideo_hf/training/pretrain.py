@@ -38,13 +38,13 @@ from ..locking import check_deletable, claim_folder, hold_output_dir
 from ..models.configuration_arvideo import ARVideoConfig
 from ..models.modeling_arvideo import ARVideoForPretraining
 from ..models.processing_arvideo import image_processor_for
+from ..results import read_metrics
 from ..viz.reports import plot_loss_curve
 from .arguments import PretrainArguments, pretrain_command
 from .checkpointing import (
     is_out_of_space,
     newest_valid,
     out_of_space_error,
-    read_metrics,
     restore_schedule,
     save_schedule,
 )

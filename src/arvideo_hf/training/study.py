@@ -41,11 +41,10 @@ import transformers
 from ..data import open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
 from ..recipes import FINETUNE_PRESETS
-from ..results import paper_top1, write_readme_block
+from ..results import paper_top1, read_metrics, write_readme_block
 from ..viz.reports import plot_study_results
 from . import pretrain as pretraining  # run_pretraining is looked up at call time (tests stand in for it)
 from .arguments import LabeledDataArguments, ReproduceArguments, parse_pretrain_args
-from .checkpointing import read_metrics
 from .pretrain import build_config, reset_accelerate_state
 from .protocol import HeldOutProtocol, finetune, probes, save_random_encoder
 

@@ -40,6 +40,7 @@ from ..interop.loading import load_encoder
 from ..models.clustering import ClusterGeometry, make_cluster_order
 from ..models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, pair
 from ..models.modeling_arvideo import NORM_PIX_EPS, tubelet_mean_scale, unnormalized_tubelets, unpatchify
+from ..results import read_metrics
 
 
 PathLike = str | os.PathLike
@@ -658,12 +659,10 @@ def _numeric(value: Any) -> bool:
 
 
 def read_metrics_jsonl(path: PathLike) -> Curves:
-    """Curves from a JSON-lines log (one object per logged step, x = `step`, else `epoch`, else the line number)."""
+    """Curves from a JSON-lines log (one object per logged step, x = `step`, else `epoch`, else the record number); a
+    torn last line is dropped, as on resume."""
     rows = []
-    for number, line in enumerate(Path(path).read_text().splitlines()):
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for number, record in enumerate(read_metrics(path)):
         x = record.get("step", record.get("epoch", number))
         rows.extend((float(x), key, float(value)) for key, value in record.items() if _numeric(value))
     return _curves_from_rows(rows)
