@@ -7,6 +7,7 @@ import json
 import pytest
 
 from arvideo_hf import demo
+from arvideo_hf.locking import OutputLockedError
 from arvideo_hf.results import readme_block
 
 
@@ -60,3 +61,36 @@ def test_table_counts_the_low_label_list_that_was_used(tmp_path, small_demo_root
     args = demo.DemoArguments(output_dir=str(tmp_path), low_label_list="train.txt")
     sizes = demo.run._dataset_sizes(demo.protocol_for(args, small_demo_root))
     assert sizes == {"unlabeled": 12, "train": 12, "train_10pct": 12, "test": 6}
+
+
+@pytest.mark.parametrize("owner", [None, "pretrain"])
+def test_demo_refuses_a_folder_it_did_not_make_even_to_reuse_it(tmp_path, owner):
+    """`--skip_pretraining` reuses a demo folder; it does not adopt a user's folder (the demo rewrites its finetune
+    folders and deletes a pretraining folder without an encoder), nor another command's."""
+    output = tmp_path / "mine"
+    (output / "pretrain-arvideo").mkdir(parents=True)
+    (output / "pretrain-arvideo" / "notes.txt").write_text("keep me")
+    if owner:
+        (output / ".arvideo-owner.json").write_text(json.dumps({"command": owner}))
+    for extra in ([], ["--skip_pretraining"]):
+        with pytest.raises(FileExistsError, match="--output_dir: .*Choose another folder"):
+            demo.main(["--output_dir", str(output), *extra])
+    assert (output / "pretrain-arvideo" / "notes.txt").read_text() == "keep me"
+    marks = [json.loads(path.read_text())["command"] for path in output.glob(".arvideo-owner.json")]
+    assert marks == ([owner] if owner else [])  # not claimed by the refused run
+
+
+def test_demo_folder_has_one_writer(tmp_path):
+    """A second demo on a folder a live demo writes to is refused before it deletes anything; a demo's own folder is
+    kept with --skip_pretraining and emptied without it."""
+    output = tmp_path / "demo"
+    with demo.run.claim_output_dir(output, keep=False):
+        (output / "pretrain-arvideo").mkdir()
+        with pytest.raises(OutputLockedError, match="in use by another run"), \
+                demo.run.claim_output_dir(output, keep=False):
+            pass
+        assert (output / "pretrain-arvideo").is_dir()
+    with demo.run.claim_output_dir(output, keep=True):
+        assert (output / "pretrain-arvideo").is_dir()
+    with demo.run.claim_output_dir(output, keep=False):
+        assert sorted(path.name for path in output.iterdir()) == [".arvideo-owner.json", ".arvideo.lock"]

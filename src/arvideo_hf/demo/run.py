@@ -27,13 +27,15 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..data import open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
-from ..locking import check_deletable, claim_folder
+from ..locking import LOCK_NAME, OutputLock, check_deletable, claim_folder
 from ..models.configuration_arvideo import ARVideoConfig
 from ..results import Result, write_readme_block
 from ..training import parse_pretrain_args, run_pretraining
@@ -97,15 +99,27 @@ def protocol_for(args: DemoArguments, root: Path) -> HeldOutProtocol:
                            num_clips=args.num_clips, num_crops=args.num_crops, num_workers=args.num_workers)
 
 
+@contextmanager
+def claim_output_dir(output_dir: Path, keep: bool) -> Iterator[None]:
+    """Lock `output_dir` for this run (one writer) and mark it as the demo's. A folder with contents must already be a
+    demo run's, because the demo rewrites what it finds there: its earlier outputs are deleted first, unless `keep`
+    (`--skip_pretraining` reuses the pretrained encoders). The lock is released when the block ends."""
+    found = sorted(path for path in output_dir.iterdir() if path.name != LOCK_NAME) if output_dir.is_dir() else []
+    check_deletable(output_dir, "demo", found, "--output_dir")  # only a demo run's folder, even to reuse it
+    with OutputLock(output_dir, "demo"):  # taken before deleting: a live demo there keeps its files
+        if found and not keep:
+            print(f"Overwriting the previous demo run in {output_dir}.")
+            for path in found:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        claim_folder(output_dir, "demo")
+        yield
+
+
 def run_demo(args: DemoArguments) -> dict[str, Any]:
-    """All steps; the results dictionary that `results.json` holds."""
+    """All steps in `args.output_dir` (claimed by `claim_output_dir`); the results dictionary that `results.json`
+    holds."""
     started = time.perf_counter()
     output_dir = Path(args.output_dir)
-    if output_dir.exists() and not args.skip_pretraining:
-        check_deletable(output_dir, "demo", sorted(output_dir.iterdir()), "--output_dir")  # only a demo run's folder
-        print(f"Overwriting the previous demo run in {output_dir}.")
-        shutil.rmtree(output_dir)
-    claim_folder(output_dir, "demo")
     root = open_demo_dataset(args.demo_root)
     encoders = {method: pretrain(args, method) for method in ("arvideo", "videomae")}
     encoders["random"] = save_random_encoder(ARVideoConfig.from_preset("tiny"), output_dir / "random-encoder")
@@ -222,13 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo and print the table; returns a process exit code."""
     args = parse_demo_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    results = run_demo(args)
-    text = results_text(results)
-    print("\n" + text)
     output_dir = Path(args.output_dir)
-    (output_dir / "results.md").write_text(text)
-    payload = json.dumps(results, indent=2) + "\n"
-    (output_dir / "results.json").write_text(payload)
+    with claim_output_dir(output_dir, args.skip_pretraining):
+        results = run_demo(args)
+        text = results_text(results)
+        print("\n" + text)
+        (output_dir / "results.md").write_text(text)
+        payload = json.dumps(results, indent=2) + "\n"
+        (output_dir / "results.json").write_text(payload)
     if args.results_file:
         Path(args.results_file).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results_file).write_text(payload)
