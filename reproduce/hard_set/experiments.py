@@ -243,7 +243,8 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 
 def cmd_collect(args: argparse.Namespace) -> None:
     """One line per pretrained (or random) encoder whose last layer is probed, written to `--out`: every probed
-    layer's scores (`null` for a layer not probed) and the finetune with `ft_seed` = the pretraining seed."""
+    layer's scores (`null` for a layer not probed) and the finetune with `ft_seed` = the pretraining seed (variants,
+    e.g. another `--ft_lr`, under `finetune_variants` by file suffix)."""
     lines = []
     for record_path in sorted(Path(args.work).glob("*/*-s*-*.json")):
         if ".layer" in record_path.name or ".ft" in record_path.name:
@@ -259,9 +260,13 @@ def cmd_collect(args: argparse.Namespace) -> None:
                             for key in ("attentive", "linear", "attentive_train", "linear_train")}
         record["probe_epochs"], record["machine"] = scores[-1]["probe_epochs"], scores[-1]["probe_machine"]
         record["probe"] = "standardized"  # arvideo_hf.training.probes standardizes every probe's input
-        finetune = record_path.with_name(f"{record_path.stem}.ft{record['seed']}.json")
-        if finetune.is_file():
-            record["finetune"] = json.loads(finetune.read_text())["finetune_top1"]
+        finetunes = {path.name.split(".ft", 1)[1][len(str(record["seed"])):-len(".json")]:
+                     json.loads(path.read_text())["finetune_top1"]
+                     for path in sorted(record_path.parent.glob(f"{record_path.stem}.ft{record['seed']}*.json"))}
+        if "" in finetunes:  # the tiny finetuning preset itself
+            record["finetune"] = finetunes.pop("")
+        if finetunes:  # the same finetune with one change, named by its suffix (e.g. "-lr0.0003": peak lr 3e-4)
+            record["finetune_variants"] = finetunes
         lines.append(json.dumps(record))
     Path(args.out).write_text("".join(line + "\n" for line in lines))
     print(f"{len(lines)} runs -> {args.out}")
