@@ -15,8 +15,9 @@ clock (the same numbers on any machine, only slower or faster):
 `pretrain` trains the `tiny` model for `--steps` optimizer steps with the `tiny` run preset's recipe (AdamW (0.9,
 0.95), weight decay 0.05, peak lr 3e-4, 5% warmup then cosine to 3e-6, 32 clips per step = 8 videos x 4 repeated
 clips of 16 frames at stride 2, random temporal offset, full frames, no flip) and saves the encoder; `--method random`
-saves the seed's fresh encoder. `probe` trains an attentive probe (on the layer's tokens) and a linear probe (on its
-mean-pooled tokens) with `arvideo_hf.training.probes` on all labels of `train.txt` and scores `test.txt`. `collect`
+saves the seed's fresh encoder. `probe` trains an attentive probe (on the layer's tokens), a linear probe (on its
+mean-pooled tokens) and a diagnostic linear probe on per-time-step means with `arvideo_hf.training.probes` on all
+labels of `train.txt` and scores `test.txt`. `collect`
 writes one JSON line per encoder with every layer's scores, which `python -m arvideo_hf.training.recipe_search` turns
 into the README tables and figures.
 """
@@ -157,24 +158,37 @@ def layer_tokens(encoder: ARVideoModel, clips: np.ndarray, layer: int) -> torch.
                       for i in range(0, len(clips), 64)])
 
 
+def per_time_step(tokens: torch.Tensor, config: ARVideoConfig) -> torch.Tensor:
+    """`(N, T*H*W, D)` tokens -> `(N, 1, T*D)`: each time step's spatial mean, concatenated in time order. A linear
+    probe on this sees the order of events (a direction of motion), which the mean over all tokens erases."""
+    steps = config.num_frames // config.tubelet_size
+    return tokens.view(tokens.shape[0], steps, -1, tokens.shape[-1]).mean(2).flatten(1)[:, None]
+
+
 def cmd_probe(args: argparse.Namespace) -> None:
+    """Probes of one layer (`--probes`), merged into the layer's record: `attentive` (every token), `linear` (mean of
+    all tokens) and `linear_per_time` (a diagnostic: the linear probe on `per_time_step` features)."""
     work = Path(args.work) / args.set
-    encoder = ARVideoModel(ARVideoConfig.from_preset("tiny"))
+    config = ARVideoConfig.from_preset("tiny")
+    encoder = ARVideoModel(config)
     encoder.load_state_dict(load_file(str(work / f"{args.run}.safetensors")))
     data = {split: (np.load(work / f"{split}_clips.npy", mmap_mode="r"),
                     torch.from_numpy(np.load(work / f"{split}_labels.npy"))) for split in ("train", "test")}
     tokens = {split: layer_tokens(encoder, clips, args.layer) for split, (clips, _) in data.items()}
     num_classes = int(max(data["train"][1].max(), data["test"][1].max())) + 1
-    scores = {"layer": args.layer, "probe_epochs": args.probe_epochs}
-    for kind in ("attentive", "linear"):
+    path = work / f"{args.run}.layer{args.layer}.json"
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    scores.update(layer=args.layer, probe_epochs=args.probe_epochs)
+    for kind in args.probes.split(","):
+        features = tokens if kind != "linear_per_time" else {k: per_time_step(v, config) for k, v in tokens.items()}
         torch.manual_seed(0)
-        head = build_probe(kind, tokens["train"].shape[-1], num_classes)
-        train_probe(head, tokens["train"], data["train"][1], epochs=args.probe_epochs, lr=1e-3, progress=False)
+        head = build_probe(kind.split("_")[0], features["train"].shape[-1], num_classes)
+        train_probe(head, features["train"], data["train"][1], epochs=args.probe_epochs, lr=1e-3, progress=False)
         for split, suffix in (("test", ""), ("train", "_train")):
-            top1 = (predict_probe(head, tokens[split]).argmax(-1) == data[split][1]).float().mean().item()
+            top1 = (predict_probe(head, features[split]).argmax(-1) == data[split][1]).float().mean().item()
             scores[kind + suffix] = round(100.0 * top1, 1)
     scores["probe_machine"] = describe_machine()
-    (work / f"{args.run}.layer{args.layer}.json").write_text(json.dumps(scores) + "\n")
+    path.write_text(json.dumps(scores) + "\n")
 
 
 def labeled_subset(work: Path, name: str) -> np.ndarray:
@@ -257,7 +271,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
             continue
         scores = [json.loads(path.read_text()) if path.is_file() else {} for path in layers]
         record["probes"] = {key: [row.get(key) for row in scores]
-                            for key in ("attentive", "linear", "attentive_train", "linear_train")}
+                            for key in ("attentive", "linear", "attentive_train", "linear_train", "linear_per_time")}
         record["probe_epochs"], record["machine"] = scores[-1]["probe_epochs"], scores[-1]["probe_machine"]
         record["probe"] = "standardized"  # arvideo_hf.training.probes standardizes every probe's input
         finetunes = {path.name.split(".ft", 1)[1][len(str(record["seed"])):-len(".json")]:
@@ -291,6 +305,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run", help="probe: the run name (a pretrain output's stem)")
     parser.add_argument("--layer", type=int, default=3)
     parser.add_argument("--probe_epochs", type=int, default=20)
+    parser.add_argument("--probes", default="attentive,linear,linear_per_time",
+                        help="probe: which probes to train (comma-separated); others already recorded are kept")
     parser.add_argument("--ft_seed", type=int, default=0, help="finetune: seed of the head and the batch order")
     parser.add_argument("--pixel_weight", type=float, default=1.0,
                         help="pretrain: pixel_target_scale, the combined target's pixel channels' scale")
