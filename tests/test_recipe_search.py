@@ -57,6 +57,9 @@ def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
                      "finetune": random_top1})
         runs.append({**run("hard", "arvideo", seed, [None, 45.0, None, 40.0], [None, None, None, 9.5],
                            "frame_difference"), "finetune": motion_top1})
+        for item, per_time in zip(runs[-2:], (15.0, 20.0 + seed), strict=True):  # the diagnostic, last layer only
+            item["probes"]["linear_per_time"] = [None, None, None, per_time]
+    runs.append(run("hard", "arvideo", 0, [None, None, None, 30.0], [None, None, None, 9.0]))  # lacks it
     path = tmp_path / "runs.jsonl"
     path.write_text("".join(json.dumps(item) + "\n" for item in runs))
     summary = recipe_search.write_report(path, tmp_path / "out")
@@ -66,6 +69,8 @@ def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
     table = recipe_search.summary_table(summary)
     assert "| ARVideo, frame-difference target | 2 | 40.0 (90) [L1: 45.0] | +15.0 (+15.0, +15.0) |" in table
     assert "| 20.0 | +9.5 (+11.0, +8.0; p=" in table and "| random init | 2 |" in table
+    assert "| 20.5 | +5.5 (+5.0, +6.0; p=" in table  # the per-time-step linear diagnostic, paired the same way
+    assert "| ARVideo, raw pixels | 1 | 30.0 (90) [L3: 30.0] | +5.0 | 9.0 [L3: 9.0] | +0.0 | - | - | - | - |" in table
     assert (tmp_path / "out" / "layers-hard-400.png").stat().st_size > 1000
 
 
