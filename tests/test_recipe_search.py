@@ -74,6 +74,16 @@ def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
     assert (tmp_path / "out" / "layers-hard-400.png").stat().st_size > 1000
 
 
+def test_every_change_from_the_shipped_recipe_is_named():
+    """Runs that differ only in a config override or the loss weighting are other recipes, not the shipped one."""
+    shipped = {**run("hard", "arvideo", 0, [1.0], [1.0], "pixels_and_frame_difference"), "pixel_target_scale": 0.25}
+    assert recipe_search.recipe_name(shipped).endswith("the shipped tiny recipe")
+    deeper = recipe_search.recipe_name({**shipped, "config": {"decoder_num_hidden_layers": 4}})
+    weighted = recipe_search.recipe_name({**shipped, "motion_weighted": True})
+    assert "decoder_num_hidden_layers 4" in deeper and "weighted by motion" in weighted
+    assert len({recipe_search.recipe_name(shipped), deeper, weighted}) == 3 and "shipped" not in deeper + weighted
+
+
 def test_readme_block_is_generated_from_the_committed_runs():
     root = Path(__file__).parents[1]
     runs = root / "reproduce" / "hard_set" / "runs.jsonl"

@@ -29,6 +29,7 @@ import copy
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,7 +77,8 @@ def run_name(args: argparse.Namespace) -> str:
         return f"{args.method}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
     extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
-    extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + (f"-{args.tag}" if args.tag else "")
+    extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + ("-mw" if args.motion_weighted else "")
+    extra += f"-{args.tag}" if args.tag else ""
     return f"arvideo-{args.target}{extra}-s{args.seed}-{args.steps}"
 
 
@@ -105,6 +107,9 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
+    if args.motion_weighted and args.target != "pixels_and_frame_difference":
+        raise SystemExit("--motion_weighted weights the combined target's pixels: use it with "
+                         "--target pixels_and_frame_difference")
     work = Path(args.work) / args.set
     config, name = model_config(args), run_name(args)
     torch.manual_seed(args.seed)
@@ -123,7 +128,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(work / f"{name}.safetensors"))
     record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
               "mask": args.mask, "cluster": list(config.cluster_size), "config": json.loads(args.config),
-              "pixel_target_scale": args.pixel_weight, "lr": args.lr, "seed": args.seed, "steps": args.steps,
+              "pixel_target_scale": args.pixel_weight, "motion_weighted": args.motion_weighted, "lr": args.lr,
+              "seed": args.seed, "steps": args.steps,
               **report, "pretrain_machine": describe_machine()}
     (work / f"{name}.json").write_text(json.dumps(record) + "\n")
 
@@ -140,7 +146,10 @@ def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace)
         videos = torch.randint(len(pool), (8,), generator=generator).sort().values
         clips = np.asarray(pool[videos.numpy()]).repeat(4, axis=0)
         x = to_pixels(clips, int(torch.randint(STRIDE, (1,), generator=generator)))
-        loss = model(x).loss if args.method == "arvideo" else videomae_loss(model, x)
+        if args.method != "arvideo":
+            loss = videomae_loss(model, x)
+        else:
+            loss = motion_weighted_loss(model(x), model.config) if args.motion_weighted else model(x).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -148,6 +157,20 @@ def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace)
         losses.append(loss.item())
     return {"loss_first": round(float(np.mean(losses[:10])), 5), "loss_last": round(float(np.mean(losses[-20:])), 5),
             "pretrain_seconds": round(time.perf_counter() - started)}
+
+
+def motion_weighted_loss(output: Any, config: ARVideoConfig) -> torch.Tensor:
+    """A screening variant of the combined target's loss (`--motion_weighted`): each predicted token's pixel error is
+    weighted by how much that tubelet moves (the RMS of its frame-difference target over the batch mean of it), so
+    a static scene's pixels count little and a moving object's count more; the difference channels keep weight 1.
+    Same normalization as the model's MSE (the sum over every target value / their number)."""
+    channels = config.num_channels
+    logits = output.logits.float().unflatten(-1, (-1, 2 * channels))
+    targets = output.targets.unflatten(-1, (-1, 2 * channels))
+    error = (logits - targets).pow(2)
+    motion = targets[..., channels:].pow(2).mean((-2, -1)).sqrt()  # (B, tokens): RMS frame difference per tubelet
+    weight = (motion / (motion.mean() + 1e-6)).detach()[..., None, None]
+    return ((weight * error[..., :channels]).sum() + error[..., channels:].sum()) / error.numel()
 
 
 @torch.no_grad()
@@ -300,6 +323,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", choices=PRETRAINING_TARGETS, default="pixels")
     parser.add_argument("--norm_pix", action="store_true")
     parser.add_argument("--mask", type=float, default=0.8)
+    parser.add_argument("--motion_weighted", action="store_true",
+                        help="pretrain: weight each token's pixel error by its motion (combined target only)")
     parser.add_argument("--config", default="{}", help="pretrain: more ARVideoConfig fields as JSON (name: --tag)")
     parser.add_argument("--tag", default="", help="pretrain: a suffix naming --config's change in the run name")
     parser.add_argument("--run", help="probe: the run name (a pretrain output's stem)")

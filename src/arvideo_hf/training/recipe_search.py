@@ -53,6 +53,9 @@ def recipe_name(run: dict[str, Any]) -> str:
         parts.append("clusters " + "x".join(map(str, run["cluster"])))
     if run.get("lr", 3e-4) != 3e-4:
         parts.append(f"lr {run['lr']:g}")
+    if run.get("motion_weighted"):
+        parts.append("pixel error weighted by motion")
+    parts += [f"{key} {value}" for key, value in sorted(run.get("config", {}).items())]  # other config overrides
     shipped = ARVideoConfig.from_preset("tiny")
     if (target, scale, run.get("norm_pix", False)) == (shipped.pretraining_target, shipped.pixel_target_scale,
                                                        shipped.norm_pix_loss) and len(parts) <= 2:
@@ -195,9 +198,9 @@ def summary_table(summary: dict[str, Any]) -> str:
                 cells += ["-" if value is None else f"{value:.1f}", _difference(row.get(f"{key}_vs_random"))]
             lines.append(f"| {recipe} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
         if classes:
-            lines += ["", f"Chance {100 / classes:.1f}% ({classes} classes). Linear, per time step: a diagnostic linear "
-                      "probe on each time step's mean token in time order, which keeps the order of events that the "
-                      "mean over all tokens erases."]
+            lines += ["", f"Chance {100 / classes:.1f}% ({classes} classes). Linear, per time step: a diagnostic "
+                      "linear probe on each time step's mean token in time order, which keeps the order of events "
+                      "that the mean over all tokens erases."]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
