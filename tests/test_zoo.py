@@ -206,3 +206,11 @@ def test_zoo_list_command_prints_every_entry_with_its_numbers_and_their_source(c
             assert f"{result.top1:.1f} top-1" in line and f"({result.source_label})" in line, line
         if not entry.results:
             assert (ENCODER_NOT_MEASURED if entry.pretraining else NOT_MEASURED) in line, line
+
+
+def test_cards_say_where_the_combined_target_loses_the_motion():
+    """A checkpoint pretrained with pixels in a motion target carries the measured limitation; the paper entries
+    (norm-pix pixels, the paper's objective) do not claim it."""
+    for name in ("arvideo-tiny-demo", "arvideo-tiny-pretrained"):
+        assert "the pixel term takes over by 1600 steps" in " ".join(str(render_model_card(get_entry(name))).split())
+    assert "takes over" not in str(render_model_card(get_entry("arvideo-vitb-k400")))

@@ -27,8 +27,9 @@ PRETRAINING_TARGETS = ("pixels", "frame_difference", "pixels_and_frame_differenc
 # measurements behind every choice are in reproduce/small_scale/RESULTS.md). It regresses the pixels and their frame
 # differences, the pixels scaled by 0.25 (1/16 of their squared error), raw (not per-tubelet normalized): on
 # full-contrast natural scenes the pixel target alone learns the scene and loses the motion (hard set, attentive probe
-# 14.8 against random features' 28.4), the motion-weighted target keeps it (39.6; frame differences alone 43.2 but
-# finetuning worse on the easy set; reproduce/hard_set/RESULTS.md). The paper-scale presets keep norm-pix pixels.
+# 14.8 against random features' 28.4), the motion-weighted target keeps it for the demo's 400 steps (39.6; frame
+# differences alone 43.2 but finetuning worse on the easy set) and loses it by 1600 (reproduce/hard_set/RESULTS.md,
+# section 4.6). The paper-scale presets keep norm-pix pixels.
 ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         image_size=32, patch_size=8, num_frames=16, tubelet_size=2,

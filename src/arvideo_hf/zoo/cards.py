@@ -199,7 +199,8 @@ softmax is taken per view and the probabilities are averaged. The views of each 
 - The `video-classification` pipeline scores one clip with one center crop; multi-view numbers are usually higher.
 - The model sees {{ num_frames }} frames per clip{{ window }}; longer actions are judged from that window alone.
 - The weights inherit the biases and licence terms of their training data ({{ data_terms }}).
-
+{% if target_limit %}- {{ target_limit }}
+{% endif %}
 ## Citation
 
 ```bibtex
@@ -319,7 +320,18 @@ def _model_fields(entry: ZooEntry, config: ARVideoConfig, finetuned: bool) -> di
         mask_pct=round(config.mask_ratio * 100),
         decoder=f"{config.decoder_num_hidden_layers} x {config.decoder_hidden_size} cross-attention blocks"
         + (" with masked self-attention" if config.decoder_self_attention else ""),
+        target_limit=target_limit(config),
     )
+
+
+def target_limit(config: ARVideoConfig) -> str:
+    """What the card must say about a pretraining target measured to lose the motion of natural video ("" if none)."""
+    if config.pretraining_target != "pixels_and_frame_difference":
+        return ""
+    return ("With pixels in the target, the features keep the motion of full-contrast natural video only for short "
+            "pretraining: on the arvideo_hf hard set the pixel term takes over by 1600 steps and the last layer falls "
+            "below random features for an attentive probe (`reproduce/hard_set/RESULTS.md`, section 4.6, in the "
+            "arvideo_hf repository). Do not read these weights as a motion encoder for natural scenes.")
 
 
 def _num(value: float) -> str:
