@@ -82,6 +82,11 @@ def test_every_change_from_the_shipped_recipe_is_named():
     weighted = recipe_search.recipe_name({**shipped, "motion_weighted": True})
     assert "decoder_num_hidden_layers 4" in deeper and "weighted by motion" in weighted
     assert len({recipe_search.recipe_name(shipped), deeper, weighted}) == 3 and "shipped" not in deeper + weighted
+    wide_random = {**run("hard", "random", 0, [30.0], [9.0]), "config": {"hidden_size": 192}}
+    assert recipe_search.recipe_name(wide_random) == "random init, hidden_size 192"
+    rows = recipe_search.summarize([run("hard", "random", 0, [25.0], [9.0]), wide_random])["hard@0"]["rows"]
+    assert rows["random init"]["attentive_last"] == 25.0  # the reference stays the preset's own random encoder
+    assert rows["random init, hidden_size 192"]["attentive_vs_random"]["mean"] == 5.0
 
 
 def test_readme_block_is_generated_from_the_committed_runs():

@@ -74,7 +74,7 @@ def to_pixels(clips: np.ndarray | torch.Tensor, offset: int = 0) -> torch.Tensor
 
 def run_name(args: argparse.Namespace) -> str:
     if args.method != "arvideo":
-        return f"{args.method}-s{args.seed}-{args.steps}"
+        return f"{args.method}{f'-{args.tag}' if args.tag else ''}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
     extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
     extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + ("-mw" if args.motion_weighted else "")
@@ -159,6 +159,12 @@ def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace)
             "pretrain_seconds": round(time.perf_counter() - started)}
 
 
+def encoder_config(work: Path, run: str, **extra: Any) -> ARVideoConfig:
+    """The `tiny` encoder with the run's own config overrides (`--config` at pretraining, e.g. a wider model)."""
+    record = json.loads((work / f"{run}.json").read_text())
+    return ARVideoConfig.from_preset("tiny", **record.get("config", {}), **extra)
+
+
 def motion_weighted_loss(output: Any, config: ARVideoConfig) -> torch.Tensor:
     """A screening variant of the combined target's loss (`--motion_weighted`): each predicted token's pixel error is
     weighted by how much that tubelet moves (the RMS of its frame-difference target over the batch mean of it), so
@@ -192,7 +198,7 @@ def cmd_probe(args: argparse.Namespace) -> None:
     """Probes of one layer (`--probes`), merged into the layer's record: `attentive` (every token), `linear` (mean of
     all tokens) and `linear_per_time` (a diagnostic: the linear probe on `per_time_step` features)."""
     work = Path(args.work) / args.set
-    config = ARVideoConfig.from_preset("tiny")
+    config = encoder_config(work, args.run)
     encoder = ARVideoModel(config)
     encoder.load_state_dict(load_file(str(work / f"{args.run}.safetensors")))
     data = {split: (np.load(work / f"{split}_clips.npy", mmap_mode="r"),
@@ -240,7 +246,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     clips = np.asarray(np.load(work / "train_clips.npy", mmap_mode="r")[subset])
     labels = torch.from_numpy(np.load(work / "train_labels.npy"))[subset]
     test_clips, test_labels = np.load(work / "test_clips.npy", mmap_mode="r"), np.load(work / "test_labels.npy")
-    config = ARVideoConfig.from_preset("tiny", num_labels=int(labels.max()) + 1)
+    config = encoder_config(work, args.run, num_labels=int(labels.max()) + 1)
     torch.manual_seed(args.ft_seed)
     model = ARVideoForVideoClassification(config)
     model.arvideo.load_state_dict(load_file(str(work / f"{args.run}.safetensors")))

@@ -37,10 +37,11 @@ TARGET_NAMES = {"pixels": "raw pixels", "frame_difference": "frame-difference ta
 
 def recipe_name(run: dict[str, Any]) -> str:
     """A run's recipe in words: the encoder and what differs from the shipped `tiny` recipe."""
+    overrides = [f"{key} {value}" for key, value in sorted(run.get("config", {}).items())]  # e.g. a wider model
     if run["method"] == "random":
-        return "random init"
+        return ", ".join(["random init", *overrides])
     if run["method"] == "videomae":
-        return "VideoMAE (tube 90%)"
+        return ", ".join(["VideoMAE (tube 90%)", *overrides])
     target, scale = run.get("target", "pixels"), run.get("pixel_target_scale", 1.0)
     parts = ["ARVideo, " + TARGET_NAMES[target]]
     if target == "pixels_and_frame_difference" and scale != 1.0:
@@ -55,7 +56,7 @@ def recipe_name(run: dict[str, Any]) -> str:
         parts.append(f"lr {run['lr']:g}")
     if run.get("motion_weighted"):
         parts.append("pixel error weighted by motion")
-    parts += [f"{key} {value}" for key, value in sorted(run.get("config", {}).items())]  # other config overrides
+    parts += overrides
     shipped = ARVideoConfig.from_preset("tiny")
     if (target, scale, run.get("norm_pix", False)) == (shipped.pretraining_target, shipped.pixel_target_scale,
                                                        shipped.norm_pix_loss) and len(parts) <= 2:
@@ -113,7 +114,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         epochs = run.get("probe_epochs") or 0
         budgets = [key for key in groups if key[0] == run["set"] and key[2] == epochs]
         for key in budgets or [(run["set"], 0, epochs)]:
-            groups[key]["random init"].append(run)
+            groups[key][recipe_name(run)].append(run)  # "random init" (the reference) unless its config differs
     summary: dict[str, Any] = {}
     for (name, steps, epochs), recipes in sorted(groups.items()):
         random_runs = recipes.get("random init", [])
