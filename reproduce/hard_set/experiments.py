@@ -262,12 +262,15 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         optimizer, WarmupCosine(round(recipe["warmup_epochs"] * epoch_steps), epochs * epoch_steps, 0.0))
     generator = torch.Generator().manual_seed(args.ft_seed)
     model.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
         for batch in torch.randperm(len(clips), generator=generator).split(batch_size):
             x = to_pixels(clips[batch.sort().values.numpy()], int(torch.randint(STRIDE, (1,), generator=generator)))
             loss = model(x, labels=labels[batch.sort().values]).loss
             optimizer.zero_grad()
             loss.backward()
+            if epoch < args.ft_head_epochs:  # the head alone first (LP-FT): AdamW skips parameters without a grad
+                for parameter in model.arvideo.parameters():
+                    parameter.grad = None
             if args.ft_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.ft_clip)
             optimizer.step()
@@ -278,9 +281,11 @@ def cmd_finetune(args: argparse.Namespace) -> None:
                                  for i in range(0, len(test_clips), 64)])
     top1 = round(100.0 * (predictions.numpy() == test_labels).mean(), 1)
     record = {"finetune_top1": top1, "ft_seed": args.ft_seed, "train_videos": len(clips), "center": args.center,
+              "head_epochs": args.ft_head_epochs,
               "machine": describe_machine()}
     suffix = ("c" if args.center else "") + (f"-lr{args.ft_lr:g}" if args.ft_lr else "")
     suffix += f"-clip{args.ft_clip:g}" if args.ft_clip != 1.0 else ""
+    suffix += f"-head{args.ft_head_epochs}" if args.ft_head_epochs else ""
     (work / f"{args.run}.ft{args.ft_seed}{suffix}.json").write_text(json.dumps(record) + "\n")
 
 
@@ -344,6 +349,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ft_lr", type=float, default=None,
                         help="finetune: peak learning rate (default: the tiny finetuning preset's)")
     parser.add_argument("--ft_clip", type=float, default=1.0, help="finetune: clip gradients to this norm (0: off)")
+    parser.add_argument("--ft_head_epochs", type=int, default=0,
+                        help="finetune: train only the head for this many epochs first (linear probe, then finetune)")
     parser.add_argument("--center", action="store_true", help="finetune: center the encoder output first")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")
     parser.add_argument("--out", default="reproduce/hard_set/runs.jsonl")
