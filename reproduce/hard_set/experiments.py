@@ -308,12 +308,15 @@ def cmd_collect(args: argparse.Namespace) -> None:
                             for key in ("attentive", "linear", "attentive_train", "linear_train", "linear_per_time")}
         record["probe_epochs"], record["machine"] = scores[-1]["probe_epochs"], scores[-1]["probe_machine"]
         record["probe"] = "standardized"  # arvideo_hf.training.probes standardizes every probe's input
-        finetunes = {path.name.split(".ft", 1)[1][len(str(record["seed"])):-len(".json")]:
-                     json.loads(path.read_text())["finetune_top1"]
-                     for path in sorted(record_path.parent.glob(f"{record_path.stem}.ft{record['seed']}*.json"))}
-        if "" in finetunes:  # the tiny finetuning preset itself
+        finetunes = {}
+        for path in sorted(record_path.parent.glob(f"{record_path.stem}.ft*.json")):
+            top1 = json.loads(path.read_text())
+            suffix = path.name[len(f"{record_path.stem}.ft{top1['ft_seed']}"):-len(".json")]
+            other_seed = f"ft_seed{top1['ft_seed']}" if top1["ft_seed"] != record["seed"] else ""
+            finetunes[other_seed + suffix] = top1["finetune_top1"]
+        if "" in finetunes:  # the tiny finetuning preset itself, head and batch order seeded like the pretraining
             record["finetune"] = finetunes.pop("")
-        if finetunes:  # the same finetune with one change, named by its suffix (e.g. "-lr0.0003": peak lr 3e-4)
+        if finetunes:  # one change each, named by file suffix: "-lr0.0003" (peak lr), "ft_seed2" (another seed), ...
             record["finetune_variants"] = finetunes
         lines.append(json.dumps(record))
     Path(args.out).write_text("".join(line + "\n" for line in lines))

@@ -206,10 +206,25 @@ def summary_table(summary: dict[str, Any]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | Path | None = None) -> dict[str, Any]:
-    """`results.json`, `layers-<set>.png` per set and budget under `results_dir`; the README block when asked."""
+def seed0_layer_curves(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list]]]:
+    """Per set, the seed-0 encoders probed below their last layer, with every probed layer (`None` elsewhere): where
+    the motion goes inside one encoder, which the seed means (last layer only where a seed lacks a layer) do not show.
+    Names carry the step budget; random features are drawn whenever a pretrained encoder is."""
+    curves: dict[str, dict[str, dict[str, list]]] = defaultdict(dict)
+    for run in sorted(runs, key=lambda run: (run["method"] == "random", run["steps"])):
+        if run["seed"] != 0 or all(value is None for value in run["probes"]["attentive"][:-1]):
+            continue
+        name = recipe_name(run) + ("" if run["method"] == "random" else f", {run['steps']} steps")
+        curves[f"{run['set']}@0"][name] = {kind: run["probes"][kind] for kind in (*KINDS, "attentive_train")}
+    return {key: rows for key, rows in curves.items() if any(not name.startswith("random") for name in rows)}
 
-    summary = summarize(load_runs(runs_path))
+
+def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | Path | None = None) -> dict[str, Any]:
+    """`results.json`, `layers-<set>-<steps>.png` per set and budget and `layers-<set>-seed0.png` (every probed layer
+    of the seed-0 encoders) under `results_dir`; the README block when asked."""
+
+    runs = load_runs(runs_path)
+    summary = summarize(runs)
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -220,6 +235,11 @@ def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | P
         plot_layer_probes(curves, results_dir / f"layers-{key.replace('@', '-')}.png",
                           chance=100 / classes if classes else None,
                           title=f"{title}: {_epochs(group)}probe top-1 per layer after {group['steps']} steps")
+    for key, curves in seed0_layer_curves(runs).items():
+        name, steps = key.split("@")
+        title, classes = SETS.get(name, (name, None))
+        plot_layer_probes(curves, results_dir / f"layers-{name}-seed0.png", chance=100 / classes if classes else None,
+                          title=f"{title}, seed 0: probe top-1 at every probed layer (steps in each name)")
     if readme is not None:
         write_readme_block(readme, README_BLOCK, summary_table(summary))
     return summary

@@ -602,7 +602,8 @@ def plot_layer_probes(
     kinds = [kind for kind in ("attentive", "linear") if any(kind in row for row in results.values())]
     if not kinds:
         raise ValueError("results hold no 'attentive' or 'linear' probe scores")
-    figure = _new_figure(figsize or (4.2 * len(kinds), 3.4), dpi)
+    legend_height = 0.2 * (len(results) + (chance is not None)) + 0.2  # below the panels: long encoder names
+    figure = _new_figure(figsize or (4.2 * len(kinds), 3.4 + legend_height), dpi)
     for index, kind in enumerate(kinds):
         ax = figure.add_subplot(1, len(kinds), index + 1)
         for (name, row), color in zip(results.items(), colormaps["tab10"].colors, strict=False):
@@ -620,10 +621,11 @@ def plot_layer_probes(
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         if index == 0:
-            ax.legend(fontsize=7)
+            handles, labels = ax.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", fontsize=7, frameon=False)
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, legend_height / figure.get_figheight(), 1, 1))
     return _save(figure, path)
 
 
