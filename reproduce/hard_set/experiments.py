@@ -78,6 +78,7 @@ def run_name(args: argparse.Namespace) -> str:
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
     extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
     extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + ("-mw" if args.motion_weighted else "")
+    extra += "-tube" if args.tube_mask else ""
     extra += f"-{args.tag}" if args.tag else ""
     return f"arvideo-{args.target}{extra}-s{args.seed}-{args.steps}"
 
@@ -128,7 +129,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(work / f"{name}.safetensors"))
     record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
               "mask": args.mask, "cluster": list(config.cluster_size), "config": json.loads(args.config),
-              "pixel_target_scale": args.pixel_weight, "motion_weighted": args.motion_weighted, "lr": args.lr,
+              "pixel_target_scale": args.pixel_weight, "motion_weighted": args.motion_weighted,
+              "tube_mask": args.tube_mask, "lr": args.lr,
               "seed": args.seed, "steps": args.steps,
               **report, "pretrain_machine": describe_machine()}
     (work / f"{name}.json").write_text(json.dumps(record) + "\n")
@@ -149,7 +151,8 @@ def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace)
         if args.method != "arvideo":
             loss = videomae_loss(model, x)
         else:
-            loss = motion_weighted_loss(model(x), model.config) if args.motion_weighted else model(x).loss
+            output = model(x, noise=tube_noise(model.config, len(x)) if args.tube_mask else None)
+            loss = motion_weighted_loss(output, model.config) if args.motion_weighted else output.loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -163,6 +166,14 @@ def encoder_config(work: Path, run: str, **extra: Any) -> ARVideoConfig:
     """The `tiny` encoder with the run's own config overrides (`--config` at pretraining, e.g. a wider model)."""
     record = json.loads((work / f"{run}.json").read_text())
     return ARVideoConfig.from_preset("tiny", **record.get("config", {}), **extra)
+
+
+def tube_noise(config: ARVideoConfig, batch: int) -> torch.Tensor:
+    """Masking noise `(batch, N)` that depends on the spatial position only (`--tube_mask`): in every cluster the
+    visible tokens are the same spatial positions at every time step, as VideoMAE's tube masking, so a masked position
+    of a static scene is never visible at another time for the decoder to copy."""
+    steps, height, width = config.token_grid
+    return torch.rand(batch, 1, height * width).expand(-1, steps, -1).reshape(batch, -1)
 
 
 def motion_weighted_loss(output: Any, config: ARVideoConfig) -> torch.Tensor:
@@ -337,6 +348,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", choices=PRETRAINING_TARGETS, default="pixels")
     parser.add_argument("--norm_pix", action="store_true")
     parser.add_argument("--mask", type=float, default=0.8)
+    parser.add_argument("--tube_mask", action="store_true",
+                        help="pretrain: the same visible spatial positions at every time step of a cluster")
     parser.add_argument("--motion_weighted", action="store_true",
                         help="pretrain: weight each token's pixel error by its motion (combined target only)")
     parser.add_argument("--config", default="{}", help="pretrain: more ARVideoConfig fields as JSON (name: --tag)")

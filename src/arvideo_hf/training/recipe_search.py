@@ -56,6 +56,8 @@ def recipe_name(run: dict[str, Any]) -> str:
         parts.append(f"lr {run['lr']:g}")
     if run.get("motion_weighted"):
         parts.append("pixel error weighted by motion")
+    if run.get("tube_mask"):
+        parts.append("tube masking")
     parts += overrides
     shipped = ARVideoConfig.from_preset("tiny")
     if (target, scale, run.get("norm_pix", False)) == (shipped.pretraining_target, shipped.pixel_target_scale,
