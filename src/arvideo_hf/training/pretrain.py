@@ -492,7 +492,7 @@ def end_preempted(run: PretrainingRun) -> dict[str, Any]:
     state = run.state
     logger.warning(f"Preempted at step {state.global_step}: checkpoint saved in {run.output_dir / 'checkpoints'}. "
                    f"Continue with: {resume_command()}")
-    run.accelerator.end_training()
+    end_training(run.accelerator)
     return {"steps": state.global_step, "clips_seen": state.clips_seen, "preempted": True,
             "resume_command": resume_command()}
 
@@ -712,8 +712,18 @@ def finish_run(run: PretrainingRun) -> dict[str, Any]:
         plot_loss_curve(read_metrics(run.metrics_path), run.output_dir / "loss_curve.png",
                         title=f"{args.method} pretraining loss")
         logger.warning(f"Done: {json.dumps(summary)}; models in {run.output_dir}")
-    accelerator.end_training()
+    end_training(accelerator)
     return summary
+
+
+def end_training(accelerator: Accelerator) -> None:
+    """End the trackers and the process group, then give gloo's worker threads a moment with the GIL. A worker drops
+    the last collective's work (a Python decref) after the waiting rank has moved on; when the DDP model is freed
+    first, its process group's destructor joins that worker while holding the GIL, and the rank hangs at exit
+    (torch 2.13 gloo, seen on a non-main rank, which has nothing to do between the last barrier and the end)."""
+    accelerator.end_training()
+    if accelerator.num_processes > 1:
+        time.sleep(0.2)  # releases the GIL: the worker finishes its decref before the model and its Reducer go
 
 
 def save_final_models(model: PreTrainedModel, output_dir: Path, config: ARVideoConfig | None = None) -> None:
