@@ -103,6 +103,7 @@ def worker(model_name: str, batch: int, steps: int) -> None:
 
     from arvideo_hf import ARVideoConfig, ARVideoForPretraining
     from arvideo_hf.training.optim import build_param_groups
+    from arvideo_hf.training.pretrain import end_training
     from arvideo_hf.training.sharded import describe_shards, fsdp_on_cpu, is_fsdp, register_forward_methods
 
     accelerator = Accelerator()
@@ -130,7 +131,7 @@ def worker(model_name: str, batch: int, steps: int) -> None:
         print(json.dumps({"model": model_name, "parameter_count": parameters, "processes": records, "batch": batch,
                           "device": str(device), "mixed_precision": accelerator.mixed_precision,
                           "shard_units": describe_shards(model) if is_fsdp(accelerator) else None}), flush=True)
-    accelerator.end_training()  # destroys the process group: live gloo threads at exit abort a rank (SIGABRT)
+    end_training(accelerator)  # as pretraining ends: live gloo threads at exit abort or hang a rank
 
 
 def free_port() -> int:
