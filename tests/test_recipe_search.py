@@ -72,7 +72,7 @@ def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
     assert "| 20.5 | +5.5 (+5.0, +6.0; p=" in table  # the per-time-step linear diagnostic, paired the same way
     assert "| ARVideo, raw pixels | 1 | 30.0 (90) [L3: 30.0] | +5.0 | 9.0 [L3: 9.0] | +0.0 | - | - | - | - |" in table
     assert (tmp_path / "out" / "layers-hard-400.png").stat().st_size > 1000
-    seed0 = recipe_search.seed0_layer_curves(runs)["hard@0"]  # every layer the seed-0 encoders were probed at
+    seed0 = recipe_search.seed0_layer_curves(runs)["hard"]  # every layer the seed-0 encoders were probed at
     assert list(seed0) == ["ARVideo, frame-difference target, 400 steps", "random init"]
     assert seed0["random init"]["attentive"] == [None, 30.0, None, 25.0]
     assert (tmp_path / "out" / "layers-hard-seed0.png").stat().st_size > 1000

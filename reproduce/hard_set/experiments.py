@@ -201,8 +201,7 @@ def layer_tokens(encoder: ARVideoModel, clips: np.ndarray, layer: int) -> torch.
 def per_time_step(tokens: torch.Tensor, config: ARVideoConfig) -> torch.Tensor:
     """`(N, T*H*W, D)` tokens -> `(N, 1, T*D)`: each time step's spatial mean, concatenated in time order. A linear
     probe on this sees the order of events (a direction of motion), which the mean over all tokens erases."""
-    steps = config.num_frames // config.tubelet_size
-    return tokens.view(tokens.shape[0], steps, -1, tokens.shape[-1]).mean(2).flatten(1)[:, None]
+    return tokens.view(tokens.shape[0], config.token_grid[0], -1, tokens.shape[-1]).mean(2).flatten(1)[:, None]
 
 
 def cmd_probe(args: argparse.Namespace) -> None:

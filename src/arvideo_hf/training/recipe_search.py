@@ -13,6 +13,7 @@ set, so no published number is typed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -59,11 +60,16 @@ def recipe_name(run: dict[str, Any]) -> str:
     if run.get("tube_mask"):
         parts.append("tube masking")
     parts += overrides
-    shipped = ARVideoConfig.from_preset("tiny")
-    if (target, scale, run.get("norm_pix", False)) == (shipped.pretraining_target, shipped.pixel_target_scale,
-                                                       shipped.norm_pix_loss) and len(parts) <= 2:
+    if (target, scale, run.get("norm_pix", False)) == _shipped_target() and len(parts) <= 2:
         parts.append("the shipped tiny recipe")
     return ", ".join(parts)
+
+
+@functools.cache
+def _shipped_target() -> tuple[str, float, bool]:
+    """The `tiny` preset's target, scale and norm-pix, read once (every run's name compares with it)."""
+    shipped = ARVideoConfig.from_preset("tiny")
+    return shipped.pretraining_target, shipped.pixel_target_scale, shipped.norm_pix_loss
 
 
 def load_runs(path: str | Path) -> list[dict[str, Any]]:
@@ -134,9 +140,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 row[f"{kind}_last"] = row[f"{kind}_per_layer"][-1]
                 measured = [i for i, value in enumerate(row[f"{kind}_per_layer"]) if value is not None]
                 row[f"{kind}_best_layer"] = max(measured, key=lambda i: row[f"{kind}_per_layer"][i])
-                last = {run["seed"]: run["probes"][kind][-1] for run in members}
-                reference = {run["seed"]: run["probes"][kind][-1] for run in random_runs}
-                row[f"{kind}_vs_random"] = None if recipe == "random init" else _paired(last, reference)
+                row[f"{kind}_vs_random"] = (None if recipe == "random init" else
+                                            _paired(_last_layer_scores(members, kind),
+                                                    _last_layer_scores(random_runs, kind)))
             diagnostic = _last_layer_scores(members, DIAGNOSTIC)
             complete = len(diagnostic) == len(members)  # a mean over some seeds only would not compare
             row[f"{DIAGNOSTIC}_last"] = _mean(list(diagnostic.values())) if complete else None
@@ -217,7 +223,7 @@ def seed0_layer_curves(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[s
         if run["seed"] != 0 or all(value is None for value in run["probes"]["attentive"][:-1]):
             continue
         name = recipe_name(run) + ("" if run["method"] == "random" else f", {run['steps']} steps")
-        curves[f"{run['set']}@0"][name] = {kind: run["probes"][kind] for kind in (*KINDS, "attentive_train")}
+        curves[run["set"]][name] = {kind: run["probes"][kind] for kind in (*KINDS, "attentive_train")}
     return {key: rows for key, rows in curves.items() if any(not name.startswith("random") for name in rows)}
 
 
@@ -237,8 +243,7 @@ def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | P
         plot_layer_probes(curves, results_dir / f"layers-{key.replace('@', '-')}.png",
                           chance=100 / classes if classes else None,
                           title=f"{title}: {_epochs(group)}probe top-1 per layer after {group['steps']} steps")
-    for key, curves in seed0_layer_curves(runs).items():
-        name, steps = key.split("@")
+    for name, curves in seed0_layer_curves(runs).items():
         title, classes = SETS.get(name, (name, None))
         plot_layer_probes(curves, results_dir / f"layers-{name}-seed0.png", chance=100 / classes if classes else None,
                           title=f"{title}, seed 0: probe top-1 at every probed layer (steps in each name)")
