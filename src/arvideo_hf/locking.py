@@ -18,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -133,6 +134,13 @@ def check_deletable(folder: str | os.PathLike, command: str, found: list[Path], 
         )
 
 
+def delete_outputs(found: list[Path]) -> None:
+    """Delete earlier outputs that `check_deletable` cleared: folders with their contents, files, and links as links
+    (never what a link points to)."""
+    for path in found:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
 @contextmanager
 def hold_output_dir(folder: str | os.PathLike, command: str) -> Iterator[OutputLock | None]:
     """`OutputLock` on `folder` for a run of one or many processes: the main process locks it, and a refusal reaches
@@ -163,4 +171,4 @@ def hold_output_dir(folder: str | os.PathLike, command: str) -> Iterator[OutputL
 
 
 __all__ = ["LOCK_NAME", "OWNER_NAME", "OutputLock", "OutputLockedError", "check_deletable", "claim_folder",
-           "folder_owner", "hold_output_dir"]
+           "delete_outputs", "folder_owner", "hold_output_dir"]

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..data import open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
-from ..locking import LOCK_NAME, OutputLock, check_deletable, claim_folder
+from ..locking import LOCK_NAME, OutputLock, check_deletable, claim_folder, delete_outputs
 from ..models.configuration_arvideo import ARVideoConfig
 from ..results import Result, write_readme_block
 from ..training import parse_pretrain_args, run_pretraining
@@ -109,8 +109,7 @@ def claim_output_dir(output_dir: Path, keep: bool) -> Iterator[None]:
     with OutputLock(output_dir, "demo"):  # taken before deleting: a live demo there keeps its files
         if found and not keep:
             print(f"Overwriting the previous demo run in {output_dir}.")
-            for path in found:
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            delete_outputs(found)
         claim_folder(output_dir, "demo")
         yield
 

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +37,7 @@ from ..data import (
 from ..data.finetune_transforms import FinetuneTransform, MixupCollator
 from ..integrity import check_finite_module
 from ..interop.loading import load_config, load_encoder
-from ..locking import check_deletable, claim_folder, hold_output_dir
+from ..locking import check_deletable, claim_folder, delete_outputs, hold_output_dir
 from ..models.configuration_arvideo import ARVideoConfig
 from ..models.modeling_arvideo import ARVideoForVideoClassification
 from ..models.processing_arvideo import image_processor_for
@@ -123,8 +122,7 @@ def prepare_finetune_output_dir(args: FinetuneArguments, training_args: ARVideoT
         if previous and overwrite and training_args.process_index == 0:
             logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
                            f"{[path.name for path in previous]}")
-            for path in previous:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            delete_outputs(previous)
         if training_args.process_index == 0 and (overwrite or not previous):  # a fresh run: the folder is its own
             claim_folder(output_dir, "finetune")
     return latest_finetune_checkpoint(output_dir, args) if resume == "latest" else resume

@@ -34,7 +34,7 @@ from transformers.utils import logging
 from ..data import PretrainingCollator, PretrainingTransform, VideoClipDataset, open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
 from ..integrity import NonFiniteError
-from ..locking import check_deletable, claim_folder, hold_output_dir
+from ..locking import check_deletable, claim_folder, delete_outputs, hold_output_dir
 from ..models.configuration_arvideo import ARVideoConfig
 from ..models.modeling_arvideo import ARVideoForPretraining
 from ..models.processing_arvideo import image_processor_for
@@ -194,8 +194,7 @@ def prepare_output_dir(accelerator: Accelerator, args: PretrainArguments, output
     if previous and args.overwrite_output_dir and accelerator.is_main_process:
         logger.warning(f"--overwrite_output_dir: deleting the previous run in {output_dir}: "
                        f"{[path.name for path in previous]}")
-        for path in previous:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        delete_outputs(previous)
     if accelerator.is_main_process and (args.overwrite_output_dir or not previous):  # a fresh run: its own folder
         claim_folder(output_dir, "pretrain")
     accelerator.wait_for_everyone()
