@@ -86,6 +86,12 @@ def test_every_change_from_the_shipped_recipe_is_named():
     weighted = recipe_search.recipe_name({**shipped, "motion_weighted": True})
     assert "decoder_num_hidden_layers 4" in deeper and "weighted by motion" in weighted
     assert len({recipe_search.recipe_name(shipped), deeper, weighted}) == 3 and "shipped" not in deeper + weighted
+    causal = recipe_search.recipe_name({**shipped, "noncausal": True})
+    frames = recipe_search.recipe_name({**shipped, "cluster": [2, 4, 4], "config": {"cluster_size": [2, 4, 4]}})
+    assert causal.endswith("encoder not causal") and frames.endswith("clusters 2x4x4")  # named once
+    videomae = run("hard", "videomae", 0, [30.0], [9.0])
+    assert recipe_search.recipe_name({**videomae, "mask": 0.9}) == "VideoMAE (tube 90%)"
+    assert recipe_search.recipe_name({**videomae, "mask": 0.75, "random_mask": True}) == "VideoMAE (random 75%)"
     wide_random = {**run("hard", "random", 0, [30.0], [9.0]), "config": {"hidden_size": 192}}
     assert recipe_search.recipe_name(wide_random) == "random init, hidden_size 192"
     rows = recipe_search.summarize([run("hard", "random", 0, [25.0], [9.0]), wide_random])["hard@0"]["rows"]

@@ -8,6 +8,7 @@ clock (the same numbers on any machine, only slower or faster):
     python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --method arvideo --steps 400
     python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --target frame_difference
     python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --method videomae
+    python reproduce/hard_set/experiments.py pretrain --set hard --work /tmp/search --tube_mask --noncausal
     python reproduce/hard_set/experiments.py probe --set hard --work /tmp/search --run <name> --layer 2
     python reproduce/hard_set/experiments.py collect --work /tmp/search --out reproduce/hard_set/runs.jsonl
 
@@ -15,11 +16,12 @@ clock (the same numbers on any machine, only slower or faster):
 `pretrain` trains the `tiny` model for `--steps` optimizer steps with the `tiny` run preset's recipe (AdamW (0.9,
 0.95), weight decay 0.05, peak lr 3e-4, 5% warmup then cosine to 3e-6, 32 clips per step = 8 videos x 4 repeated
 clips of 16 frames at stride 2, random temporal offset, full frames, no flip) and saves the encoder; `--method random`
-saves the seed's fresh encoder. `probe` trains an attentive probe (on the layer's tokens), a linear probe (on its
-mean-pooled tokens) and a diagnostic linear probe on per-time-step means with `arvideo_hf.training.probes` on all
-labels of `train.txt` and scores `test.txt`. `collect`
-writes one JSON line per encoder with every layer's scores, which `python -m arvideo_hf.training.recipe_search` turns
-into the README tables and figures.
+saves the seed's fresh encoder; ablations of the objective (RESULTS.md, 4.7) are `--tube_mask` and `--noncausal`,
+VideoMAE's masking `--mask` and `--random_mask`. `probe` trains an attentive probe (on the layer's tokens), a linear
+probe (on its mean-pooled tokens) and a diagnostic linear probe on per-time-step means with
+`arvideo_hf.training.probes` on all labels of `train.txt` and scores `test.txt`. `collect` writes one JSON line per
+encoder with every layer's scores, which `python -m arvideo_hf.training.recipe_search` turns into the README tables
+and figures.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from arvideo_hf.data import open_video, read_kinetics_list
 from arvideo_hf.environment import describe_machine
 from arvideo_hf.models.configuration_arvideo import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PRETRAINING_TARGETS
 from arvideo_hf.recipes import finetuning_recipe
-from arvideo_hf.training.optim import WarmupCosine
+from arvideo_hf.training.optim import WarmupCosine, build_layer_decay_param_groups
 from arvideo_hf.training.probes import build_probe, predict_probe, train_probe
 from arvideo_hf.training.videomae_baseline import (
     export_videomae_encoder,
@@ -74,11 +76,13 @@ def to_pixels(clips: np.ndarray | torch.Tensor, offset: int = 0) -> torch.Tensor
 
 def run_name(args: argparse.Namespace) -> str:
     if args.method != "arvideo":
-        return f"{args.method}{f'-{args.tag}' if args.tag else ''}-s{args.seed}-{args.steps}"
+        extra = (f"-mask{args.mask:g}" if args.mask != 0.9 else "") + ("-random" if args.random_mask else "")
+        extra += f"-{args.tag}" if args.tag else ""
+        return f"{args.method}{extra if args.method == 'videomae' else ''}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
     extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
     extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + ("-mw" if args.motion_weighted else "")
-    extra += "-tube" if args.tube_mask else ""
+    extra += ("-tube" if args.tube_mask else "") + ("-noncausal" if args.noncausal else "")
     extra += f"-{args.tag}" if args.tag else ""
     return f"arvideo-{args.target}{extra}-s{args.seed}-{args.steps}"
 
@@ -89,10 +93,16 @@ def model_config(args: argparse.Namespace) -> ARVideoConfig:
                                      **json.loads(args.config))
 
 
-def videomae_loss(model: VideoMAEForPreTraining, x: torch.Tensor, ratio: float = 0.9) -> torch.Tensor:
-    """VideoMAE's tube masking: the same spatial positions masked in every time step."""
+def videomae_loss(
+    model: VideoMAEForPreTraining, x: torch.Tensor, ratio: float = 0.9, tube: bool = True
+) -> torch.Tensor:
+    """VideoMAE's tube masking (the same spatial positions masked in every time step), or with `tube=False` MAE-ST's
+    random masking of `ratio` of all tokens."""
     config = model.config
     steps, side = config.num_frames // config.tubelet_size, config.image_size // config.patch_size
+    if not tube:
+        rank = torch.rand(x.shape[0], steps * side * side).argsort(1).argsort(1)
+        return model(x, bool_masked_pos=rank < int(ratio * steps * side * side)).loss
     rank = torch.rand(x.shape[0], side * side).argsort(1).argsort(1)
     return model(x, bool_masked_pos=(rank < int(ratio * side * side)).repeat(1, steps)).loss
 
@@ -121,6 +131,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         pool = np.load(work / "unlabeled_clips.npy", mmap_mode="r")
         if args.method == "arvideo":
             model = ARVideoForPretraining(copy.deepcopy(config))
+            if args.noncausal:
+                full_attention_encoder(model)
         else:
             model = VideoMAEForPreTraining(videomae_config_from(config))
             initialize_like_official_videomae(model)
@@ -130,7 +142,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
               "mask": args.mask, "cluster": list(config.cluster_size), "config": json.loads(args.config),
               "pixel_target_scale": args.pixel_weight, "motion_weighted": args.motion_weighted,
-              "tube_mask": args.tube_mask, "lr": args.lr,
+              "tube_mask": args.tube_mask, "random_mask": args.random_mask, "noncausal": args.noncausal,
+              "lr": args.lr,
               "seed": args.seed, "steps": args.steps,
               **report, "pretrain_machine": describe_machine()}
     (work / f"{name}.json").write_text(json.dumps(record) + "\n")
@@ -149,7 +162,7 @@ def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace)
         clips = np.asarray(pool[videos.numpy()]).repeat(4, axis=0)
         x = to_pixels(clips, int(torch.randint(STRIDE, (1,), generator=generator)))
         if args.method != "arvideo":
-            loss = videomae_loss(model, x)
+            loss = videomae_loss(model, x, args.mask, tube=not args.random_mask)
         else:
             output = model(x, noise=tube_noise(model.config, len(x)) if args.tube_mask else None)
             loss = motion_weighted_loss(output, model.config) if args.motion_weighted else output.loss
@@ -174,6 +187,14 @@ def tube_noise(config: ARVideoConfig, batch: int) -> torch.Tensor:
     of a static scene is never visible at another time for the decoder to copy."""
     steps, height, width = config.token_grid
     return torch.rand(batch, 1, height * width).expand(-1, steps, -1).reshape(batch, -1)
+
+
+def full_attention_encoder(model: ARVideoForPretraining) -> None:
+    """A screening ablation (`--noncausal`): the pretraining encoder attends over all visible tokens instead of the
+    block-causal mask, so the decoder's reads of earlier steps carry the later clusters' visible tokens too: masked
+    prediction from the whole clip, as VideoMAE's, with ARVideo's clusters, targets and decoder."""
+    encode = model.arvideo.forward
+    model.arvideo.forward = lambda *args, attention_mask=None, **kwargs: encode(*args, **kwargs)
 
 
 def motion_weighted_loss(output: Any, config: ARVideoConfig) -> torch.Tensor:
@@ -250,7 +271,8 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     betas, warmup epochs then cosine to 0, its epochs and batch, no augmentation, random temporal offset) with
     gradients clipped to norm 1 as transformers' Trainer does, on `train_10pct.txt`, scored on `test.txt` with the
     center clip. One difference from `examples/finetune.py`: weight decay applies to every parameter (the Trainer
-    spares norms and biases). `--ft_seed` seeds the head and the batch order."""
+    spares norms and biases), unless `--ft_layer_decay` builds the Trainer's layer-decay groups. `--ft_seed` seeds
+    the head and the batch order."""
     work = Path(args.work) / args.set
     subset = labeled_subset(work, "train_10pct.txt")
     clips = np.asarray(np.load(work / "train_clips.npy", mmap_mode="r")[subset])
@@ -265,8 +287,10 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     recipe = finetuning_recipe("tiny")
     batch_size, epochs = recipe["per_device_train_batch_size"], recipe["num_train_epochs"]
     epoch_steps = -(-len(clips) // batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.ft_lr or recipe["learning_rate"],
-                                  betas=(recipe["adam_beta1"], recipe["adam_beta2"]),
+    lr = args.ft_lr or recipe["learning_rate"]
+    parameters = model.parameters() if args.ft_layer_decay is None else build_layer_decay_param_groups(
+        model, recipe["weight_decay"], args.ft_layer_decay, lr)  # the Trainer's groups: norms and biases undecayed
+    optimizer = torch.optim.AdamW(parameters, lr=lr, betas=(recipe["adam_beta1"], recipe["adam_beta2"]),
                                   weight_decay=recipe["weight_decay"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, WarmupCosine(round(recipe["warmup_epochs"] * epoch_steps), epochs * epoch_steps, 0.0))
@@ -291,11 +315,12 @@ def cmd_finetune(args: argparse.Namespace) -> None:
                                  for i in range(0, len(test_clips), 64)])
     top1 = round(100.0 * (predictions.numpy() == test_labels).mean(), 1)
     record = {"finetune_top1": top1, "ft_seed": args.ft_seed, "train_videos": len(clips), "center": args.center,
-              "head_epochs": args.ft_head_epochs,
+              "head_epochs": args.ft_head_epochs, "layer_decay": args.ft_layer_decay,
               "machine": describe_machine()}
     suffix = ("c" if args.center else "") + (f"-lr{args.ft_lr:g}" if args.ft_lr else "")
     suffix += f"-clip{args.ft_clip:g}" if args.ft_clip != 1.0 else ""
     suffix += f"-head{args.ft_head_epochs}" if args.ft_head_epochs else ""
+    suffix += f"-ld{args.ft_layer_decay:g}" if args.ft_layer_decay is not None else ""
     (work / f"{args.run}.ft{args.ft_seed}{suffix}.json").write_text(json.dumps(record) + "\n")
 
 
@@ -346,9 +371,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="pretraining seed (and the random encoder's)")
     parser.add_argument("--target", choices=PRETRAINING_TARGETS, default="pixels")
     parser.add_argument("--norm_pix", action="store_true")
-    parser.add_argument("--mask", type=float, default=0.8)
+    parser.add_argument("--mask", type=float, default=None,
+                        help="ARVideo: in-cluster mask ratio (default 0.8); VideoMAE: mask ratio (default 0.9)")
+    parser.add_argument("--random_mask", action="store_true",
+                        help="VideoMAE: MAE-ST's random masking of --mask of all tokens instead of tube masking")
     parser.add_argument("--tube_mask", action="store_true",
                         help="pretrain: the same visible spatial positions at every time step of a cluster")
+    parser.add_argument("--noncausal", action="store_true",
+                        help="pretrain: the encoder attends over every visible token (an ablation of causality)")
     parser.add_argument("--motion_weighted", action="store_true",
                         help="pretrain: weight each token's pixel error by its motion (combined target only)")
     parser.add_argument("--config", default="{}", help="pretrain: more ARVideoConfig fields as JSON (name: --tag)")
@@ -366,10 +396,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ft_clip", type=float, default=1.0, help="finetune: clip gradients to this norm (0: off)")
     parser.add_argument("--ft_head_epochs", type=int, default=0,
                         help="finetune: train only the head for this many epochs first (linear probe, then finetune)")
+    parser.add_argument("--ft_layer_decay", type=float, default=None,
+                        help="finetune: layer-wise lr decay over the Trainer's parameter groups (norms and biases "
+                             "without weight decay); default: one group, every parameter decayed")
     parser.add_argument("--center", action="store_true", help="finetune: center the encoder output first")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: several steps side by side)")
     parser.add_argument("--out", default="reproduce/hard_set/runs.jsonl")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.mask is None:
+        args.mask = 0.9 if args.method == "videomae" else 0.8
+    if args.random_mask and args.method != "videomae":
+        parser.error("--random_mask is VideoMAE's masking: ARVideo masks inside clusters (--tube_mask for tubes)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

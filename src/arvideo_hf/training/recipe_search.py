@@ -38,11 +38,13 @@ TARGET_NAMES = {"pixels": "raw pixels", "frame_difference": "frame-difference ta
 
 def recipe_name(run: dict[str, Any]) -> str:
     """A run's recipe in words: the encoder and what differs from the shipped `tiny` recipe."""
-    overrides = [f"{key} {value}" for key, value in sorted(run.get("config", {}).items())]  # e.g. a wider model
+    overrides = [f"{key} {value}" for key, value in sorted(run.get("config", {}).items())  # e.g. a wider model
+                 if key != "cluster_size"]  # named from the record's `cluster` below
     if run["method"] == "random":
         return ", ".join(["random init", *overrides])
     if run["method"] == "videomae":
-        return ", ".join(["VideoMAE (tube 90%)", *overrides])
+        masking = f"{'random' if run.get('random_mask') else 'tube'} {100 * run.get('mask', 0.9):g}%"
+        return ", ".join([f"VideoMAE ({masking})", *overrides])
     target, scale = run.get("target", "pixels"), run.get("pixel_target_scale", 1.0)
     parts = ["ARVideo, " + TARGET_NAMES[target]]
     if target == "pixels_and_frame_difference" and scale != 1.0:
@@ -59,6 +61,8 @@ def recipe_name(run: dict[str, Any]) -> str:
         parts.append("pixel error weighted by motion")
     if run.get("tube_mask"):
         parts.append("tube masking")
+    if run.get("noncausal"):
+        parts.append("encoder not causal")
     parts += overrides
     if (target, scale, run.get("norm_pix", False)) == _shipped_target() and len(parts) <= 2:
         parts.append("the shipped tiny recipe")
