@@ -356,3 +356,17 @@ def test_plot_layer_probes_draws_one_panel_per_probe_kind(tmp_path):
     assert np.asarray(Image.open(only_linear)).shape[1] < image.shape[1]  # one panel
     with pytest.raises(ValueError, match="no 'attentive' or 'linear'"):
         viz.plot_layer_probes({"a": {"finetune": [1.0]}}, tmp_path / "none.png")
+
+
+def test_plot_layer_probes_keeps_every_encoder_past_ten(tmp_path, monkeypatch):
+    """A search table has more than ten recipes: each gets its own line and legend entry (none silently dropped by
+    running out of colors), and one probed layer still sits on a whole-layer axis."""
+    figures = []
+    monkeypatch.setattr(viz.figures, "_save", lambda figure, path: figures.append(figure) or Path(path))
+    results = {f"recipe {i}": {"attentive": [10.0 + i]} for i in range(13)}
+    viz.plot_layer_probes(results, tmp_path / "many.png", chance=8.3, layers=[3])
+    (legend,) = figures[0].legends
+    assert [text.get_text() for text in legend.get_texts()] == [*results, "chance"]
+    styles = {(line.get_color(), line.get_marker()) for line in figures[0].axes[0].get_lines()[:13]}
+    assert len(styles) == 13
+    assert list(figures[0].axes[0].get_xticks()) == [3]

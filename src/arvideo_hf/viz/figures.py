@@ -586,6 +586,14 @@ def plot_attention_ranks(
     return _save(figure, path)
 
 
+def _line_styles(count: int) -> list[tuple[Any, str]]:
+    """`count` distinct (color, marker) pairs: tab10's colors with a new marker for every ten lines, so a figure with
+    more than ten encoders still tells each one apart (and none is dropped)."""
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+    colors = colormaps["tab10"].colors
+    return [(colors[i % len(colors)], markers[(i // len(colors)) % len(markers)]) for i in range(count)]
+
+
 def plot_layer_probes(
     results: Mapping[str, Mapping[str, Sequence[float]]],
     path: PathLike,
@@ -606,19 +614,21 @@ def plot_layer_probes(
     figure = _new_figure(figsize or (4.2 * len(kinds), 3.4 + legend_height), dpi)
     for index, kind in enumerate(kinds):
         ax = figure.add_subplot(1, len(kinds), index + 1)
-        for (name, row), color in zip(results.items(), colormaps["tab10"].colors, strict=False):
+        drawn: set[int] = set()
+        for (name, row), (color, marker) in zip(results.items(), _line_styles(len(results)), strict=True):
             if kind not in row:
                 continue
             xs = list(layers) if layers is not None else list(range(len(row[kind])))
-            ax.plot(xs, list(row[kind]), marker="o", color=color, label=name)
+            ax.plot(xs, list(row[kind]), marker=marker, color=color, label=name)
             if f"{kind}_train" in row:
                 ax.plot(xs, list(row[f"{kind}_train"]), linestyle="--", color=color, alpha=0.5)
+            drawn.update(xs)
         if chance is not None:
             ax.axhline(chance, color="grey", linestyle=":", label="chance")
         ax.set_xlabel("layer (0 = tubelet embedding)")
         ax.set_ylabel("top-1 (%)" + (" (dashed: probe's train)" if index == 0 else ""), fontsize=8)
         ax.set_title(f"{kind} probe", fontsize=9)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xticks(range(min(drawn, default=0), max(drawn, default=0) + 1))  # whole layers, a lone one too
         ax.grid(alpha=0.3)
         if index == 0:
             handles, labels = ax.get_legend_handles_labels()
