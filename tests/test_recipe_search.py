@@ -1,6 +1,7 @@
 """The recipe search's report: easy/hard tables with paired differences, per-layer figures and the README block,
 generated from a runs file (never typed)."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -106,3 +107,22 @@ def test_readme_block_is_generated_from_the_committed_runs():
         pytest.fail("reproduce/hard_set/runs.jsonl is missing: the README's hard-set table has no source")
     table = recipe_search.summary_table(recipe_search.summarize(recipe_search.load_runs(runs)))
     assert readme_block((root / "README.md").read_text(), recipe_search.README_BLOCK) == table
+
+
+def test_search_runs_of_different_recipes_never_share_a_file_name():
+    """`experiments.py` names each encoder's files after its recipe: a tagged random encoder (another width) or a
+    VideoMAE with other masking must not overwrite the preset's random or VideoMAE encoder of the same seed."""
+    spec = importlib.util.spec_from_file_location(
+        "experiments", Path(__file__).parents[1] / "reproduce" / "hard_set" / "experiments.py")
+    experiments = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(experiments)
+    variants = [["--method", "random"], ["--method", "random", "--tag", "h192", "--config", '{"hidden_size": 192}'],
+                ["--method", "videomae"], ["--method", "videomae", "--mask", "0.75"],
+                ["--method", "videomae", "--mask", "0.75", "--random_mask"]]
+    names = {experiments.run_name(experiments.parse_args(["pretrain", *extra])) for extra in variants}
+    assert len(names) == 5 and {"random-s0-400", "videomae-s0-400", "random-h192-s0-400"} <= names
+    arvideo = {experiments.run_name(experiments.parse_args(["pretrain", *extra]))
+               for extra in ([], ["--tube_mask"], ["--noncausal"], ["--tube_mask", "--noncausal"])}
+    assert len(arvideo) == 4
+    with pytest.raises(SystemExit):
+        experiments.parse_args(["pretrain", "--random_mask"])  # ARVideo masks inside clusters

@@ -75,10 +75,10 @@ def to_pixels(clips: np.ndarray | torch.Tensor, offset: int = 0) -> torch.Tensor
 
 
 def run_name(args: argparse.Namespace) -> str:
-    if args.method != "arvideo":
-        extra = (f"-mask{args.mask:g}" if args.mask != 0.9 else "") + ("-random" if args.random_mask else "")
-        extra += f"-{args.tag}" if args.tag else ""
-        return f"{args.method}{extra if args.method == 'videomae' else ''}-s{args.seed}-{args.steps}"
+    if args.method != "arvideo":  # VideoMAE names its masking where it is not the 90% tube; both name a --tag
+        extra = "" if args.method != "videomae" or args.mask == 0.9 else f"-mask{args.mask:g}"
+        extra += ("-random" if args.random_mask else "") + (f"-{args.tag}" if args.tag else "")
+        return f"{args.method}{extra}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
     extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
     extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + ("-mw" if args.motion_weighted else "")
