@@ -47,6 +47,7 @@ from .checkpointing import newest_valid
 from .guards import NONFINITE_ADVICE, NonFiniteGuard
 from .metrics import compute_metrics
 from .optim import build_layer_decay_param_groups, scaled_lr
+from .processes import end_training
 from .sharded import consolidated_model, fsdp_on_cpu, is_fsdp
 
 
@@ -366,6 +367,7 @@ def _run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgum
                 training_args.output_dir, push_repo, private=bool(training_args.hub_private_repo),
                 token=training_args.hub_token,
             )
+    end_training(trainer.accelerator)  # an FSDP/DDP rank that exits with gloo's threads alive aborts or hangs
     return metrics
 
 

@@ -50,6 +50,7 @@ from .checkpointing import (
 )
 from .optim import WarmupCosine, build_param_groups, scaled_lr
 from .preemption import Preemption, resume_command
+from .processes import end_training
 from .sharded import (
     any_process,
     check_engine,
@@ -713,16 +714,6 @@ def finish_run(run: PretrainingRun) -> dict[str, Any]:
         logger.warning(f"Done: {json.dumps(summary)}; models in {run.output_dir}")
     end_training(accelerator)
     return summary
-
-
-def end_training(accelerator: Accelerator) -> None:
-    """End the trackers and the process group, then give gloo's worker threads a moment with the GIL. A worker drops
-    the last collective's work (a Python decref) after the waiting rank has moved on; when the DDP model is freed
-    first, its process group's destructor joins that worker while holding the GIL, and the rank hangs at exit
-    (torch 2.13 gloo, seen on a non-main rank, which has nothing to do between the last barrier and the end)."""
-    accelerator.end_training()
-    if accelerator.num_processes > 1:
-        time.sleep(0.2)  # releases the GIL: the worker finishes its decref before the model and its Reducer go
 
 
 def save_final_models(model: PreTrainedModel, output_dir: Path, config: ARVideoConfig | None = None) -> None:
