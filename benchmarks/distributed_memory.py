@@ -103,7 +103,7 @@ def worker(model_name: str, batch: int, steps: int) -> None:
 
     from arvideo_hf import ARVideoConfig, ARVideoForPretraining
     from arvideo_hf.training.optim import build_param_groups
-    from arvideo_hf.training.pretrain import end_training
+    from arvideo_hf.training.processes import end_training
     from arvideo_hf.training.sharded import describe_shards, fsdp_on_cpu, is_fsdp, register_forward_methods
 
     accelerator = Accelerator()
