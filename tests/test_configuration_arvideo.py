@@ -33,7 +33,8 @@ def test_round_trip(tmp_path):
     config.save_pretrained(tmp_path)
     loaded = ARVideoConfig.from_pretrained(tmp_path)
     assert loaded.to_dict() == config.to_dict()
-    assert loaded.cluster_size == [2, 2, 2] and loaded.prediction_order == "temporal_first"
+    assert loaded.cluster_size == [8, 2, 2] and loaded.prediction_order == "temporal_first"
+    assert loaded.decoder_self_attention and loaded.pixel_target_scale == 0.1
 
 
 def test_videomae_qv_bias_alias():

@@ -81,15 +81,20 @@ def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
 
 def test_every_change_from_the_shipped_recipe_is_named():
     """Runs that differ only in a config override or the loss weighting are other recipes, not the shipped one."""
-    shipped = {**run("hard", "arvideo", 0, [1.0], [1.0], "pixels_and_frame_difference"), "pixel_target_scale": 0.25}
+    shipped = {**run("hard", "arvideo", 0, [1.0], [1.0], "pixels_and_frame_difference"), "pixel_target_scale": 0.1,
+               "cluster": [8, 2, 2], "config": {"cluster_size": [8, 2, 2], "decoder_self_attention": True}}
     assert recipe_search.recipe_name(shipped).endswith("the shipped tiny recipe")
+    previous = {**run("hard", "arvideo", 0, [1.0], [1.0], "pixels_and_frame_difference"), "pixel_target_scale": 0.25}
+    assert recipe_search.recipe_name(previous).endswith("pixels x0.25, the previous tiny recipe")
+    without_attention = recipe_search.recipe_name({**shipped, "config": {"cluster_size": [8, 2, 2]}})
+    assert without_attention.endswith("pixels x0.1, clusters 8x2x2")  # one knob short of the preset: not shipped
     deeper = recipe_search.recipe_name({**shipped, "config": {"decoder_num_hidden_layers": 4}})
     weighted = recipe_search.recipe_name({**shipped, "motion_weighted": True})
     assert "decoder_num_hidden_layers 4" in deeper and "weighted by motion" in weighted
     assert len({recipe_search.recipe_name(shipped), deeper, weighted}) == 3 and "shipped" not in deeper + weighted
     causal = recipe_search.recipe_name({**shipped, "noncausal": True})
-    frames = recipe_search.recipe_name({**shipped, "cluster": [2, 4, 4], "config": {"cluster_size": [2, 4, 4]}})
-    assert causal.endswith("encoder not causal") and frames.endswith("clusters 2x4x4")  # named once
+    frames = recipe_search.recipe_name({**previous, "cluster": [2, 4, 4], "config": {"cluster_size": [2, 4, 4]}})
+    assert "encoder not causal" in causal and frames.endswith("clusters 2x4x4")  # named once
     videomae = run("hard", "videomae", 0, [30.0], [9.0])
     assert recipe_search.recipe_name({**videomae, "mask": 0.9}) == "VideoMAE (tube 90%)"
     assert recipe_search.recipe_name({**videomae, "mask": 0.75, "random_mask": True}) == "VideoMAE (random 75%)"

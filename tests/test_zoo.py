@@ -12,14 +12,17 @@ from huggingface_hub import ModelCard
 from arvideo_hf import ARVideoConfig, demo
 from arvideo_hf.recipes import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.results import PAPER_RESULTS, Result, dataset_info, readme_block
+from arvideo_hf.training import recipe_search
 from arvideo_hf.zoo.__main__ import main
 from arvideo_hf.zoo.cards import (
     ENCODER_NOT_MEASURED,
     NOT_MEASURED,
+    TINY_HARD_SET_LEAD,
     config_mismatches,
     count_parameters,
     render_model_card,
     stale_cards,
+    target_limit,
     target_text,
 )
 from arvideo_hf.zoo.entries import ZOO, Recipe, ZooEntry, get_entry, load_demo_results, pretraining_budget
@@ -212,5 +215,18 @@ def test_cards_say_where_the_combined_target_loses_the_motion():
     """A checkpoint pretrained with pixels in a motion target carries the measured limitation; the paper entries
     (norm-pix pixels, the paper's objective) do not claim it."""
     for name in ("arvideo-tiny-demo", "arvideo-tiny-pretrained"):
-        assert "the pixel term takes over by 1600 steps" in " ".join(str(render_model_card(get_entry(name))).split())
-    assert "takes over" not in str(render_model_card(get_entry("arvideo-vitb-k400")))
+        card = " ".join(str(render_model_card(get_entry(name))).split())
+        assert "+14.4 points over random features after 400 steps and +5.0 after 1600" in card
+    assert "random features" not in str(render_model_card(get_entry("arvideo-vitb-k400")))
+    older = ARVideoConfig.from_preset("tiny", cluster_size=[2, 2, 2], pixel_target_scale=0.25)
+    assert "the pixel term takes over by 1600 steps" in " ".join(target_limit(older).split())
+
+
+def test_the_cards_hard_set_numbers_are_the_committed_runs():
+    """The shipped `tiny` recipe's hard-set lead that the cards state is the recipe search's, from its runs file."""
+    runs = recipe_search.load_runs(Path(__file__).parents[1] / "reproduce" / "hard_set" / "runs.jsonl")
+    summary = recipe_search.summarize(runs)
+    for steps, lead in TINY_HARD_SET_LEAD.items():
+        rows = summary[f"hard@{steps}-probe50"]["rows"]
+        shipped = next(row for name, row in rows.items() if name.endswith("the shipped tiny recipe"))
+        assert shipped["attentive_vs_random"]["mean"] == lead, steps

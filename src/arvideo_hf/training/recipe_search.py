@@ -37,7 +37,8 @@ TARGET_NAMES = {"pixels": "raw pixels", "frame_difference": "frame-difference ta
 
 
 def recipe_name(run: dict[str, Any]) -> str:
-    """A run's recipe in words: the encoder and what differs from the shipped `tiny` recipe."""
+    """A run's recipe in words: the encoder and what differs from the search's base (raw pixels, 2x2x2 clusters,
+    `reproduce/hard_set/experiments.py`), tagged when it is the shipped `tiny` recipe or the one it replaced."""
     overrides = [f"{key} {value}" for key, value in sorted(run.get("config", {}).items())  # e.g. a wider model
                  if key != "cluster_size"]  # named from the record's `cluster` below
     if run["method"] == "random":
@@ -45,35 +46,54 @@ def recipe_name(run: dict[str, Any]) -> str:
     if run["method"] == "videomae":
         masking = f"{'random' if run.get('random_mask') else 'tube'} {100 * run.get('mask', 0.9):g}%"
         return ", ".join([f"VideoMAE ({masking})", *overrides])
-    target, scale = run.get("target", "pixels"), run.get("pixel_target_scale", 1.0)
-    parts = ["ARVideo, " + TARGET_NAMES[target]]
-    if target == "pixels_and_frame_difference" and scale != 1.0:
-        parts.append(f"pixels x{scale:g}")
-    if run.get("norm_pix"):
+    knobs = recipe_knobs(run)
+    parts = ["ARVideo, " + TARGET_NAMES[knobs["target"]]]
+    if knobs["target"] == "pixels_and_frame_difference" and knobs["pixel_target_scale"] != 1.0:
+        parts.append(f"pixels x{knobs['pixel_target_scale']:g}")
+    if knobs["norm_pix"]:
         parts.append("norm-pix")
-    if run.get("mask", 0.8) != 0.8:
-        parts.append(f"mask {run['mask']:g}")
-    if list(run.get("cluster", [2, 2, 2])) != [2, 2, 2]:
-        parts.append("clusters " + "x".join(map(str, run["cluster"])))
-    if run.get("lr", 3e-4) != 3e-4:
-        parts.append(f"lr {run['lr']:g}")
-    if run.get("motion_weighted"):
-        parts.append("pixel error weighted by motion")
-    if run.get("tube_mask"):
-        parts.append("tube masking")
-    if run.get("noncausal"):
-        parts.append("encoder not causal")
-    parts += overrides
-    if (target, scale, run.get("norm_pix", False)) == _shipped_target() and len(parts) <= 2:
+    if knobs["mask"] != 0.8:
+        parts.append(f"mask {knobs['mask']:g}")
+    if knobs["cluster"] != [2, 2, 2]:
+        parts.append("clusters " + "x".join(map(str, knobs["cluster"])))
+    if knobs["lr"] != 3e-4:
+        parts.append(f"lr {knobs['lr']:g}")
+    flags = {"motion_weighted": "pixel error weighted by motion", "tube_mask": "tube masking",
+             "noncausal": "encoder not causal"}
+    parts += [words for flag, words in flags.items() if knobs[flag]] + overrides
+    if knobs == shipped_knobs():
         parts.append("the shipped tiny recipe")
+    elif knobs == PREVIOUS_TINY:
+        parts.append("the previous tiny recipe")
     return ", ".join(parts)
 
 
+def recipe_knobs(run: dict[str, Any]) -> dict[str, Any]:
+    """Every pretraining choice a search record can hold, defaults filled in (older records omit some)."""
+    return {"target": run.get("target", "pixels"), "pixel_target_scale": run.get("pixel_target_scale", 1.0),
+            "norm_pix": bool(run.get("norm_pix")), "mask": run.get("mask", 0.8),
+            "cluster": list(run.get("cluster", [2, 2, 2])), "lr": run.get("lr", 3e-4),
+            "motion_weighted": bool(run.get("motion_weighted")), "tube_mask": bool(run.get("tube_mask")),
+            "noncausal": bool(run.get("noncausal")),
+            "config": {key: value for key, value in run.get("config", {}).items() if key != "cluster_size"}}
+
+
 @functools.cache
-def _shipped_target() -> tuple[str, float, bool]:
-    """The `tiny` preset's target, scale and norm-pix, read once (every run's name compares with it)."""
-    shipped = ARVideoConfig.from_preset("tiny")
-    return shipped.pretraining_target, shipped.pixel_target_scale, shipped.norm_pix_loss
+def _shipped_config() -> ARVideoConfig:
+    return ARVideoConfig.from_preset("tiny")
+
+
+def shipped_knobs() -> dict[str, Any]:
+    """The `tiny` preset's pretraining choices, in a search record's terms."""
+    shipped = _shipped_config()
+    return recipe_knobs({
+        "target": shipped.pretraining_target, "pixel_target_scale": shipped.pixel_target_scale,
+        "norm_pix": shipped.norm_pix_loss, "mask": shipped.mask_ratio, "cluster": list(shipped.cluster_size),
+        "config": {"decoder_self_attention": True} if shipped.decoder_self_attention else {}})
+
+
+# The `tiny` preset before it adopted the search's result (2026-12): pixels x0.25 in 2x2x2 clusters.
+PREVIOUS_TINY = recipe_knobs({"target": "pixels_and_frame_difference", "pixel_target_scale": 0.25})
 
 
 def load_runs(path: str | Path) -> list[dict[str, Any]]:

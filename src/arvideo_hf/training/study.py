@@ -84,12 +84,13 @@ class StudyTable:
     note: str = ""
 
 
-# Tiny preset: 16 frames 32x32, tubelet 2, patch 8 -> token grid 8x4x4; default clusters 2x2x2 (a quarter of the clip
-# in time, half the frame's side: the proportions of the paper's 2x7x7 on 8x14x14), random order, 80% mask.
+# Tiny preset: 16 frames 32x32, tubelet 2, patch 8 -> token grid 8x4x4. The ARVideo run names its clusters, 2x2x2 (a
+# quarter of the clip in time, half the frame's side: the proportions of the paper's 2x7x7 on 8x14x14), so the
+# tables compare the paper's shapes whatever the preset's own (8x2x2 since the hard-set search); random order, 80% mask.
 STUDY_RUNS: dict[str, StudyRun] = {
     run.name: run
     for run in (
-        StudyRun("arvideo", "ARVideo (2x2x2, random, 80%)"),
+        StudyRun("arvideo", "ARVideo (2x2x2, random, 80%)", cluster_size=(2, 2, 2)),
         StudyRun("videomae", "VideoMAE (tube 90%)", method="videomae"),
         StudyRun("token", "TokenGPT / token 1x1x1", cluster_size=(1, 1, 1)),
         StudyRun("spatial", "spatial 1x4x4 (whole frame)", cluster_size=(1, 4, 4)),
