@@ -16,6 +16,7 @@ from arvideo_hf.training import recipe_search
 from arvideo_hf.zoo.__main__ import main
 from arvideo_hf.zoo.cards import (
     ENCODER_NOT_MEASURED,
+    FRAME_DIFFERENCE_LEAD_4000,
     NOT_MEASURED,
     TINY_HARD_SET_LEAD,
     config_mismatches,
@@ -216,10 +217,12 @@ def test_cards_say_where_the_combined_target_loses_the_motion():
     (norm-pix pixels, the paper's objective) do not claim it."""
     for name in ("arvideo-tiny-demo", "arvideo-tiny-pretrained"):
         card = " ".join(str(render_model_card(get_entry(name))).split())
-        assert "+14.4 points over random features after 400 steps and +5.0 after 1600" in card
+        assert "by +14.4 points after 400 steps, +5.0 after 1600" in card and "-12.5 after 4000" in card
+        assert "the pixel term takes over" in card and "Frame differences alone keep it" in card
     assert "random features" not in str(render_model_card(get_entry("arvideo-vitb-k400")))
     older = ARVideoConfig.from_preset("tiny", cluster_size=[2, 2, 2], pixel_target_scale=0.25)
-    assert "the pixel term takes over by 1600 steps" in " ".join(target_limit(older).split())
+    assert "by 1600 steps with 2x2x2 clusters" in " ".join(target_limit(older).split())
+    assert target_limit(ARVideoConfig.from_preset("tiny", pretraining_target="frame_difference")) == ""
 
 
 def test_the_cards_hard_set_numbers_are_the_committed_runs():
@@ -230,3 +233,6 @@ def test_the_cards_hard_set_numbers_are_the_committed_runs():
         rows = summary[f"hard@{steps}-probe50"]["rows"]
         shipped = next(row for name, row in rows.items() if name.endswith("the shipped tiny recipe"))
         assert shipped["attentive_vs_random"]["mean"] == lead, steps
+    motion = summary["hard@4000-probe50"]["rows"]["ARVideo, frame-difference target, clusters 8x2x2, "
+                                                   "decoder_self_attention True"]
+    assert motion["attentive_vs_random"]["mean"] == FRAME_DIFFERENCE_LEAD_4000
