@@ -79,13 +79,9 @@ def recipe_knobs(run: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _shipped_config() -> ARVideoConfig:
-    return ARVideoConfig.from_preset("tiny")
-
-
 def shipped_knobs() -> dict[str, Any]:
-    """The `tiny` preset's pretraining choices, in a search record's terms."""
-    shipped = _shipped_config()
+    """The `tiny` preset's pretraining choices, in a search record's terms (read once; compared, never changed)."""
+    shipped = ARVideoConfig.from_preset("tiny")
     return recipe_knobs({
         "target": shipped.pretraining_target, "pixel_target_scale": shipped.pixel_target_scale,
         "norm_pix": shipped.norm_pix_loss, "mask": shipped.mask_ratio, "cluster": list(shipped.cluster_size),

@@ -346,9 +346,8 @@ def target_limit(config: ARVideoConfig) -> str:
                 "Frame differences alone keep it (`--config_overrides '{\"pretraining_target\": "
                 f"\"frame_difference\"}}'`: {FRAME_DIFFERENCE_LEAD_4000:+.1f} after 4000 steps, one seed) but "
                 "finetune less reliably on the easy demo set; 10%-label finetunes on the hard set are at chance for "
-                "every encoder "
-                "(`reproduce/hard_set/RESULTS.md`, sections 4.8 and 4.10, in the arvideo_hf repository). Do not read "
-                "these weights as a motion encoder for natural scenes.")
+                "every encoder (`reproduce/hard_set/RESULTS.md`, sections 4.8 and 4.10, in the arvideo_hf "
+                "repository). Do not read these weights as a motion encoder for natural scenes.")
     return ("With pixels in the target, the features keep the motion of full-contrast natural video only for short "
             "pretraining: on the arvideo_hf hard set the pixel term takes over (by 1600 steps with 2x2x2 clusters and "
             "the pixels at x0.25) and the last layer falls below random features for an attentive probe "
