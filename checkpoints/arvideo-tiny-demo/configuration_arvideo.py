@@ -30,7 +30,7 @@ PRETRAINING_TARGETS = ("pixels", "frame_difference", "pixels_and_frame_differenc
 # past alone) with self-attention in the decoder. On full-contrast natural scenes the pixel target alone learns the
 # scene and loses the motion (hard set, attentive probe 14.8 against random features' 28.4); this recipe keeps it:
 # +14.4 over random features at 400 steps on the hard set, easy 10%-label finetune +9.3 over random init (5 seeds,
-# hard set section 4.8). With longer pretraining the pixel term takes over (4000 steps: 11.8 against random
+# hard set section 4.8). With longer pretraining the pixel term takes over (2800 steps: 16.8 against random
 # features' 24.3); frame differences alone (`pretraining_target="frame_difference"`) keep the motion there but
 # finetune less reliably on the easy set (section 4.10). The paper-scale presets keep the paper's objective
 # (norm-pix pixels, 2x7x7 clusters).
