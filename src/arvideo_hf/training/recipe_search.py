@@ -46,17 +46,17 @@ def recipe_name(run: dict[str, Any]) -> str:
     if run["method"] == "videomae":
         masking = f"{'random' if run.get('random_mask') else 'tube'} {100 * run.get('mask', 0.9):g}%"
         return ", ".join([f"VideoMAE ({masking})", *overrides])
-    knobs = recipe_knobs(run)
+    knobs, base = recipe_knobs(run), recipe_knobs({})
     parts = ["ARVideo, " + TARGET_NAMES[knobs["target"]]]
     if knobs["target"] == "pixels_and_frame_difference" and knobs["pixel_target_scale"] != 1.0:
         parts.append(f"pixels x{knobs['pixel_target_scale']:g}")
     if knobs["norm_pix"]:
         parts.append("norm-pix")
-    if knobs["mask"] != 0.8:
+    if knobs["mask"] != base["mask"]:
         parts.append(f"mask {knobs['mask']:g}")
-    if knobs["cluster"] != [2, 2, 2]:
+    if knobs["cluster"] != base["cluster"]:
         parts.append("clusters " + "x".join(map(str, knobs["cluster"])))
-    if knobs["lr"] != 3e-4:
+    if knobs["lr"] != base["lr"]:
         parts.append(f"lr {knobs['lr']:g}")
     flags = {"motion_weighted": "pixel error weighted by motion", "tube_mask": "tube masking",
              "noncausal": "encoder not causal"}
@@ -69,7 +69,8 @@ def recipe_name(run: dict[str, Any]) -> str:
 
 
 def recipe_knobs(run: dict[str, Any]) -> dict[str, Any]:
-    """Every pretraining choice a search record can hold, defaults filled in (older records omit some)."""
+    """Every pretraining choice a search record can hold, defaults filled in (older records omit some): the search's
+    base (`recipe_knobs({})`) is what a record without the field ran."""
     return {"target": run.get("target", "pixels"), "pixel_target_scale": run.get("pixel_target_scale", 1.0),
             "norm_pix": bool(run.get("norm_pix")), "mask": run.get("mask", 0.8),
             "cluster": list(run.get("cluster", [2, 2, 2])), "lr": run.get("lr", 3e-4),
