@@ -113,6 +113,9 @@ def test_headless_chromium_uploads_a_clip_and_sees_the_labels(served_app, demo_c
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(served_app())
             page.locator("#video input[type=file]").set_input_files(str(demo_clip))
+            # A click before the upload lands sends no video (the app says "Upload a video first"): a user sees
+            # the player appear first, and so does the test.
+            page.locator("#video video").first.wait_for(timeout=60_000)
             page.locator("#analyze").click()
             top = next(iter(expected))
             page.locator("#labels").get_by_text(f"{round(expected[top] * 100)}%").first.wait_for(timeout=60_000)
