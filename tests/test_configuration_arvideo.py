@@ -37,6 +37,14 @@ def test_round_trip(tmp_path):
     assert loaded.decoder_self_attention and loaded.pixel_target_scale == 0.1
 
 
+def test_pixel_target_scale_falls_by_a_cosine_to_zero_then_stays():
+    config = ARVideoConfig(pretraining_target="pixels_and_frame_difference", pixel_target_scale=0.1,
+                           pixel_target_decay_steps=800)
+    scales = [config.pixel_target_scale_at(step) for step in (0, 200, 400, 800, 5000)]
+    assert scales == pytest.approx([0.1, 0.1 * (1 + 2**-0.5) / 2, 0.05, 0.0, 0.0], abs=1e-12)
+    assert ARVideoConfig(pixel_target_scale=0.3).pixel_target_scale_at(10**6) == 0.3  # no decay: constant
+
+
 def test_videomae_qv_bias_alias():
     assert ARVideoConfig(qv_bias=False).qkv_bias is False
 
@@ -53,6 +61,8 @@ def test_videomae_qv_bias_alias():
         (dict(decoder_num_attention_heads=7), "decoder_hidden_size=512 is not divisible"),
         (dict(prediction_order="zigzag"), "prediction_order must be one of"),
         (dict(image_mean=[0.5, 0.5]), "one value per channel"),
+        (dict(pixel_target_decay_steps=-1), "pixel_target_decay_steps must be an integer >= 0"),
+        (dict(pixel_target_decay_steps=0.5), "pixel_target_decay_steps must be an integer >= 0"),
     ],
 )
 def test_impossible_configs_raise(kwargs, match):

@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -115,6 +116,18 @@ def test_pixels_and_frame_difference_target_is_both_side_by_side(tmp_path):
     assert torch.allclose(scaled[..., :3], both[..., :3] * 0.25) and torch.equal(scaled[..., 3:], both[..., 3:])
     with pytest.raises(ValueError, match="pixel_target_scale must be a positive"):
         tiny_config(pixel_target_scale=0.0)
+    decaying = ARVideoForPretraining(tiny_config(norm_pix_loss=False, pretraining_target="pixels_and_frame_difference",
+                                                 pixel_target_scale=0.25, pixel_target_decay_steps=100))
+    decaying.load_state_dict(model.state_dict())
+    for step, factor in ((None, 0.25), (0, 0.25), (50, 0.125), (100, 0.0), (10**6, 0.0)):
+        targets = decaying.pixel_targets(pixels, step).unflatten(-1, (-1, 6))
+        assert torch.allclose(targets[..., :3], both[..., :3] * factor) and torch.equal(targets[..., 3:], both[..., 3:])
+    order = torch.arange(config.geometry.num_clusters).expand(2, -1)
+    early, late = (decaying(pixels, cluster_order=order, noise=torch.zeros(2, config.num_tokens), training_step=step)
+                   for step in (0, 100))
+    assert torch.equal(late.logits, early.logits)  # only the target changed: its pixel channels are 0 at the end
+    assert late.targets.unflatten(-1, (-1, 6))[..., :3].abs().max() == 0 < early.targets.abs().max()
+    assert torch.allclose(late.loss, F.mse_loss(late.logits, late.targets)) and late.loss != early.loss
     out = model(pixels)
     out.loss.backward()
     assert out.logits.shape[-1] == 2 * 2 * 8 * 8 * 3 and torch.isfinite(out.loss)

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, HfArgumentParser
 
+from arvideo_hf import ARVideoForPretraining
 from arvideo_hf.training import arguments, parse_pretrain_args, run_pretraining
 from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training.finetune import parse_finetune_args
@@ -309,6 +310,27 @@ def test_skip_nonfinite_skips_the_step_and_counts_it(tmp_path, small_demo_root, 
     assert all(torch.isfinite(v).all() for v in weights(tmp_path / "pretrain_model").values())
     losses = [r["loss"] for r in metrics(tmp_path)]
     assert sum(math.isnan(loss) for loss in losses) == 1  # the skipped step logs no loss; the others are finite
+
+
+def test_the_pixel_terms_schedule_follows_the_optimizer_step(tmp_path, small_demo_root, monkeypatch):
+    """The loop passes its optimizer step to the model, so a decaying pixel term falls with the steps taken (the
+    micro-batches of one step share it) and a resumed run goes on where it stopped."""
+    seen = []
+    pixel_targets = ARVideoForPretraining.pixel_targets
+
+    def recording(self, pixel_values, training_step=None):
+        seen.append((training_step, self.config.pixel_target_scale_at(training_step)))
+        return pixel_targets(self, pixel_values, training_step)
+
+    monkeypatch.setattr(ARVideoForPretraining, "pixel_targets", recording)
+    overrides = json.dumps({**json.loads(SMALL), "pretraining_target": "pixels_and_frame_difference",
+                            "pixel_target_scale": 0.5, "pixel_target_decay_steps": 2})
+    run = ("--config_overrides", overrides, "--gradient_accumulation_steps", "2", "--save_steps", "1")
+    pretrain(tmp_path, small_demo_root, *run, "--max_steps", "2")
+    assert seen == [(0, 0.5), (0, 0.5), (1, pytest.approx(0.25)), (1, pytest.approx(0.25))]
+    seen.clear()
+    pretrain(tmp_path, small_demo_root, *run, "--max_steps", "3", "--resume", "latest")
+    assert seen == [(2, 0.0), (2, 0.0)]
 
 
 def test_nonfinite_weights_are_never_saved(tmp_path):

@@ -60,18 +60,21 @@ def test_denormalize_targets_inverts_pixel_targets(model, scale):
 
 
 @pytest.mark.parametrize("norm_pix_loss", [True, False])
-@pytest.mark.parametrize("target", ["pixels", "frame_difference", "pixels_and_frame_difference"])
-def test_logits_to_pixels_puts_every_prediction_back_in_place(norm_pix_loss, target):
+@pytest.mark.parametrize("target,decay", [("pixels", 0), ("frame_difference", 0), ("pixels_and_frame_difference", 0),
+                                          ("pixels_and_frame_difference", 10)])
+def test_logits_to_pixels_puts_every_prediction_back_in_place(norm_pix_loss, target, decay):
     """Targets fed back as predictions rebuild the clip, whatever the target: a frame difference is added to the
-    frame before, the combined target shows its pixel channels."""
+    frame before, the combined target shows its pixel channels, or its frame differences where the pixel term decays
+    (here at the end of its decay, where the pixel channels are 0)."""
     torch.manual_seed(0)
-    config = tiny_config(norm_pix_loss=norm_pix_loss, pretraining_target=target, pixel_target_scale=0.25)
+    config = tiny_config(norm_pix_loss=norm_pix_loss, pretraining_target=target, pixel_target_scale=0.25,
+                         pixel_target_decay_steps=decay)
     model = ARVideoForPretraining(config).eval()
     pixel_values = clip(config, batch=2, seed=2)
     geometry = config.geometry
     order = make_cluster_order(geometry, "random", 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        outputs = model(pixel_values, cluster_order=order)
+        outputs = model(pixel_values, cluster_order=order, training_step=decay)
     # Feeding the targets as predictions must rebuild the clip exactly where something is predicted.
     rebuilt = viz.logits_to_pixels(outputs.targets, outputs.target_index, pixel_values, config, fill=-7.0)
     mean = torch.tensor(config.image_mean)[:, None, None]

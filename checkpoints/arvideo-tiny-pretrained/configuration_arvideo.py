@@ -114,6 +114,11 @@ class ARVideoConfig(PreTrainedConfig):
         pixel_target_scale (`float`, defaults to 1.0):
             Multiplies the pixel channels of the `"pixels_and_frame_difference"` target (after `norm_pix_loss`), so
             their share of the squared error scales by its square: below 1, the motion channels weigh more.
+        pixel_target_decay_steps (`int`, defaults to 0):
+            With the combined target, the pixel channels' scale falls by a cosine from `pixel_target_scale` to 0 over
+            this many optimizer steps (`pixel_target_scale_at`; the pretraining loop passes its step), then the
+            target is the frame differences alone. 0 keeps the scale constant. Other targets ignore it, as they
+            ignore `pixel_target_scale`.
         image_mean, image_std (`list[float]`):
             The processor's normalization, undone to build pixel targets.
 
@@ -156,6 +161,7 @@ class ARVideoConfig(PreTrainedConfig):
     norm_pix_loss: bool = True
     pretraining_target: str = "pixels"
     pixel_target_scale: float = 1.0
+    pixel_target_decay_steps: int = 0
     image_mean: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_MEAN
     image_std: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_STD
 
@@ -205,6 +211,14 @@ class ARVideoConfig(PreTrainedConfig):
                 f"({patch_h * k_h}, {patch_w * k_w}), with at least 2 clusters; or pass a cluster_size that divides "
                 f"the token grid {tuple(self.token_grid)}. The encoder and the classifier run at any geometry."
             ) from None
+
+    def pixel_target_scale_at(self, step: int) -> float:
+        """The combined target's pixel scale at optimizer step `step`: `pixel_target_scale`, falling by a cosine to 0
+        at `pixel_target_decay_steps` when that is set."""
+        if not self.pixel_target_decay_steps:
+            return self.pixel_target_scale
+        progress = min(1.0, max(0, step) / self.pixel_target_decay_steps)
+        return self.pixel_target_scale * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def check_fields(self) -> None:
         """Raise `ValueError` naming the field for a size or count that is not a positive integer, an unknown
@@ -271,6 +285,9 @@ class ARVideoConfig(PreTrainedConfig):
             )
         if not (math.isfinite(self.pixel_target_scale) and self.pixel_target_scale > 0):
             raise ValueError(f"pixel_target_scale must be a positive finite number, got {self.pixel_target_scale!r}.")
+        decay = self.pixel_target_decay_steps
+        if not isinstance(decay, numbers.Integral) or isinstance(decay, bool) or decay < 0:
+            raise ValueError(f"pixel_target_decay_steps must be an integer >= 0 (0: no decay), got {decay!r}.")
         if len(self.image_mean) != self.num_channels or len(self.image_std) != self.num_channels:
             raise ValueError(
                 f"image_mean/image_std need one value per channel (num_channels={self.num_channels}), "

@@ -600,17 +600,17 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         self.decoder = ARVideoDecoder(config)
         self.post_init()
 
-    def pixel_targets(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def pixel_targets(self, pixel_values: torch.Tensor, training_step: int | None = None) -> torch.Tensor:
         """Regression targets `(B, N, t*p*p*C)`: undo the input normalization, take the pixels, their frame-to-frame
         differences or both (`config.pretraining_target`), cut tubelets, (norm_pix_loss) normalize each tubelet per
         channel over its t*p*p values (mean, unbiased std + 1e-6), and scale the combined target's pixel channels by
-        `config.pixel_target_scale`."""
+        `config.pixel_target_scale_at(training_step)` (`config.pixel_target_scale` when no step is given)."""
         tubelets = unnormalized_tubelets(pixel_values, self.config, self.config.pretraining_target)
         if self.config.norm_pix_loss:
             mean, scale = tubelet_mean_scale(tubelets)
             tubelets = (tubelets - mean) / scale
         if self.config.pretraining_target == "pixels_and_frame_difference":
-            tubelets[..., : self.config.num_channels] *= self.config.pixel_target_scale
+            tubelets[..., : self.config.num_channels] *= self.config.pixel_target_scale_at(training_step or 0)
         return tubelets.flatten(2)
 
     @can_return_tuple
@@ -620,6 +620,7 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         cluster_order: torch.LongTensor | None = None,
         noise: torch.Tensor | None = None,
         bool_masked_pos: torch.BoolTensor | None = None,
+        training_step: int | None = None,
         **kwargs: Any,
     ) -> ARVideoForPreTrainingOutput:
         r"""
@@ -629,6 +630,9 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
             In every cluster the V tokens of lowest noise are visible (ViTMAE convention); random when omitted.
         bool_masked_pos (`torch.BoolTensor` of shape `(batch_size, N)`, *optional*):
             Alternative to `noise`: True = masked; every cluster must mask exactly S - V tokens.
+        training_step (`int`, *optional*):
+            The optimizer step, for the pixel term's schedule (`config.pixel_target_decay_steps`); omitted, the
+            schedule's start (`config.pixel_target_scale`).
         """
         geometry, batch, device = self.geometry, pixel_values.shape[0], pixel_values.device
         # 1. Order and masks: which clusters come in which step, which tokens of each cluster the encoder sees.
@@ -656,7 +660,7 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
         key_values = self.decoder.project_key_values(key_value_states)
         cross_mask = block_causal_mask(steps, geometry.cluster_tokens, geometry.num_visible, dtype, device)
         with torch.no_grad():
-            targets = self.pixel_targets(pixel_values)
+            targets = self.pixel_targets(pixel_values, training_step)
             targets = targets.gather(1, plan.target_index.unsqueeze(-1).expand(-1, -1, targets.shape[-1]))
         # 4. Loss: MSE against every token of each predicted cluster (visible ones too: no query ever saw them).
         chunk = self.config.decoder_chunk_size

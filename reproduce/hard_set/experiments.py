@@ -57,8 +57,8 @@ STD = torch.tensor(IMAGENET_DEFAULT_STD)[None, None, :, None, None]
 STRIDE = 2  # the tiny presets read 16 frames at stride 2 out of each 32-frame clip
 # The search varies one knob at a time from the `tiny` preset as it was when the search began (2x2x2 clusters, a
 # cross-attention decoder), so that every record keeps its meaning after the preset adopted the search's result. The
-# shipped recipe is `--target pixels_and_frame_difference --pixel_weight 0.1 --config '{"cluster_size": [8, 2, 2],
-# "decoder_self_attention": true}'`.
+# shipped recipe is `--target pixels_and_frame_difference --pixel_weight 0.1 --pixel_decay_steps 800 --config
+# '{"cluster_size": [8, 2, 2], "decoder_self_attention": true}' --tag c822-dsa`.
 SEARCH_BASE: dict[str, Any] = {"cluster_size": [2, 2, 2], "decoder_self_attention": False}
 
 
@@ -86,6 +86,7 @@ def run_name(args: argparse.Namespace) -> str:
         return f"{args.method}{extra}-s{args.seed}-{args.steps}"
     extra = ("-normpix" if args.norm_pix else "") + (f"-mask{args.mask:g}" if args.mask != 0.8 else "")
     extra += (f"-pw{args.pixel_weight:g}" if args.pixel_weight != 1.0 else "")
+    extra += f"-pdecay{args.pixel_decay_steps}" if args.pixel_decay_steps else ""
     extra += (f"-lr{args.lr:g}" if args.lr != 3e-4 else "") + ("-mw" if args.motion_weighted else "")
     extra += ("-tube" if args.tube_mask else "") + ("-noncausal" if args.noncausal else "")
     extra += f"-{args.tag}" if args.tag else ""
@@ -96,7 +97,8 @@ def model_config(args: argparse.Namespace) -> ARVideoConfig:
     """The search's model: the `tiny` preset at the search's base (`SEARCH_BASE`) with the run's changes."""
     return ARVideoConfig.from_preset("tiny", **{
         **SEARCH_BASE, "norm_pix_loss": args.norm_pix, "pretraining_target": args.target, "mask_ratio": args.mask,
-        "pixel_target_scale": args.pixel_weight, **json.loads(args.config)})
+        "pixel_target_scale": args.pixel_weight, "pixel_target_decay_steps": args.pixel_decay_steps,
+        **json.loads(args.config)})
 
 
 def videomae_loss(
@@ -124,9 +126,11 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
-    if args.motion_weighted and args.target != "pixels_and_frame_difference":
-        raise SystemExit("--motion_weighted weights the combined target's pixels: use it with "
-                         "--target pixels_and_frame_difference")
+    combined_only = {"--motion_weighted weights": args.motion_weighted,
+                     "--pixel_decay_steps decays": args.pixel_decay_steps}
+    for flag, used in combined_only.items():
+        if used and args.target != "pixels_and_frame_difference":
+            raise SystemExit(f"{flag} the combined target's pixels: use it with --target pixels_and_frame_difference")
     work = Path(args.work) / args.set
     config, name = model_config(args), run_name(args)
     torch.manual_seed(args.seed)
@@ -147,7 +151,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(work / f"{name}.safetensors"))
     record = {"set": args.set, "method": args.method, "target": args.target, "norm_pix": args.norm_pix,
               "mask": args.mask, "cluster": list(config.cluster_size), "config": json.loads(args.config),
-              "pixel_target_scale": args.pixel_weight, "motion_weighted": args.motion_weighted,
+              "pixel_target_scale": args.pixel_weight, "pixel_decay_steps": args.pixel_decay_steps,
+              "motion_weighted": args.motion_weighted,
               "tube_mask": args.tube_mask, "random_mask": args.random_mask, "noncausal": args.noncausal,
               "lr": args.lr,
               "seed": args.seed, "steps": args.steps,
@@ -163,14 +168,15 @@ def pretrain(model: torch.nn.Module, pool: np.ndarray, args: argparse.Namespace)
         optimizer, WarmupCosine(max(1, args.steps // 20), args.steps, 3e-6 / args.lr))
     losses, started = [], time.perf_counter()
     model.train()
-    for _ in range(args.steps):
+    for step in range(args.steps):
         videos = torch.randint(len(pool), (8,), generator=generator).sort().values
         clips = np.asarray(pool[videos.numpy()]).repeat(4, axis=0)
         x = to_pixels(clips, int(torch.randint(STRIDE, (1,), generator=generator)))
         if args.method != "arvideo":
             loss = videomae_loss(model, x, args.mask, tube=not args.random_mask)
         else:
-            output = model(x, noise=tube_noise(model.config, len(x)) if args.tube_mask else None)
+            noise = tube_noise(model.config, len(x)) if args.tube_mask else None
+            output = model(x, noise=noise, training_step=step)  # the step drives a decaying pixel term
             loss = motion_weighted_loss(output, model.config) if args.motion_weighted else output.loss
         optimizer.zero_grad()
         loss.backward()
@@ -397,6 +403,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ft_seed", type=int, default=0, help="finetune: seed of the head and the batch order")
     parser.add_argument("--pixel_weight", type=float, default=1.0,
                         help="pretrain: pixel_target_scale, the combined target's pixel channels' scale")
+    parser.add_argument("--pixel_decay_steps", type=int, default=0,
+                        help="pretrain: pixel_target_decay_steps, the pixel term falls by a cosine to 0 over this many "
+                             "steps (0: constant)")
     parser.add_argument("--ft_lr", type=float, default=None,
                         help="finetune: peak learning rate (default: the tiny finetuning preset's)")
     parser.add_argument("--ft_clip", type=float, default=1.0, help="finetune: clip gradients to this norm (0: off)")

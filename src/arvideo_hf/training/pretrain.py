@@ -383,7 +383,7 @@ def train_micro_batch(
     (`drop_step`, or this one) had a non-finite loss. Returns the detached loss, or None for a skipped one."""
     video_index = batch.pop(INDEX_KEY)
     with accelerator.accumulate(model):
-        loss = model(**batch).loss
+        loss = model(**batch, training_step=state.global_step).loss  # the step drives the pixel term's schedule
         videos = nonfinite_videos(accelerator, loss, video_index, dataset)
         if videos is not None:
             register_nonfinite(args, state, loss, videos)  # raises unless this batch may be skipped

@@ -188,11 +188,15 @@ def logits_to_pixels(
     """Put next-cluster predictions back into a `(B, T, C, H, W)` clip of pixels in the [0, 1] range: each prediction
     un-normalized with its true tubelet's statistics (when `norm_pix_loss`), tokens nothing predicts set to `fill`.
     A predicted frame difference becomes pixels by adding it to the true frame before; of the combined target, the
-    pixel channels are shown."""
+    pixel channels are shown, or the frame differences where the pixel term decays to 0 in pretraining."""
     target = getattr(config, "pretraining_target", "pixels")
     pixels = unnormalized_tubelets(pixel_values, config)  # (B, N, tpp, C)
     index = target_index.to(pixels.device)[..., None, None].expand(-1, -1, *pixels.shape[2:])
-    predicted = logits.float().reshape(*index.shape[:-1], -1)[..., : pixels.shape[-1]]
+    predicted = logits.float().reshape(*index.shape[:-1], -1)
+    channels = pixels.shape[-1]
+    if target == "pixels_and_frame_difference" and getattr(config, "pixel_target_decay_steps", 0):
+        target, predicted = "frame_difference", predicted[..., channels:]
+    predicted = predicted[..., :channels]
     if target == "pixels_and_frame_difference":
         predicted = predicted / config.pixel_target_scale
     truth = pixels if target != "frame_difference" else unnormalized_tubelets(pixel_values, config, target)
