@@ -35,6 +35,7 @@ def test_round_trip(tmp_path):
     assert loaded.to_dict() == config.to_dict()
     assert loaded.cluster_size == [8, 2, 2] and loaded.prediction_order == "temporal_first"
     assert loaded.decoder_self_attention and loaded.pixel_target_scale == 0.1
+    assert loaded.pixel_target_decay_steps == 800
 
 
 def test_pixel_target_scale_falls_by_a_cosine_to_zero_then_stays():
@@ -43,6 +44,8 @@ def test_pixel_target_scale_falls_by_a_cosine_to_zero_then_stays():
     scales = [config.pixel_target_scale_at(step) for step in (0, 200, 400, 800, 5000)]
     assert scales == pytest.approx([0.1, 0.1 * (1 + 2**-0.5) / 2, 0.05, 0.0, 0.0], abs=1e-12)
     assert ARVideoConfig(pixel_target_scale=0.3).pixel_target_scale_at(10**6) == 0.3  # no decay: constant
+    # Another target ignores the schedule as it ignores the scale, so the preset takes a target override alone.
+    assert ARVideoConfig.from_preset("tiny", pretraining_target="frame_difference").pixel_target_decay_steps == 800
 
 
 def test_videomae_qv_bias_alias():

@@ -82,12 +82,16 @@ def test_unprobed_layers_and_finetunes_reach_the_table(tmp_path):
 def test_every_change_from_the_shipped_recipe_is_named():
     """Runs that differ only in a config override or the loss weighting are other recipes, not the shipped one."""
     shipped = {**run("hard", "arvideo", 0, [1.0], [1.0], "pixels_and_frame_difference"), "pixel_target_scale": 0.1,
-               "cluster": [8, 2, 2], "config": {"cluster_size": [8, 2, 2], "decoder_self_attention": True}}
-    assert recipe_search.recipe_name(shipped).endswith("the shipped tiny recipe")
+               "pixel_decay_steps": 800, "cluster": [8, 2, 2],
+               "config": {"cluster_size": [8, 2, 2], "decoder_self_attention": True}}
+    assert recipe_search.recipe_name(shipped).endswith("pixels x0.1 falling to 0 by step 800, clusters 8x2x2, "
+                                                       "decoder_self_attention True, the shipped tiny recipe")
+    constant = recipe_search.recipe_name({**shipped, "pixel_decay_steps": 0})
+    assert constant.endswith("pixels x0.1, clusters 8x2x2, decoder_self_attention True, the previous tiny recipe")
     previous = {**run("hard", "arvideo", 0, [1.0], [1.0], "pixels_and_frame_difference"), "pixel_target_scale": 0.25}
-    assert recipe_search.recipe_name(previous).endswith("pixels x0.25, the previous tiny recipe")
+    assert recipe_search.recipe_name(previous).endswith("pixels x0.25, the tiny recipe before that")
     without_attention = recipe_search.recipe_name({**shipped, "config": {"cluster_size": [8, 2, 2]}})
-    assert without_attention.endswith("pixels x0.1, clusters 8x2x2")  # one knob short of the preset: not shipped
+    assert without_attention.endswith("by step 800, clusters 8x2x2")  # one knob short of the preset: not shipped
     deeper = recipe_search.recipe_name({**shipped, "config": {"decoder_num_hidden_layers": 4}})
     weighted = recipe_search.recipe_name({**shipped, "motion_weighted": True})
     assert "decoder_num_hidden_layers 4" in deeper and "weighted by motion" in weighted

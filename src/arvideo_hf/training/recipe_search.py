@@ -48,8 +48,9 @@ def recipe_name(run: dict[str, Any]) -> str:
         return ", ".join([f"VideoMAE ({masking})", *overrides])
     knobs, base = recipe_knobs(run), recipe_knobs({})
     parts = ["ARVideo, " + TARGET_NAMES[knobs["target"]]]
-    if knobs["target"] == "pixels_and_frame_difference" and knobs["pixel_target_scale"] != 1.0:
-        parts.append(f"pixels x{knobs['pixel_target_scale']:g}")
+    scale, decay = knobs["pixel_target_scale"], knobs["pixel_decay_steps"]
+    if knobs["target"] == "pixels_and_frame_difference" and (scale != 1.0 or decay):
+        parts.append(f"pixels x{scale:g}" + (f" falling to 0 by step {decay}" if decay else ""))
     if knobs["norm_pix"]:
         parts.append("norm-pix")
     if knobs["mask"] != base["mask"]:
@@ -63,8 +64,8 @@ def recipe_name(run: dict[str, Any]) -> str:
     parts += [words for flag, words in flags.items() if knobs[flag]] + overrides
     if knobs == shipped_knobs():
         parts.append("the shipped tiny recipe")
-    elif knobs == PREVIOUS_TINY:
-        parts.append("the previous tiny recipe")
+    else:
+        parts += [name for name, earlier in EARLIER_TINY.items() if knobs == earlier]
     return ", ".join(parts)
 
 
@@ -72,6 +73,7 @@ def recipe_knobs(run: dict[str, Any]) -> dict[str, Any]:
     """Every pretraining choice a search record can hold, defaults filled in (older records omit some): the search's
     base (`recipe_knobs({})`) is what a record without the field ran."""
     return {"target": run.get("target", "pixels"), "pixel_target_scale": run.get("pixel_target_scale", 1.0),
+            "pixel_decay_steps": run.get("pixel_decay_steps", 0),
             "norm_pix": bool(run.get("norm_pix")), "mask": run.get("mask", 0.8),
             "cluster": list(run.get("cluster", [2, 2, 2])), "lr": run.get("lr", 3e-4),
             "motion_weighted": bool(run.get("motion_weighted")), "tube_mask": bool(run.get("tube_mask")),
@@ -85,12 +87,19 @@ def shipped_knobs() -> dict[str, Any]:
     shipped = ARVideoConfig.from_preset("tiny")
     return recipe_knobs({
         "target": shipped.pretraining_target, "pixel_target_scale": shipped.pixel_target_scale,
+        "pixel_decay_steps": shipped.pixel_target_decay_steps,
         "norm_pix": shipped.norm_pix_loss, "mask": shipped.mask_ratio, "cluster": list(shipped.cluster_size),
         "config": {"decoder_self_attention": True} if shipped.decoder_self_attention else {}})
 
 
-# The `tiny` preset before it adopted the search's result (2026-12): pixels x0.25 in 2x2x2 clusters.
-PREVIOUS_TINY = recipe_knobs({"target": "pixels_and_frame_difference", "pixel_target_scale": 0.25})
+# The `tiny` preset's earlier recipes, newest first: a constant pixel term at x0.1 in 8x2x2 clusters with decoder
+# self-attention (until the decaying pixel term, 4.11), and before the search's result pixels x0.25 in 2x2x2 clusters.
+EARLIER_TINY = {
+    "the previous tiny recipe": recipe_knobs({
+        "target": "pixels_and_frame_difference", "pixel_target_scale": 0.1, "cluster": [8, 2, 2],
+        "config": {"decoder_self_attention": True}}),
+    "the tiny recipe before that": recipe_knobs({"target": "pixels_and_frame_difference", "pixel_target_scale": 0.25}),
+}
 
 
 def load_runs(path: str | Path) -> list[dict[str, Any]]:
