@@ -32,7 +32,7 @@ PRETRAINING_TARGETS = ("pixels", "frame_difference", "pixels_and_frame_differenc
 # random features' 28.4); with a constant pixel term the motion is kept for a short pretraining only (2800 steps: 16.8
 # against random features' 24.3); frame differences alone keep it at every budget but finetune less reliably on the
 # easy set. The decaying pixel term keeps both: hard-set lead over random features +15.2 at 400 steps (5 seeds), +16.7
-# at 1600, +24.5 at 2800, +16.4 at 4000; easy 10%-label finetune +8.9 over random init at 400 steps (5 seeds; hard set
+# at 1600, +21.9 at 2800, +16.4 at 4000; easy 10%-label finetune +8.9 over random init at 400 steps (5 seeds; hard set
 # sections 4.10 and 4.11). The paper-scale presets keep the paper's objective (norm-pix pixels, 2x7x7 clusters).
 ARVIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
