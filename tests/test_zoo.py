@@ -228,7 +228,10 @@ def test_cards_say_how_long_the_combined_target_keeps_the_motion():
     constant = " ".join(target_limit(ARVideoConfig.from_preset("tiny", pixel_target_decay_steps=0)).split())
     assert "by +14.4 points after 400 steps, +5.0 after 1600" in constant and "-14.3 after 4000" in constant
     assert "the pixel term takes over" in constant and "pixel_target_decay_steps" in constant
-    older = ARVideoConfig.from_preset("tiny", cluster_size=[2, 2, 2], pixel_target_scale=0.25)
+    other_schedule = " ".join(target_limit(ARVideoConfig.from_preset("tiny", pixel_target_decay_steps=1600)).split())
+    assert "falls to 0 over the first 1600 pretraining steps" in other_schedule and "unmeasured" in other_schedule
+    older = ARVideoConfig.from_preset("tiny", cluster_size=[2, 2, 2], pixel_target_scale=0.25,
+                                      pixel_target_decay_steps=0)
     assert "by 1600 steps with 2x2x2 clusters" in " ".join(target_limit(older).split())
     assert target_limit(ARVideoConfig.from_preset("tiny", pretraining_target="frame_difference")) == ""
 

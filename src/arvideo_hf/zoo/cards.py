@@ -346,6 +346,13 @@ def target_limit(config: ARVideoConfig) -> str:
             return _decaying_pixels_text(config.pixel_target_decay_steps)
         if not config.pixel_target_decay_steps:
             return _constant_pixels_text()
+    if config.pixel_target_decay_steps:
+        return (f"The pixel term falls to 0 over the first {config.pixel_target_decay_steps} pretraining steps. The "
+                "arvideo_hf hard set (full-contrast natural video, labels defined by motion) measured such a schedule "
+                f"for the `tiny` recipe only (8x2x2 clusters, pixels x0.1 falling to 0 by step "
+                f"{tiny['pixel_target_decay_steps']}: it keeps the motion at every budget measured, "
+                f"{TINY_HARD_SET_LEAD[4000]:+.1f} over random features after 4000 steps); this combination is "
+                "unmeasured (`reproduce/hard_set/RESULTS.md`, section 4.11, in the arvideo_hf repository).")
     return ("With pixels in the target, the features keep the motion of full-contrast natural video only for short "
             "pretraining: on the arvideo_hf hard set the pixel term takes over (by 1600 steps with 2x2x2 clusters and "
             "the pixels at x0.25) and the last layer falls below random features for an attentive probe "
