@@ -198,6 +198,24 @@ def _zoo_row_text(run: PretrainingRun) -> str:
     )
 
 
+# The committed checkpoint finetuned in the demo with 5 seeds (reproduce/hard_set/demo-5-seeds.json, top-1 % per seed;
+# tests/test_zoo.py checks them against that file): one seed never fits.
+PRETRAINED_FIVE_SEED_FINETUNE = {"steps": 4000, "top1": (50.3, 62.3, 59.3, 19.3, 50.0)}
+
+
+def _five_seed_text(run: PretrainingRun) -> str:
+    if run.steps != PRETRAINED_FIVE_SEED_FINETUNE["steps"]:
+        return ""
+    values = PRETRAINED_FIVE_SEED_FINETUNE["top1"]
+    return (
+        f" Finetuned with 5 seeds in the same way it gave {', '.join(f'{v:.1f}' for v in values)}: from this encoder "
+        f"the finetune sometimes does not start (at {min(values):.1f}% the training loss stayed at chance), as from "
+        "encoders pretrained on frame differences alone; rerun a finetune whose training loss stays near "
+        "ln(number of classes) with another seed (`reproduce/hard_set/RESULTS.md`, section 4.11, in the arvideo_hf "
+        "repository)."
+    )
+
+
 def pretrained_entry(run: PretrainingRun | None = None) -> ZooEntry:
     """`arvideo-tiny-pretrained`: the tiny encoder pretrained on the demo set's unlabeled pool for a long, fixed step
     budget (`run`, default: the committed record); no labels, no classifier: the zoo's starting point for finetuning."""
@@ -218,7 +236,7 @@ def pretrained_entry(run: PretrainingRun | None = None) -> ZooEntry:
     if run is None:
         summary += " Not built yet: `python -m arvideo_hf.zoo pretrained RUN_DIR` makes it from a finished run."
     else:
-        summary += _zoo_row_text(run)
+        summary += _zoo_row_text(run) + _five_seed_text(run)
     return ZooEntry(PRETRAINED_NAME, preset, "demo", recipe, summary, architecture="ARVideoModel", pretraining=run)
 
 
