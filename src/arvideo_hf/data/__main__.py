@@ -15,52 +15,30 @@ import argparse
 import codecs
 import json
 import logging
+import multiprocessing
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from .decoding import VideoDecodeError, open_video
+from .decoding import FileCheck, check_video
 from .sources import VideoRecord, read_kinetics_list
 
 
 logger = logging.getLogger("arvideo_hf.data")
 
 
-@dataclass
-class FileCheck:
-    """The outcome of checking one video file."""
-
-    path: str
-    ok: bool
-    num_frames: int = 0
-    height: int = 0
-    width: int = 0
-    error: str = ""
-
-
-def check_video(path: str, full: bool = False) -> FileCheck:
-    """Open `path` and decode its first, middle and last frames (all frames when `full`)."""
-    try:
-        with open_video(path) as video:
-            count = video.num_frames
-            indices = np.arange(count) if full else np.unique([0, count // 2, count - 1])
-            frames = video.get_frames(indices)
-    except VideoDecodeError as err:
-        return FileCheck(path, False, error=err.reason)
-    return FileCheck(path, True, count, int(frames.shape[1]), int(frames.shape[2]))
-
-
 def _check_all(paths: Sequence[str], full: bool, num_workers: int) -> Iterator[FileCheck]:
     if num_workers <= 0:
         yield from (check_video(path, full) for path in paths)
         return
-    with ProcessPoolExecutor(num_workers) as pool:
+    # Spawned, not forked: a fork of a process whose other threads hold locks (torch, PyAV) can hang the worker.
+    with ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield from pool.map(check_video, paths, [full] * len(paths), chunksize=8)
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "decode_frames",
     "probe_video",
     "num_frames",
+    "FileCheck",
+    "check_video",
 ]
 
 
@@ -298,3 +300,27 @@ def probe_video(path: str | os.PathLike) -> VideoMetadata:
 def num_frames(path: str | os.PathLike) -> int:
     """Number of frames in `path` (see [`probe_video`])."""
     return probe_video(path).num_frames
+
+
+@dataclass
+class FileCheck:
+    """The outcome of checking one video file."""
+
+    path: str
+    ok: bool
+    num_frames: int = 0
+    height: int = 0
+    width: int = 0
+    error: str = ""
+
+
+def check_video(path: str, full: bool = False) -> FileCheck:
+    """Open `path` and decode its first, middle and last frames (all frames when `full`)."""
+    try:
+        with open_video(path) as video:
+            count = video.num_frames
+            indices = np.arange(count) if full else np.unique([0, count // 2, count - 1])
+            frames = video.get_frames(indices)
+    except VideoDecodeError as err:
+        return FileCheck(path, False, error=err.reason)
+    return FileCheck(path, True, count, int(frames.shape[1]), int(frames.shape[2]))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import json
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -211,7 +212,8 @@ def _results(jobs: Sequence[PrepareJob], options: PrepareOptions, workers: int) 
     if workers <= 0:
         yield from (prepare_video(job, options) for job in jobs)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: a fork of a process whose other threads hold locks (torch, PyAV) can hang the worker.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending: set[Future] = set()
         for job in jobs:
             if len(pending) >= 4 * workers:
