@@ -15,18 +15,16 @@ import argparse
 import codecs
 import json
 import logging
-import multiprocessing
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from .decoding import FileCheck, check_video
+from .decoding import FileCheck, check_video, video_worker_pool
 from .sources import VideoRecord, read_kinetics_list
 
 
@@ -37,8 +35,7 @@ def _check_all(paths: Sequence[str], full: bool, num_workers: int) -> Iterator[F
     if num_workers <= 0:
         yield from (check_video(path, full) for path in paths)
         return
-    # Spawned, not forked: a fork of a process whose other threads hold locks (torch, PyAV) can hang the worker.
-    with ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with video_worker_pool(num_workers) as pool:
         yield from pool.map(check_video, paths, [full] * len(paths), chunksize=8)
 
 

@@ -10,8 +10,10 @@ type, [`VideoDecodeError`], which the datasets catch to skip bad samples.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -34,6 +36,7 @@ __all__ = [
     "num_frames",
     "FileCheck",
     "check_video",
+    "video_worker_pool",
 ]
 
 
@@ -324,3 +327,9 @@ def check_video(path: str, full: bool = False) -> FileCheck:
     except VideoDecodeError as err:
         return FileCheck(path, False, error=err.reason)
     return FileCheck(path, True, count, int(frames.shape[1]), int(frames.shape[2]))
+
+
+def video_worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for per-video jobs (checking, preparing). Spawned, not forked: a fork of a process whose other
+    threads hold locks (torch, PyAV) can hang the worker, as it once hung a CI run."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import glob
 import json
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +28,7 @@ import av
 from tqdm.auto import tqdm
 
 from ..locking import OutputLock
+from .decoding import video_worker_pool
 from .sources import BadLine, VideoRecord, read_kinetics_list
 
 
@@ -212,8 +212,7 @@ def _results(jobs: Sequence[PrepareJob], options: PrepareOptions, workers: int) 
     if workers <= 0:
         yield from (prepare_video(job, options) for job in jobs)
         return
-    # Spawned, not forked: a fork of a process whose other threads hold locks (torch, PyAV) can hang the worker.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with video_worker_pool(workers) as pool:
         pending: set[Future] = set()
         for job in jobs:
             if len(pending) >= 4 * workers:
