@@ -278,6 +278,31 @@ def test_seed_fixes_the_fresh_weights(tmp_path, small_demo_root, small_encoder_d
     assert not torch.equal(first["classifier.weight"], other["classifier.weight"])
 
 
+def test_head_norm_flag_builds_a_batch_norm_head_that_saves_its_statistics(tmp_path, small_demo_root,
+                                                                           small_encoder_dir):
+    """--head_norm batch finetunes with a BatchNorm fc_norm whose running statistics are saved with the weights and
+    come back from the folder (the evaluation uses them); the default keeps VideoMAE's LayerNorm."""
+    from transformers import AutoModelForVideoClassification
+
+    def finetuned(head_norm: str) -> dict[str, torch.Tensor]:
+        fresh_accelerate_state()
+        run_finetuning(*parse_finetune_args([
+            "--preset", "tiny", "--model_name_or_path", str(small_encoder_dir), "--head_norm", head_norm,
+            "--train_list", str(small_demo_root / "train.txt"), "--data_root", str(small_demo_root),
+            "--class_names", str(small_demo_root / "labels.txt"), "--output_dir", str(tmp_path / head_norm),
+            "--max_steps", "1", "--per_device_train_batch_size", "2", "--cache_mb", "0",
+            "--dataloader_num_workers", "0", "--save_strategy", "no", "--use_cpu", "True", "--report_to", "none",
+        ]))
+        return load_file(tmp_path / head_norm / "model.safetensors")
+
+    batch = finetuned("batch")
+    assert batch["fc_norm.num_batches_tracked"].item() == 1 and batch["fc_norm.running_mean"].abs().max() > 0
+    reloaded = AutoModelForVideoClassification.from_pretrained(tmp_path / "batch")
+    assert reloaded.config.head_norm == "batch"
+    assert torch.equal(reloaded.fc_norm.running_var, batch["fc_norm.running_var"])
+    assert "fc_norm.running_mean" not in finetuned("layer")
+
+
 def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():
     args, training = parse_finetune_args(["--preset", "tiny", "--init", "random", "--num_train_epochs", "5"])
     assert (args.mixup, args.cutmix, args.rand_augment, args.erase_prob, args.label_smoothing) == (0, 0, "none", 0, 0)

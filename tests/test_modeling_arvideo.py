@@ -274,6 +274,35 @@ def test_classification_losses():
     assert torch.allclose(hard.loss, soft.loss, atol=1e-5) and hard.logits.shape == (2, 4)
 
 
+def test_batch_head_norm_removes_the_shared_vector_and_reloads_its_statistics(tmp_path):
+    """head_norm='batch': a vector in every token of every clip (what pretraining grows) is gone from the head's input
+    in training (zero mean per channel over the batch, where LayerNorm keeps it); a fresh model's running statistics
+    start at 0 and 1, and trained ones survive a save/load round trip (buffers, not meta-device garbage)."""
+    config = tiny_config(num_labels=3, head_norm="batch")
+    model = ARVideoForVideoClassification(config).train()
+    assert torch.equal(model.fc_norm.running_mean, torch.zeros(128)) and torch.equal(model.fc_norm.running_var,
+                                                                                    torch.ones(128))
+    with torch.no_grad():
+        model.arvideo.encoder.layer[-1].output.dense.bias += 20 * torch.randn(128)
+        pixels = clip(config, batch=8)
+        pooled = model.arvideo(pixels).last_hidden_state.mean(1)
+        assert model.fc_norm(pooled).mean(0).abs().max() < 1e-4
+        layer = torch.nn.functional.layer_norm(pooled, (128,))
+        assert layer.mean(0).norm() > 5 * (layer - layer.mean(0)).norm(dim=1).mean()  # LayerNorm keeps it
+        model(pixels)  # another training step's statistics
+    model.eval().save_pretrained(tmp_path)
+    loaded = AutoModelForVideoClassification.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded.fc_norm, torch.nn.BatchNorm1d) and loaded.fc_norm.num_batches_tracked.item() == 2
+    for name in ("running_mean", "running_var"):
+        assert torch.equal(getattr(loaded.fc_norm, name), getattr(model.fc_norm, name)), name
+    with torch.no_grad():
+        assert torch.equal(loaded(pixels).logits, model(pixels).logits)
+    with pytest.raises(ValueError, match="head_norm must be one of"):
+        tiny_config(head_norm="group")
+    with pytest.raises(ValueError, match="use_mean_pooling=True"):
+        tiny_config(head_norm="batch", use_mean_pooling=False)
+
+
 @pytest.mark.parametrize(
     "shape,match",
     [

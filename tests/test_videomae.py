@@ -112,6 +112,11 @@ def test_classifier_matches_videomae(tmp_path):
     pixels = torch.randn(2, 16, 3, 32, 32)
     with torch.no_grad():
         assert (ours(pixels).logits - reference(pixels).logits).abs().max() < 1e-4
+    # a BatchNorm head cannot take VideoMAE's LayerNorm weights (it would run without statistics): refused
+    with pytest.raises(ValueError, match="head_norm='layer'"):
+        ARVideoForVideoClassification.from_videomae(reference, head_norm="batch")
+    encoder_only = ARVideoModel.from_videomae(reference, head_norm="batch")  # the encoder has no head to lose
+    assert encoder_only.config.head_norm == "batch"
 
 
 # ------------------------------------------------------------------------------------------ publishable folders

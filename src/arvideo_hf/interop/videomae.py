@@ -87,6 +87,12 @@ def _load_converted(model: ARVideoPreTrainedModel, weights: dict[str, torch.Tens
         weights = {k[len("arvideo."):]: v for k, v in weights.items() if k.startswith("arvideo.")}
     elif kind == "classification":
         weights = {k: v for k, v in weights.items() if not k.startswith("encoder_norm.")}
+        if "fc_norm.weight" in weights and model.config.head_norm != "layer":  # LayerNorm weights, no statistics
+            raise ValueError(
+                f"{failure} {type(model).__name__} with head_norm={model.config.head_norm!r}: the source's head has "
+                "VideoMAE's LayerNorm fc_norm. Convert it with head_norm='layer', or convert the encoder alone "
+                "(ARVideoModel) and finetune a new head (examples/finetune.py --head_norm batch)."
+            )
     missing, unexpected = model.load_state_dict(weights, strict=False)
     missing = [k for k in missing if not k.startswith(_FRESH_MODULES)]
     if missing or unexpected:

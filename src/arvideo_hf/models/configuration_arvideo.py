@@ -21,6 +21,7 @@ IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 PREDICTION_ORDERS = ("random", "spatial_first", "temporal_first", "raster")
 PRETRAINING_TARGETS = ("pixels", "frame_difference", "pixels_and_frame_difference")
+HEAD_NORMS = ("layer", "batch")
 
 # Named sizes: VideoMAE's ViTs, decoder 4 x 512 (docs/method.md, Cross-attention decoder). "tiny" is the small-scale
 # model that learns motion on small synthetic clips in CPU minutes (16x32x32 clips, 8x4x4 tokens; the measurements
@@ -85,6 +86,11 @@ class ARVideoConfig(PreTrainedConfig):
         num_attention_heads, intermediate_size, hidden_act, hidden_dropout_prob, attention_probs_dropout_prob,
         initializer_range, layer_norm_eps, use_mean_pooling:
             The ViT encoder, with VideoMAE's field names and meaning.
+        head_norm (`str`, defaults to `"layer"`):
+            The classifier's `fc_norm` over the mean-pooled tokens: `"layer"` (VideoMAE's LayerNorm) or `"batch"`
+            (BatchNorm, as before MAE's linear probe: each channel standardized over the batch, running statistics
+            at evaluation). Pretraining grows a vector shared by every token of every clip; LayerNorm keeps it, and
+            then the head's input barely varies between clips; BatchNorm removes it.
         qkv_bias (`bool`, defaults to `True`):
             Bias on queries and values (keys have none), as in VideoMAE.
         drop_path_rate (`float`, defaults to 0.0):
@@ -149,6 +155,7 @@ class ARVideoConfig(PreTrainedConfig):
     qkv_bias: bool = True
     drop_path_rate: float = 0.0
     use_mean_pooling: bool = True
+    head_norm: str = "layer"
     cluster_size: list[int] | tuple[int, int, int] = (2, 7, 7)
     prediction_order: str = "random"
     mask_ratio: float = 0.8
@@ -279,6 +286,10 @@ class ARVideoConfig(PreTrainedConfig):
                 )
         if self.prediction_order not in PREDICTION_ORDERS:
             raise ValueError(f"prediction_order must be one of {PREDICTION_ORDERS}, got {self.prediction_order!r}.")
+        if self.head_norm not in HEAD_NORMS:
+            raise ValueError(f"head_norm must be one of {HEAD_NORMS}, got {self.head_norm!r}.")
+        if self.head_norm == "batch" and not self.use_mean_pooling:
+            raise ValueError("head_norm='batch' normalizes the mean-pooled tokens: it needs use_mean_pooling=True.")
         if self.pretraining_target not in PRETRAINING_TARGETS:
             raise ValueError(
                 f"pretraining_target must be one of {PRETRAINING_TARGETS}, got {self.pretraining_target!r}."

@@ -423,6 +423,12 @@ class ARVideoPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm1d):  # its running statistics are buffers: refilled, never left to meta
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
         elif isinstance(module, ARVideoEmbeddings):
             table = get_sinusoid_encoding_table(module.num_patches, self.config.hidden_size)
             init.copy_(module.position_embeddings, table)
@@ -688,14 +694,23 @@ class ARVideoForPretraining(ARVideoPreTrainedModel):
 ARVideoForPreTraining = ARVideoForPretraining  # transformers' usual spelling
 
 
+def head_norm(config: ARVideoConfig) -> nn.Module:
+    """The norm over the mean-pooled tokens (`config.head_norm`): VideoMAE's LayerNorm, or a BatchNorm that removes
+    the vector pretraining puts in every clip's tokens and scales each channel (MAE's linear-probe norm)."""
+    if config.head_norm == "batch":
+        return nn.BatchNorm1d(config.hidden_size)
+    return nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+
 class ARVideoForVideoClassification(ARVideoPreTrainedModel):
-    """ARVideo encoder with full attention, mean pooling, `fc_norm` and a linear head (VideoMAE's recipe)."""
+    """ARVideo encoder with full attention, mean pooling, `fc_norm` (`config.head_norm`) and a linear head (VideoMAE's
+    recipe)."""
 
     def __init__(self, config: ARVideoConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.arvideo = ARVideoModel(config)
-        self.fc_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.use_mean_pooling else None
+        self.fc_norm = head_norm(config) if config.use_mean_pooling else None
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 

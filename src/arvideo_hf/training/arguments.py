@@ -229,8 +229,8 @@ class FinetuneArguments(LabeledDataArguments):
     preset: str = field(
         default="paper",
         metadata={"help": "Recipe defaults: paper (VideoMAE's, for real data) or tiny (small clips and few labels: "
-                  "no mixup/cutmix/RandAugment/erasing/smoothing/drop path, lr 1e-3, 30 epochs, batch 16, decoded "
-                  "videos kept in memory by persistent loader workers)."},
+                  "no mixup/cutmix/RandAugment/erasing/smoothing/drop path, BatchNorm head, lr 1e-3, 30 epochs, batch "
+                  "16, decoded videos kept in memory by persistent loader workers)."},
     )
     model_name_or_path: str | None = field(
         default=None,
@@ -287,6 +287,11 @@ class FinetuneArguments(LabeledDataArguments):
     )
     flip: bool | None = field(default=None, metadata={"help": "Horizontal flip (default on, off for the demo set)."})
     erase_prob: float = field(default=PAPER_FINETUNING["erase_prob"], metadata={"help": "Random erasing probability."})
+    head_norm: str = field(
+        default=PAPER_FINETUNING["head_norm"],
+        metadata={"help": "fc_norm over the pooled tokens: layer (VideoMAE's LayerNorm) or batch (BatchNorm: removes "
+                  "the vector pretraining puts in every clip; tiny preset)."},
+    )
 
     def __post_init__(self) -> None:
         self.preset = run_preset(self.preset, FINETUNE_PRESETS)[0]

@@ -145,13 +145,15 @@ def build_classifier(
     init: str = "pretrained",
     model_preset: str = "tiny",
     drop_path: float = 0.1,
+    head_norm: str = "layer",
     attn_implementation: str = "sdpa",
     num_frames: int | None = None,
     image_size: int | None = None,
 ) -> ARVideoForVideoClassification:
-    """`ARVideoForVideoClassification` with a fresh `fc_norm` and head for `id2label`, and the checkpoint's encoder
-    weights (`init="pretrained"`) or the same architecture randomly initialized (`init="random"`, the baseline), at
-    the checkpoint's clip geometry or at `num_frames`/`image_size` (weights do not depend on it)."""
+    """`ARVideoForVideoClassification` with a fresh `fc_norm` (`head_norm`: layer or batch) and head for `id2label`,
+    and the checkpoint's encoder weights (`init="pretrained"`) or the same architecture randomly initialized
+    (`init="random"`, the baseline), at the checkpoint's clip geometry or at `num_frames`/`image_size` (weights do
+    not depend on it)."""
     encoder = None
     if init == "pretrained":
         if model_name_or_path is None:
@@ -167,6 +169,7 @@ def build_classifier(
     config.label2id = {name: i for i, name in config.id2label.items()}
     config.num_labels = len(id2label)
     config.drop_path_rate = drop_path
+    config.head_norm = head_norm
     config.num_frames = num_frames or config.num_frames
     config.image_size = image_size or config.image_size
     config.architectures = ["ARVideoForVideoClassification"]
@@ -314,7 +317,8 @@ def _run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgum
     set_seed(training_args.seed)
     model = build_classifier(
         args.model_name_or_path, id2label, init=args.init, model_preset=args.model_preset, drop_path=args.drop_path,
-        attn_implementation=args.attn_implementation, num_frames=args.num_frames, image_size=args.image_size,
+        head_norm=args.head_norm, attn_implementation=args.attn_implementation, num_frames=args.num_frames,
+        image_size=args.image_size,
     )
     train_dataset, eval_dataset = build_datasets(args, model.config, train_source, validation_source)
 

@@ -432,6 +432,9 @@ def target_text(config: ARVideoConfig) -> str:
     return text
 
 
+HEAD_NORM_NAMES = {"layer": "LayerNorm", "batch": "BatchNorm"}
+
+
 def _tiny_recipe_text() -> str:
     """The small-scale recipe this entry was trained with, read from the `tiny` run presets it ran."""
     pre = {k: _num(v) if isinstance(v, float) else v for k, v in pretraining_recipe("tiny").items()}
@@ -446,7 +449,8 @@ def _tiny_recipe_text() -> str:
         f"{target_text(ARVideoConfig.from_preset('tiny'))} with a mean squared error. Finetuning: AdamW, learning rate "
         f"{fine['learning_rate']}, no layer decay, {fine['warmup_epochs']} warmup epochs then cosine, "
         f"{fine['num_train_epochs']} epochs at batch {fine['per_device_train_batch_size']}, full-frame crops, no "
-        "flip (direction is the label), no mixup, cutmix, RandAugment, erasing, label smoothing or drop path."
+        "flip (direction is the label), no mixup, cutmix, RandAugment, erasing, label smoothing or drop path, "
+        f"{HEAD_NORM_NAMES[fine['head_norm']]} over the pooled tokens before the head (`head_norm`)."
     )
 
 
