@@ -303,6 +303,25 @@ def test_head_norm_flag_builds_a_batch_norm_head_that_saves_its_statistics(tmp_p
     assert "fc_norm.running_mean" not in finetuned("layer")
 
 
+def test_batch_norm_head_never_trains_on_a_single_clip(tmp_path, small_demo_root, small_encoder_dir):
+    """A BatchNorm head cannot train on one clip: a per-device batch of one is refused before anything is written,
+    naming the fix; 12 videos in batches of 11 (a last batch of one) train with each epoch's last batch dropped."""
+    base = ["--preset", "tiny", "--model_name_or_path", str(small_encoder_dir), "--train_list",
+            str(small_demo_root / "train.txt"), "--data_root", str(small_demo_root), "--class_names",
+            str(small_demo_root / "labels.txt"), "--cache_mb", "0", "--dataloader_num_workers", "0",
+            "--save_strategy", "no", "--use_cpu", "True", "--report_to", "none"]
+    with pytest.raises(ValueError, match="at least 2 clips per device: raise --per_device_train_batch_size"):
+        parse_finetune_args([*base, "--output_dir", str(tmp_path / "one"), "--per_device_train_batch_size", "1"])
+    assert not (tmp_path / "one").exists()
+    parse_finetune_args([*base, "--output_dir", str(tmp_path / "one"), "--per_device_train_batch_size", "1",
+                         "--head_norm", "layer"])  # LayerNorm has no such limit
+    fresh_accelerate_state()
+    args, training_args = parse_finetune_args([*base, "--output_dir", str(tmp_path / "eleven"),
+                                               "--per_device_train_batch_size", "11", "--max_steps", "2"])
+    metrics = run_finetuning(args, training_args)  # step 2 would be the batch of one clip without the drop
+    assert training_args.dataloader_drop_last and metrics["epoch"] == 2
+
+
 def test_tiny_preset_sets_the_small_scale_recipe_and_explicit_arguments_win():
     args, training = parse_finetune_args(["--preset", "tiny", "--init", "random", "--num_train_epochs", "5"])
     assert (args.mixup, args.cutmix, args.rand_augment, args.erase_prob, args.label_smoothing) == (0, 0, "none", 0, 0)

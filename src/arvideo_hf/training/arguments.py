@@ -301,6 +301,8 @@ class FinetuneArguments(LabeledDataArguments):
             raise ValueError("--init pretrained needs --model_name_or_path (or use --init random --model_preset).")
         if self.sampling not in ("dense", "segment"):
             raise ValueError(f"--sampling must be 'dense' or 'segment', got {self.sampling!r}.")
+        if self.head_norm not in ("layer", "batch"):
+            raise ValueError(f"--head_norm must be 'layer' (VideoMAE's) or 'batch', got {self.head_norm!r}.")
 
     @property
     def uses_demo(self) -> bool:
@@ -336,7 +338,14 @@ class ARVideoTrainingArguments(TrainingArguments):
 
 def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, ARVideoTrainingArguments]:
     """Both argument groups from the command line or one `.json`/`.yaml` file, with the finetuning preset applied."""
-    return parse_arguments((FinetuneArguments, ARVideoTrainingArguments), argv, FINETUNE_PRESETS)
+    args, training_args = parse_arguments((FinetuneArguments, ARVideoTrainingArguments), argv, FINETUNE_PRESETS)
+    if args.head_norm == "batch" and training_args.per_device_train_batch_size * args.repeated_aug < 2:
+        raise ValueError(
+            "--head_norm batch trains its BatchNorm on each batch, which needs at least 2 clips per device: raise "
+            "--per_device_train_batch_size (--gradient_accumulation_steps keeps the effective batch) or "
+            "--repeated_aug, or use --head_norm layer."
+        )
+    return args, training_args
 
 
 # ------------------------------------------------------------------------------------------------------ evaluation

@@ -293,6 +293,20 @@ def _steps_per_epoch(num_videos: int, training_args: TrainingArguments) -> int:
     return max(batches // training_args.gradient_accumulation_steps, 1)
 
 
+def avoid_single_clip_batches(args: FinetuneArguments, training_args: TrainingArguments, num_videos: int) -> None:
+    """A BatchNorm head cannot train on a batch of one clip (one value per channel has no variance; a per-device
+    batch of one is refused with the arguments): drop an epoch's last batch when it would hold one clip (each epoch
+    reshuffles, so no video is left out for good)."""
+    if args.head_norm != "batch" or args.repeated_aug > 1:
+        return
+    per_device = training_args.per_device_train_batch_size
+    per_process = math.ceil(num_videos / training_args.world_size)  # the distributed sampler's share
+    if per_process % per_device == 1 and not training_args.dataloader_drop_last:
+        logger.warning(f"{num_videos} videos in batches of {per_device} leave a last batch of one clip, which a "
+                       "BatchNorm head cannot train on: each epoch's last batch is dropped (--dataloader_drop_last).")
+        training_args.dataloader_drop_last = True
+
+
 def run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArguments) -> dict[str, Any]:
     """Finetune, save the classifier with its image processor (and optionally publish it); returns the metrics.
     The output folder is locked for the whole run: one writer per folder."""
@@ -326,6 +340,7 @@ def _run_finetuning(args: FinetuneArguments, training_args: ARVideoTrainingArgum
     total_batch = per_device * training_args.world_size * accumulation
     if args.base_lr > 0:
         training_args.learning_rate = scaled_lr(args.base_lr, total_batch * args.repeated_aug)
+    avoid_single_clip_batches(args, training_args, len(train_dataset))
     steps_per_epoch = _steps_per_epoch(len(train_dataset), training_args)
     if training_args.warmup_steps == 0 and args.warmup_epochs > 0:
         training_args.warmup_steps = int(round(args.warmup_epochs * steps_per_epoch))
