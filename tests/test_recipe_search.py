@@ -118,6 +118,28 @@ def test_readme_block_is_generated_from_the_committed_runs():
     assert readme_block((root / "README.md").read_text(), recipe_search.README_BLOCK) == table
 
 
+def test_head_norm_table_pairs_each_head_with_random_init_under_the_same_head(tmp_path):
+    """Each lead compares an encoder with random init finetuned with the same head norm, seed by seed; runs with
+    another recipe change stay out of the table; RESULTS.md 4.12 holds the table of the committed runs."""
+    def line(encoder, head, seed, top1, **changes):
+        return json.dumps({"set": "hard", "encoder": encoder, "head_norm": head, "seed": seed, "top1": top1,
+                           "recipe_changes": changes})
+
+    runs = tmp_path / "head-norm.jsonl"
+    runs.write_text("\n".join([
+        line("arvideo", "batch", 0, 20.0), line("arvideo", "batch", 1, 22.0), line("random", "batch", 0, 14.0),
+        line("random", "batch", 1, 15.0), line("arvideo", "layer", 0, 11.0), line("random", "layer", 0, 10.0),
+        line("arvideo", "batch", 2, 90.0, layer_decay=0.75),
+    ]) + "\n")
+    rows = {row.split(" | ")[0].strip("| "): row for row in recipe_search.head_norm_table(runs).splitlines()}
+    assert rows["hard, ARVideo (400 steps on the hard pool)"].split(" | ")[1:] == [
+        "11.0 (11.0)", "+1.0", "**21.0 ± 1.4 (20.0, 22.0)**", "+6.5 (+6.0, +7.0; p=0.024) |"]
+    assert rows["hard, VideoMAE (400 steps)"].endswith("| - | - | - | - |")
+    root = Path(__file__).parents[1] / "reproduce" / "hard_set"
+    committed = recipe_search.head_norm_table(root / "head-norm.jsonl")
+    assert readme_block((root / "RESULTS.md").read_text(), recipe_search.HEAD_NORM_BLOCK) == committed
+
+
 def test_search_runs_of_different_recipes_never_share_a_file_name():
     """`experiments.py` names each encoder's files after its recipe: a tagged random encoder (another width) or a
     VideoMAE with other masking must not overwrite the preset's random or VideoMAE encoder of the same seed."""

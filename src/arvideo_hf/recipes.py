@@ -67,8 +67,9 @@ FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # BatchNorm head: pretraining grows a vector shared by every clip, which VideoMAE's LayerNorm head keeps, so the
     # head's input barely varies and a finetune can stay at chance (the zoo checkpoint: 1 seed of 5 at 19.3%). With
-    # BatchNorm every encoder finetunes better on the demo set (5 seeds: zoo 48.2 -> 63.0, 400-step ARVideo 61.9 ->
-    # 65.7, VideoMAE 54.4 -> 62.8, random init 50.9 -> 63.1; reproduce/hard_set/RESULTS.md 4.12).
+    # BatchNorm every encoder finetunes better (5 seeds, demo set: zoo 48.3 -> 62.9, 400-step ARVideo 61.9 -> 65.7,
+    # VideoMAE 54.4 -> 62.8, random init 50.9 -> 63.1; hard set, where the LayerNorm head leaves every encoder at
+    # chance: ARVideo 21.2, random init 14.5; reproduce/hard_set/RESULTS.md 4.12).
     "tiny": dict(
         model_preset="tiny", base_lr=0.0, learning_rate=1e-3, head_norm="batch", layer_decay=1.0, drop_path=0.0,
         label_smoothing=0.0,

@@ -257,6 +257,51 @@ def seed0_layer_curves(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[s
     return {key: rows for key, rows in curves.items() if any(not name.startswith("random") for name in rows)}
 
 
+# ------------------------------------------------------------------------------------------ head norm (RESULTS 4.12)
+HEAD_NORM_BLOCK = "head-norm-table"
+HEAD_NORM_ROWS = {  # (set, encoder) -> row name, in table order
+    ("demo", "arvideo"): "easy, ARVideo (400 steps, `make demo`)",
+    ("demo", "videomae"): "easy, VideoMAE (400 steps, `make demo`)",
+    ("demo", "zoo"): "easy, ARVideo zoo checkpoint (4000 steps)",
+    ("demo", "random"): "easy, random init",
+    ("hard", "arvideo"): "hard, ARVideo (400 steps on the hard pool)",
+    ("hard", "arvideo2800"): "hard, ARVideo (2800 steps)",
+    ("hard", "videomae"): "hard, VideoMAE (400 steps)",
+    ("hard", "random"): "hard, random init",
+}
+
+
+def _head_norm_scores(runs: list[dict[str, Any]], dataset: str, encoder: str, head: str) -> dict[int, float]:
+    """Seed -> top-1 of the `tiny` finetunes of one encoder with one head norm and no other recipe change."""
+    return {run["seed"]: run["top1"] for run in runs if (run["set"], run["encoder"], run["head_norm"]) ==
+            (dataset, encoder, head) and not run["recipe_changes"]}
+
+
+def _seed_cell(scores: dict[int, float]) -> str:
+    if not scores:
+        return "-"
+    values = [scores[seed] for seed in sorted(scores)]
+    spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+    return f"{statistics.fmean(values):.1f}{spread} ({', '.join(f'{v:.1f}' for v in values)})"
+
+
+def head_norm_table(path: str | Path) -> str:
+    """RESULTS.md 4.12's table from `head-norm.jsonl`: each encoder's 10%-label finetunes with VideoMAE's LayerNorm
+    head and with the BatchNorm head, each against random init with the same head (paired per seed)."""
+    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    lines = ["| set, encoder | LayerNorm head | lead | **BatchNorm head** | lead |", "|---|---|---|---|---|"]
+    for (dataset, encoder), name in HEAD_NORM_ROWS.items():
+        cells = []
+        for head in ("layer", "batch"):
+            scores = _head_norm_scores(runs, dataset, encoder, head)
+            reference = _head_norm_scores(runs, dataset, "random", head)
+            paired = _paired(scores, reference) if encoder != "random" else None
+            cell = _seed_cell(scores)
+            cells += [f"**{cell}**" if head == "batch" and scores else cell, _difference(paired)]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | Path | None = None) -> dict[str, Any]:
     """`results.json`, `layers-<set>-<steps>.png` per set and budget and `layers-<set>-seed0.png` (every probed layer
     of the seed-0 encoders) under `results_dir`; the README block when asked."""
@@ -279,6 +324,9 @@ def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | P
                           title=f"{title}, seed 0: probe top-1 at every probed layer (steps in each name)")
     if readme is not None:
         write_readme_block(readme, README_BLOCK, summary_table(summary))
+        head_norm_runs = Path(runs_path).with_name("head-norm.jsonl")
+        if f"<!-- {HEAD_NORM_BLOCK}:start -->" in Path(readme).read_text() and head_norm_runs.is_file():
+            write_readme_block(readme, HEAD_NORM_BLOCK, head_norm_table(head_norm_runs))
     return summary
 
 
