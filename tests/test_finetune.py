@@ -371,6 +371,11 @@ def test_used_output_dir_is_refused_resumed_or_overwritten(tmp_path, small_demo_
     other_data = dataclasses.replace(args, train_list=str(small_demo_root / "test.txt"))
     with pytest.raises(ValueError, match="other model or data arguments.*train_list"):
         prepare_finetune_output_dir(other_data, training_args)
+    with pytest.raises(ValueError, match="other model or data arguments.*head_norm"):  # other weights in the head
+        prepare_finetune_output_dir(dataclasses.replace(args, head_norm="batch"), training_args)
+    older = {k: v for k, v in dataclasses.asdict(args).items() if k != "head_norm"}  # written before the option
+    (tmp_path / "finetune_args.json").write_text(json.dumps(older))
+    assert prepare_finetune_output_dir(args, training_args) == str(tmp_path / "checkpoint-4")
     training_args.overwrite_output_dir = True
     with pytest.raises(ValueError, match="pick one"):
         prepare_finetune_output_dir(args, training_args)

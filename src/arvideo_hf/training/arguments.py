@@ -22,6 +22,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import SaveStrategy, SchedulerType
 
+from ..models.configuration_arvideo import HEAD_NORMS
 from ..recipes import FINETUNE_PRESETS, PAPER_FINETUNING, PAPER_PRETRAINING, RUN_PRESETS, run_preset
 
 
@@ -301,8 +302,8 @@ class FinetuneArguments(LabeledDataArguments):
             raise ValueError("--init pretrained needs --model_name_or_path (or use --init random --model_preset).")
         if self.sampling not in ("dense", "segment"):
             raise ValueError(f"--sampling must be 'dense' or 'segment', got {self.sampling!r}.")
-        if self.head_norm not in ("layer", "batch"):
-            raise ValueError(f"--head_norm must be 'layer' (VideoMAE's) or 'batch', got {self.head_norm!r}.")
+        if self.head_norm not in HEAD_NORMS:
+            raise ValueError(f"--head_norm must be one of {HEAD_NORMS} (layer: VideoMAE's), got {self.head_norm!r}.")
 
     @property
     def uses_demo(self) -> bool:

@@ -60,7 +60,7 @@ FINETUNE_OUTPUTS = ("model.safetensors", "config.json", "training_args.bin", "pr
 # The arguments that make a finetuning run's model and data: `--resume_from_checkpoint latest` checks them.
 FINETUNE_IDENTITY = ("model_name_or_path", "init", "model_preset", "train_list", "validation_list", "data_root",
                      "class_names", "demo_root", "sampling", "sampling_rate", "repeated_aug", "num_frames",
-                     "image_size")
+                     "image_size", "head_norm")
 FINETUNE_PATHS = ("train_list", "validation_list", "data_root", "class_names", "demo_root")
 
 
@@ -74,6 +74,7 @@ def previous_finetune_files(output_dir: Path) -> list[Path]:
 def finetune_identity(run_args: dict[str, Any]) -> dict[str, Any]:
     """The model and data arguments of a finetuning run, data paths made absolute."""
     identity = {name: run_args.get(name) for name in FINETUNE_IDENTITY}
+    identity["head_norm"] = identity["head_norm"] or "layer"  # runs from before the option had VideoMAE's head
     for name in FINETUNE_PATHS:
         if identity[name] is not None:
             identity[name] = os.path.abspath(identity[name])
