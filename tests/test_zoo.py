@@ -19,6 +19,7 @@ from arvideo_hf.zoo.cards import (
     CONSTANT_PIXEL_LEAD,
     ENCODER_NOT_MEASURED,
     NOT_MEASURED,
+    TINY_HARD_FINETUNE,
     TINY_HARD_SET_LEAD,
     TINY_HARD_SET_SEEDS,
     config_mismatches,
@@ -261,6 +262,20 @@ def test_the_pretrained_cards_five_seed_finetunes_are_the_committed_runs():
     card = " ".join(str(render_model_card(get_entry("arvideo-tiny-pretrained"))).split())
     assert "gave 63.0, 60.7, 64.7, 62.7, 63.7. Keep the tiny recipe's BatchNorm head" in card
     assert "the same seeds gave 50.3, 62.3, 59.3, 19.3, 50.0, and at 19.3% the training loss stayed at chance" in card
+
+
+def test_the_cards_hard_set_finetune_numbers_are_the_committed_runs():
+    """The hard-set finetune the cards state is the tiny preset's (BatchNorm head, no other change), from
+    head-norm.jsonl: the 400-step ARVideo encoder and random init, their seed count."""
+    lines = (Path(__file__).parents[1] / "reproduce" / "hard_set" / "head-norm.jsonl").read_text().splitlines()
+    runs = [json.loads(line) for line in lines]
+    for encoder in ("arvideo", "random"):
+        top1 = [run["top1"] for run in runs if (run["set"], run["encoder"], run["head_norm"]) == ("hard", encoder,
+                "batch") and not run["recipe_changes"]]
+        assert len(top1) == TINY_HARD_FINETUNE["seeds"], encoder
+        assert round(sum(top1) / len(top1), 1) == TINY_HARD_FINETUNE[encoder], encoder
+    card = " ".join(str(render_model_card(get_entry("arvideo-tiny-pretrained"))).split())
+    assert "leave chance (8.3%) only with the `tiny` finetune's BatchNorm head (`head_norm`): 21.2%" in card
 
 
 def test_the_cards_hard_set_numbers_are_the_committed_runs():
