@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from arvideo_hf.models.configuration_arvideo import ARVIDEO_PRESETS
+from arvideo_hf.recipes import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.results import readme_block
 from arvideo_hf.training import pretrain as pretrain_module
 from arvideo_hf.training import study as reproduce
@@ -125,6 +127,18 @@ def test_run_switches_reach_the_model_config(tmp_path):
     assert base.preset == "paper" and base.test_list == str(Path("v.txt").resolve())  # the ViT presets: paper recipe
     with pytest.raises(ValueError, match="--unlabeled_list, --low_label_list"):
         parse_reproduce_args(["--test_list", "val.txt"])
+
+
+@pytest.mark.parametrize("presets, key, value", [
+    (FINETUNE_PRESETS["tiny"], "head_norm", "layer"), (RUN_PRESETS["tiny"], "learning_rate", 1e-3),
+    (ARVIDEO_PRESETS["tiny"], "pixel_target_decay_steps", 0),
+])
+def test_a_changed_recipe_is_a_new_run_never_an_old_result(monkeypatch, presets, key, value):
+    """The presets are code: a result measured under an earlier recipe must not be reused under the new one."""
+    args = parse_reproduce_args([])
+    before = reproduce.run_key(args, STUDY_RUNS["arvideo"])
+    monkeypatch.setitem(presets, key, value)
+    assert reproduce.run_key(args, STUDY_RUNS["arvideo"]) != before
 
 
 def test_readme_study_table_is_generated_from_the_committed_results():

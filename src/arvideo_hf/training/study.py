@@ -40,7 +40,8 @@ import transformers
 
 from ..data import open_demo_dataset, read_kinetics_list
 from ..environment import describe_machine
-from ..recipes import FINETUNE_PRESETS
+from ..models.configuration_arvideo import ARVIDEO_PRESETS, preset_name
+from ..recipes import FINETUNE_PRESETS, finetuning_recipe, pretraining_recipe
 from ..results import paper_top1, read_metrics, write_readme_block
 from ..viz.reports import plot_study_results
 from . import pretrain as pretraining  # run_pretraining is looked up at call time (tests stand in for it)
@@ -166,10 +167,24 @@ def selected_runs(args: ReproduceArguments) -> list[StudyRun]:
     return [STUDY_RUNS[name] for name in (args.runs or STUDY_RUNS)]
 
 
+def finetune_preset(args: ReproduceArguments) -> str:
+    """The finetuning recipe of the run preset: tiny's small-scale one, the paper's for the ViT presets."""
+    return args.preset if args.preset in FINETUNE_PRESETS else "paper"
+
+
+def study_recipe(args: ReproduceArguments) -> dict[str, Any]:
+    """What the presets resolve to in this version of the code: the pretraining recipe, its model and the finetuning
+    recipe. Part of every run's key, so a result measured under another recipe is never reused as this one's."""
+    pretraining = pretraining_recipe(args.preset)
+    return {"pretraining": pretraining, "model": ARVIDEO_PRESETS[preset_name(pretraining["model_preset"])],
+            "finetuning": finetuning_recipe(finetune_preset(args))}
+
+
 def run_key(args: ReproduceArguments, run: StudyRun) -> str:
-    """Stable hash of the run's configuration and the shared settings (the finetune seeds are recorded inside)."""
-    payload = json.dumps({"run": dataclasses.asdict(run), "settings": args.settings()}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+    """Stable hash of the run's configuration, the shared settings and the recipe they resolve to (the finetune
+    seeds are recorded inside)."""
+    payload = {"run": dataclasses.asdict(run), "settings": args.settings(), "recipe": study_recipe(args)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def result_path(args: ReproduceArguments, run: StudyRun) -> Path:
@@ -179,9 +194,7 @@ def result_path(args: ReproduceArguments, run: StudyRun) -> Path:
 def held_out_protocol(args: ReproduceArguments, output_dir: Path) -> HeldOutProtocol:
     """The demo's held-out protocol on the demo set, or on the given lists (resolved, so `root` only serves the
     relative paths inside them)."""
-    # The finetuning recipe of the run preset: tiny's small-scale one, the paper's for the ViT presets.
-    finetune_preset = args.preset if args.preset in FINETUNE_PRESETS else "paper"
-    scoring = dict(output_dir=output_dir, preset=finetune_preset, finetune_epochs=args.finetune_epochs,
+    scoring = dict(output_dir=output_dir, preset=finetune_preset(args), finetune_epochs=args.finetune_epochs,
                    probe_epochs=args.probe_epochs, num_clips=args.num_clips, num_crops=args.num_crops,
                    sampling_rate=args.sampling_rate, num_workers=args.num_workers, command=reproduce_command(args),
                    allow_outside_root=args.allow_outside_root)
