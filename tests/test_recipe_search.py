@@ -140,6 +140,30 @@ def test_head_norm_table_pairs_each_head_with_random_init_under_the_same_head(tm
     assert readme_block((root / "RESULTS.md").read_text(), recipe_search.HEAD_NORM_BLOCK) == committed
 
 
+def test_finetune_knob_table_pairs_each_change_with_random_init_under_the_same_change(tmp_path):
+    """Each change to the finetune is compared with random init finetuned with the same change, seed by seed, on both
+    sets; RESULTS.md 4.13 holds the table of the committed runs."""
+    def line(dataset, encoder, seed, top1, **changes):
+        return json.dumps({"set": dataset, "encoder": encoder, "head_norm": "batch", "seed": seed, "top1": top1,
+                           "recipe_changes": changes})
+
+    knob = recipe_search.KNOB_ENCODER
+    runs = tmp_path / "head-norm.jsonl"
+    runs.write_text("\n".join([
+        line("hard", knob, 0, 20.0), line("hard", knob, 1, 22.0), line("hard", "random", 0, 14.0),
+        line("hard", "random", 1, 15.0), line("hard", knob, 0, 30.0, learning_rate=0.002),
+        line("hard", knob, 1, 31.0, learning_rate=0.002), line("hard", "random", 0, 10.0, learning_rate=0.002),
+        line("hard", "random", 1, 10.0, learning_rate=0.002), line("hard", "arvideo", 0, 90.0),
+    ]) + "\n")
+    rows = recipe_search.finetune_knob_table(runs).splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| none (the preset)", "| `learning_rate=0.002`"]
+    assert rows[0].split(" | ")[1:] == ["-", "-", "-", "21.0 ± 1.4", "14.5 ± 0.7", "+6.5 (+6.0, +7.0; p=0.024) |"]
+    assert rows[1].split(" | ")[4:] == ["30.5 ± 0.7", "10.0 ± 0.0", "+20.5 (+20.0, +21.0; p=0.008) |"]
+    root = Path(__file__).parents[1] / "reproduce" / "hard_set"
+    committed = recipe_search.finetune_knob_table(root / "head-norm.jsonl")
+    assert readme_block((root / "RESULTS.md").read_text(), recipe_search.KNOB_BLOCK) == committed
+
+
 def test_search_runs_of_different_recipes_never_share_a_file_name():
     """`experiments.py` names each encoder's files after its recipe: a tagged random encoder (another width) or a
     VideoMAE with other masking must not overwrite the preset's random or VideoMAE encoder of the same seed."""

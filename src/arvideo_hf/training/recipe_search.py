@@ -271,10 +271,16 @@ HEAD_NORM_ROWS = {  # (set, encoder) -> row name, in table order
 }
 
 
-def _head_norm_scores(runs: list[dict[str, Any]], dataset: str, encoder: str, head: str) -> dict[int, float]:
-    """Seed -> top-1 of the `tiny` finetunes of one encoder with one head norm and no other recipe change."""
+KNOB_BLOCK = "finetune-knob-table"
+KNOB_ENCODER = "arvideo-repretrained"  # the 400-step encoders re-pretrained for RESULTS.md 4.13
+
+
+def _head_norm_scores(runs: list[dict[str, Any]], dataset: str, encoder: str, head: str,
+                      changes: dict[str, Any] | None = None) -> dict[int, float]:
+    """Seed -> top-1 of the `tiny` finetunes of one encoder with one head norm and `changes` to the recipe (none by
+    default)."""
     return {run["seed"]: run["top1"] for run in runs if (run["set"], run["encoder"], run["head_norm"]) ==
-            (dataset, encoder, head) and not run["recipe_changes"]}
+            (dataset, encoder, head) and run["recipe_changes"] == (changes or {})}
 
 
 def _seed_cell(scores: dict[int, float]) -> str:
@@ -302,6 +308,32 @@ def head_norm_table(path: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mean_cell(scores: dict[int, float]) -> str:
+    values = list(scores.values())
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else "-"
+
+
+def finetune_knob_table(path: str | Path) -> str:
+    """RESULTS.md 4.13's table from `head-norm.jsonl`: each change to the `tiny` finetune (BatchNorm head), on the
+    re-pretrained 400-step ARVideo encoders and on random init with the same change, both sets, paired per seed."""
+    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    changes: list[dict[str, Any]] = []
+    for run in runs:
+        if run["encoder"] == KNOB_ENCODER and run["recipe_changes"] not in changes:
+            changes.append(run["recipe_changes"])
+    lines = ["| change to the `tiny` finetune | easy: ARVideo | easy: random init | easy: lead | hard: ARVideo | "
+             "hard: random init | hard: lead |", "|---|---|---|---|---|---|---|"]
+    for change in changes:
+        cells = []
+        for dataset in ("demo", "hard"):
+            scores = _head_norm_scores(runs, dataset, KNOB_ENCODER, "batch", change)
+            reference = _head_norm_scores(runs, dataset, "random", "batch", change)
+            cells += [_mean_cell(scores), _mean_cell(reference), _difference(_paired(scores, reference))]
+        name = ", ".join(f"`{key}={value}`" for key, value in change.items()) or "none (the preset)"
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | Path | None = None) -> dict[str, Any]:
     """`results.json`, `layers-<set>-<steps>.png` per set and budget and `layers-<set>-seed0.png` (every probed layer
     of the seed-0 encoders) under `results_dir`; the README block when asked."""
@@ -325,8 +357,9 @@ def write_report(runs_path: str | Path, results_dir: str | Path, readme: str | P
     if readme is not None:
         write_readme_block(readme, README_BLOCK, summary_table(summary))
         head_norm_runs = Path(runs_path).with_name("head-norm.jsonl")
-        if f"<!-- {HEAD_NORM_BLOCK}:start -->" in Path(readme).read_text() and head_norm_runs.is_file():
-            write_readme_block(readme, HEAD_NORM_BLOCK, head_norm_table(head_norm_runs))
+        for block, table in ((HEAD_NORM_BLOCK, head_norm_table), (KNOB_BLOCK, finetune_knob_table)):
+            if f"<!-- {block}:start -->" in Path(readme).read_text() and head_norm_runs.is_file():
+                write_readme_block(readme, block, table(head_norm_runs))
     return summary
 
 
