@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from arvideo_hf.environment import merge_machines
+from arvideo_hf.locking import OutputLock, OutputLockedError
 from arvideo_hf.models.configuration_arvideo import ARVIDEO_PRESETS
 from arvideo_hf.recipes import FINETUNE_PRESETS, RUN_PRESETS
 from arvideo_hf.results import readme_block
@@ -112,6 +114,11 @@ def test_run_switches_reach_the_model_config(tmp_path):
     assert configs["st422"].cluster_size == [4, 2, 2] and configs["st244"].cluster_size == [2, 4, 4]
     assert configs["temporal_first"].prediction_order == "temporal_first"
     assert configs["mask75"].mask_ratio == 0.75
+    for name in ("spatial_first", "temporal_first", "mask75", "mask90"):  # one switch away from the ARVideo run
+        assert configs[name].cluster_size == configs["arvideo"].cluster_size
+        differing = [key for key in ("prediction_order", "mask_ratio")
+                     if getattr(configs[name], key) != getattr(configs["arvideo"], key)]
+        assert len(differing) == 1, (name, differing)
     pretrain_args = parse_pretrain_args(reproduce.pretrain_argv(args, STUDY_RUNS["videomae"], tmp_path))
     assert pretrain_args.method == "videomae" and pretrain_args.max_steps == 600 and pretrain_args.preset == "tiny"
     other_pretraining = parse_reproduce_args(["--pretrain_seed", "1"])
@@ -174,3 +181,20 @@ def test_claim_verdicts():
     assert ("arvideo", "st422") not in verdicts  # runs that were not made are not judged
     single = {"arvideo": stat(50), "token": stat(40)}
     assert check_claims(single)[0]["verdict"] == "held (one value: no spread)"
+
+
+def test_a_study_on_one_machine_is_reported_as_one_machine_with_its_load_range():
+    """Each run records the machine with the load of its moment; the report names the machine once."""
+    line = "AMD EPYC, 2 cores usable, 2 torch threads, load avg {}, torch 2.13.0+cpu, no GPU"
+    assert merge_machines([line.format(2.5), line.format(2.3), line.format(2.7)]) == line.format("2.3-2.7")
+    assert merge_machines([line.format(2.3)] * 2) == line.format(2.3)
+    other = "Intel Xeon, 8 cores usable, 8 torch threads, torch 2.13.0+cpu, no GPU"
+    assert merge_machines([line.format(2.3), other]) == f"{line.format(2.3)}; {other}"
+
+
+def test_a_second_study_on_the_same_results_folder_is_refused_naming_the_first(tmp_path):
+    """One writer per results folder: two studies would interleave their reports and README blocks."""
+    args = parse_reproduce_args(["--results_dir", str(tmp_path / "results"), "--work_dir", str(tmp_path / "work")])
+    with OutputLock(tmp_path / "results", "reproduce"), pytest.raises(OutputLockedError, match="reproduce, pid"):
+        run_study(args, log=lambda *_: None)
+    assert not (tmp_path / "work").exists()  # refused before anything was run

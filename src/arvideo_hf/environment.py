@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -32,4 +34,21 @@ def describe_machine(load: bool = True) -> str:
     )
 
 
-__all__ = ["cpu_model", "describe_machine"]
+_LOAD = re.compile(r", load avg ([0-9.]+)")
+
+
+def merge_machines(descriptions: Iterable[str]) -> str:
+    """`describe_machine` lines of several runs in one: lines that differ only in their load become one line with the
+    load's range (`load avg 2.3-2.7`); different machines are joined with "; "."""
+    loads: dict[str, list[float]] = {}
+    for line in descriptions:
+        loads.setdefault(_LOAD.sub("{load}", line, count=1), []).extend(float(x) for x in _LOAD.findall(line)[:1])
+    merged = []
+    for line, values in sorted(loads.items()):
+        low, high = (min(values), max(values)) if values else (None, None)
+        load = "" if low is None else f", load avg {low:.1f}" + (f"-{high:.1f}" if high > low else "")
+        merged.append(line.replace("{load}", load))
+    return "; ".join(merged)
+
+
+__all__ = ["cpu_model", "describe_machine", "merge_machines"]
