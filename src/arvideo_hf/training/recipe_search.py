@@ -102,14 +102,18 @@ EARLIER_TINY = {
 }
 
 
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a JSON-lines results file, in order (blank lines skipped). Strict: a line that does not parse
+    raises, because these records are published (`results.read_metrics` drops a torn last line of a training log)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def load_runs(path: str | Path) -> list[dict[str, Any]]:
     """The runs file's records; a later line for the same set, recipe, steps, probe epochs and seed replaces an
     earlier one."""
     latest: dict[tuple, dict[str, Any]] = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            run = json.loads(line)
-            latest[run["set"], recipe_name(run), run["steps"], run.get("probe_epochs"), run["seed"]] = run
+    for run in read_jsonl(path):
+        latest[run["set"], recipe_name(run), run["steps"], run.get("probe_epochs"), run["seed"]] = run
     return list(latest.values())
 
 
@@ -283,18 +287,20 @@ def _head_norm_scores(runs: list[dict[str, Any]], dataset: str, encoder: str, he
             (dataset, encoder, head) and run["recipe_changes"] == (changes or {})}
 
 
-def _seed_cell(scores: dict[int, float]) -> str:
+def _seed_cell(scores: dict[int, float], per_seed: bool = True) -> str:
+    """`mean ± std`, followed by each seed's score unless `per_seed` is False; "-" without scores."""
     if not scores:
         return "-"
     values = [scores[seed] for seed in sorted(scores)]
     spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
-    return f"{statistics.fmean(values):.1f}{spread} ({', '.join(f'{v:.1f}' for v in values)})"
+    seeds = f" ({', '.join(f'{v:.1f}' for v in values)})" if per_seed else ""
+    return f"{statistics.fmean(values):.1f}{spread}{seeds}"
 
 
 def head_norm_table(path: str | Path) -> str:
     """RESULTS.md 4.12's table from `head-norm.jsonl`: each encoder's 10%-label finetunes with VideoMAE's LayerNorm
     head and with the BatchNorm head, each against random init with the same head (paired per seed)."""
-    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    runs = read_jsonl(path)
     lines = ["| set, encoder | LayerNorm head | lead | **BatchNorm head** | lead |", "|---|---|---|---|---|"]
     for (dataset, encoder), name in HEAD_NORM_ROWS.items():
         cells = []
@@ -308,15 +314,10 @@ def head_norm_table(path: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mean_cell(scores: dict[int, float]) -> str:
-    values = list(scores.values())
-    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else "-"
-
-
 def finetune_knob_table(path: str | Path) -> str:
     """RESULTS.md 4.13's table from `head-norm.jsonl`: each change to the `tiny` finetune (BatchNorm head), on the
     re-pretrained 400-step ARVideo encoders and on random init with the same change, both sets, paired per seed."""
-    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    runs = read_jsonl(path)
     changes: list[dict[str, Any]] = []
     for run in runs:
         if run["encoder"] == KNOB_ENCODER and run["recipe_changes"] not in changes:
@@ -328,7 +329,8 @@ def finetune_knob_table(path: str | Path) -> str:
         for dataset in ("demo", "hard"):
             scores = _head_norm_scores(runs, dataset, KNOB_ENCODER, "batch", change)
             reference = _head_norm_scores(runs, dataset, "random", "batch", change)
-            cells += [_mean_cell(scores), _mean_cell(reference), _difference(_paired(scores, reference))]
+            cells += [_seed_cell(scores, per_seed=False), _seed_cell(reference, per_seed=False),
+                      _difference(_paired(scores, reference))]
         name = ", ".join(f"`{key}={value}`" for key, value in change.items()) or "none (the preset)"
         lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
